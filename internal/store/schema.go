@@ -1,0 +1,118 @@
+// Package store keeps pipetel's data in DynamoDB: table schemas, item keys, batch writes
+// with retries, sharded queries and page cursors. Handlers never see an expression.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Attribute and index names of the events table. template.yaml declares the same; a test
+// holds the two together.
+const (
+	AttrPK         = "pk"          // E#<yyyymmdd>#<shard>, or DayRegistryPK
+	AttrSK         = "sk"          // <ts in TimeLayout>#<id>, or <yyyymmdd> in the day registry
+	AttrRuntimeKey = "runtime_key" // <runtime>#<shard>
+	AttrKindKey    = "kind_key"    // <kind>#<shard>
+	AttrExpiresAt  = "expires_at"  // epoch seconds; DynamoDB's TTL deletes after it
+
+	IndexByRuntime = "by_runtime"
+	IndexByKind    = "by_kind"
+
+	// DayRegistryPK holds one item per day bucket that has events, so a query without a
+	// time range visits only days that exist.
+	DayRegistryPK = "DAYS"
+)
+
+// Tables names the tables of one deployment.
+type Tables struct {
+	Events string
+}
+
+// EventsTableInput is the definition of the events table: the one place its keys, indexes
+// and billing are written down.
+func EventsTableInput(name string) *dynamodb.CreateTableInput {
+	str := types.ScalarAttributeTypeS
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(AttrPK), AttributeType: str},
+			{AttributeName: aws.String(AttrSK), AttributeType: str},
+			{AttributeName: aws.String(AttrRuntimeKey), AttributeType: str},
+			{AttributeName: aws.String(AttrKindKey), AttributeType: str},
+		},
+		KeySchema: keySchema(AttrPK, AttrSK),
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			{
+				IndexName:  aws.String(IndexByRuntime),
+				KeySchema:  keySchema(AttrRuntimeKey, AttrSK),
+				Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			},
+			{
+				IndexName:  aws.String(IndexByKind),
+				KeySchema:  keySchema(AttrKindKey, AttrSK),
+				Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			},
+		},
+	}
+}
+
+func keySchema(hash, rangeKey string) []types.KeySchemaElement {
+	return []types.KeySchemaElement{
+		{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash},
+		{AttributeName: aws.String(rangeKey), KeyType: types.KeyTypeRange},
+	}
+}
+
+// TableAPI is the part of the DynamoDB client that creating tables needs.
+type TableAPI interface {
+	CreateTable(context.Context, *dynamodb.CreateTableInput, ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	UpdateTimeToLive(context.Context, *dynamodb.UpdateTimeToLiveInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
+	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+}
+
+// CreateTables creates the tables of t with TTL enabled, leaving tables that already exist
+// as they are. It is for local runs and tests; deployments get theirs from template.yaml.
+func CreateTables(ctx context.Context, client TableAPI, t Tables) error {
+	for _, in := range []*dynamodb.CreateTableInput{EventsTableInput(t.Events)} {
+		if err := createTable(ctx, client, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func createTable(ctx context.Context, client TableAPI, in *dynamodb.CreateTableInput) error {
+	_, err := client.CreateTable(ctx, in)
+	var inUse *types.ResourceInUseException
+	if errors.As(err, &inUse) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create table %s: %w", aws.ToString(in.TableName), err)
+	}
+	waiter := dynamodb.NewTableExistsWaiter(client)
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName}, tableWaitLimit); err != nil {
+		return fmt.Errorf("wait for table %s: %w", aws.ToString(in.TableName), err)
+	}
+	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: in.TableName,
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(AttrExpiresAt),
+			Enabled:       aws.Bool(true),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("enable TTL on %s: %w", aws.ToString(in.TableName), err)
+	}
+	return nil
+}
+
+const tableWaitLimit = 2 * time.Minute

@@ -1,0 +1,51 @@
+package telemetry
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Code classifies an error by what the caller can do about it. The API maps each code to
+// one HTTP status in one place; nothing else decides statuses.
+type Code string
+
+const (
+	CodeInvalid     Code = "invalid"     // the request is wrong; fix it and resend
+	CodeTooLarge    Code = "too_large"   // the request is too big; split it
+	CodeThrottled   Code = "throttled"   // the store is shedding load; retry after a pause
+	CodeUnavailable Code = "unavailable" // the store could not be reached; retry later
+	CodeInternal    Code = "internal"    // a fault of ours; the message is not shown
+)
+
+// FieldError names one problem with one field of one event (or of one query parameter,
+// where Index is -1).
+type FieldError struct {
+	Index   int    `json:"index"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is an error a client is meant to read: Message is one sentence they can act on.
+type Error struct {
+	Code       Code
+	Message    string
+	Fields     []FieldError
+	RetryAfter time.Duration // for CodeThrottled and CodeUnavailable
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Invalidf builds a CodeInvalid error.
+func Invalidf(format string, args ...any) *Error {
+	return &Error{Code: CodeInvalid, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err, CodeInternal for errors that are not *Error.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

@@ -1,0 +1,43 @@
+package telemetry
+
+import "context"
+
+// PutOutcome is what became of one event handed to EventStore.PutEvents.
+type PutOutcome int
+
+const (
+	NotStored PutOutcome = iota // the store could not take it; resending is safe
+	Inserted                    // stored now
+	Duplicate                   // already stored by an earlier request (or earlier in this one)
+)
+
+// PageRequest asks for one page of a query, newest first. Cursor, when set, continues
+// after the last event of the page that returned it; Offset skips events, as KernelCI does.
+type PageRequest struct {
+	Limit  int
+	Offset int
+	Cursor string
+}
+
+// Page is one page of a query. Next is empty on the last page.
+type Page struct {
+	Items     []Event
+	Total     int // events matching the filter, across all pages
+	Next      string
+	ItemsRead int // items the store examined to build the page, for logs and benchmarks
+}
+
+// EventStore keeps events. Implementations must never lose an event they reported as
+// Inserted or Duplicate.
+type EventStore interface {
+	// PutEvents stores events, each with its ID set, and reports one outcome per event in
+	// the order given. An error explains the NotStored outcomes; it does not mean nothing
+	// was stored.
+	PutEvents(ctx context.Context, events []Event) ([]PutOutcome, error)
+	// QueryEvents returns one page of the events matching f, newest first. An invalid
+	// cursor is an *Error with CodeInvalid.
+	QueryEvents(ctx context.Context, f Filter, page PageRequest) (Page, error)
+	// EachEvent calls fn for every retained event matching f, in no particular order, one
+	// call at a time. It stops at the first error fn returns and returns that error.
+	EachEvent(ctx context.Context, f Filter, fn func(Event) error) error
+}
