@@ -32,9 +32,17 @@ type Error struct {
 	Message    string
 	Fields     []FieldError
 	RetryAfter time.Duration // for CodeThrottled and CodeUnavailable
+	Cause      error         // for logs only; never shown to clients
 }
 
-func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return string(e.Code) + ": " + e.Message + ": " + e.Cause.Error()
+	}
+	return string(e.Code) + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Invalidf builds a CodeInvalid error.
 func Invalidf(format string, args ...any) *Error {
