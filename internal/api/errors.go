@@ -45,9 +45,14 @@ func errorResponse(err error, requestID string) events.APIGatewayV2HTTPResponse 
 	}
 	resp := jsonResponse(statusOf(te.Code), errorBody{Detail: te.Message, Errors: te.Fields, RequestID: requestID})
 	if te.RetryAfter > 0 {
-		resp.Headers["Retry-After"] = strconv.Itoa(int((te.RetryAfter + time.Second - 1) / time.Second))
+		setRetryAfter(resp, te.RetryAfter)
 	}
 	return resp
+}
+
+// setRetryAfter sets Retry-After in whole seconds, rounded up so a client never retries early.
+func setRetryAfter(resp events.APIGatewayV2HTTPResponse, d time.Duration) {
+	resp.Headers["Retry-After"] = strconv.Itoa(int((d + time.Second - 1) / time.Second))
 }
 
 // RouteError answers a request that matched no route (404) or matched a path with

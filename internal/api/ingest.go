@@ -1,0 +1,158 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+type ingestResponse struct {
+	Inserted      int             `json:"inserted"`
+	Duplicates    int             `json:"duplicates"`
+	Rejected      *int            `json:"rejected,omitempty"` // partial mode only
+	IDs           []string        `json:"ids"`
+	UnknownFields []unknownFields `json:"unknown_fields,omitempty"`
+	Results       []eventResult   `json:"results,omitempty"` // partial mode only
+}
+
+// unknownFields names the fields of one event that pipetel does not know and kept under
+// extra, so a client learns of a typo instead of losing the value silently.
+type unknownFields struct {
+	Index  int      `json:"index"`
+	Fields []string `json:"fields"`
+}
+
+type eventResult struct {
+	Index  int                    `json:"index"`
+	Status string                 `json:"status"` // inserted, duplicate, invalid or not_stored
+	ID     string                 `json:"id,omitempty"`
+	Errors []telemetry.FieldError `json:"errors,omitempty"`
+}
+
+// notStoredResponse is the 503 of an ingest the store could not finish: the error shape,
+// what did get stored, and exactly which events to resend.
+type notStoredResponse struct {
+	errorBody
+	Inserted   int        `json:"inserted"`
+	Duplicates int        `json:"duplicates"`
+	NotStored  []eventRef `json:"not_stored"`
+}
+
+type eventRef struct {
+	Index int    `json:"index"`
+	ID    string `json:"id"`
+}
+
+// NewIngest serves POST /telemetry.
+func NewIngest(d Deps) Handler {
+	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		return serve(ctx, d, "ingest", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
+			return ingest(ctx, d, log, req)
+		})
+	}
+}
+
+func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	q := newParams(req)
+	partial := q.bool("partial")
+	if err := q.check([]string{"partial"}); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	raw, err := body(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	now := d.Now().UTC()
+	decoded, err := telemetry.DecodeBatch(raw, now)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+
+	var (
+		invalid   []telemetry.FieldError
+		results   = make([]eventResult, len(decoded))
+		valid     []telemetry.Event
+		validAt   []int // index in decoded of each valid event
+		resp      ingestResponse
+		badEvents int
+	)
+	for i, dec := range decoded {
+		results[i].Index = i
+		if len(dec.Errors) > 0 {
+			invalid = append(invalid, dec.Errors...)
+			results[i].Status, results[i].Errors = "invalid", dec.Errors
+			badEvents++
+			continue
+		}
+		e := dec.Event
+		e.ReceivedAt = now
+		valid = append(valid, e)
+		validAt = append(validAt, i)
+		results[i].ID = e.ID
+		if len(dec.UnknownFields) > 0 {
+			resp.UnknownFields = append(resp.UnknownFields, unknownFields{Index: i, Fields: dec.UnknownFields})
+		}
+	}
+	isPartial := partial != nil && *partial
+	if badEvents > 0 && !isPartial {
+		return events.APIGatewayV2HTTPResponse{}, &telemetry.Error{Code: telemetry.CodeInvalid, Fields: invalid,
+			Message: fmt.Sprintf("%d of %d events are invalid, so none was stored; fix the events listed in errors and resend, or add ?partial=true to store the valid ones.", badEvents, len(decoded))}
+	}
+
+	var outcomes []telemetry.PutOutcome
+	if len(valid) > 0 {
+		outcomes, err = d.Events.PutEvents(ctx, valid)
+		if err != nil {
+			log.Error("store events", "error", err.Error())
+		}
+	}
+	var notStored []eventRef
+	resp.IDs = make([]string, 0, len(valid))
+	for j, outcome := range outcomes {
+		i := validAt[j]
+		switch outcome {
+		case telemetry.Inserted:
+			resp.Inserted++
+			results[i].Status = "inserted"
+		case telemetry.Duplicate:
+			resp.Duplicates++
+			results[i].Status = "duplicate"
+		default:
+			results[i].Status = "not_stored"
+			notStored = append(notStored, eventRef{Index: i, ID: valid[j].ID})
+		}
+		resp.IDs = append(resp.IDs, valid[j].ID)
+	}
+	log.Info("ingest", "events", len(decoded), "inserted", resp.Inserted, "duplicates", resp.Duplicates,
+		"invalid", badEvents, "not_stored", len(notStored))
+
+	if len(notStored) > 0 {
+		retryAfter := 2 * time.Second
+		var te *telemetry.Error
+		if errors.As(err, &te) && te.RetryAfter > 0 {
+			retryAfter = te.RetryAfter
+		}
+		r := jsonResponse(http.StatusServiceUnavailable, notStoredResponse{
+			errorBody: errorBody{
+				Detail: fmt.Sprintf("%d of %d events could not be stored because the store is overloaded; resend the events listed in not_stored (resending the whole batch is also safe).",
+					len(notStored), len(decoded)),
+				RequestID: requestID(ctx, req),
+			},
+			Inserted: resp.Inserted, Duplicates: resp.Duplicates, NotStored: notStored,
+		})
+		setRetryAfter(r, retryAfter)
+		return r, nil
+	}
+	if isPartial {
+		resp.Rejected = &badEvents
+		resp.Results = results
+	}
+	return jsonResponse(http.StatusOK, resp), nil
+}

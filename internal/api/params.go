@@ -1,0 +1,164 @@
+package api
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// maxFilterValue bounds a filter value: no stored field is longer, except error_msg,
+// which is not a filter.
+const maxFilterValue = 256
+
+// params reads a request's query string, remembering which parameters were used and
+// every problem found, so one 400 can name them all.
+type params struct {
+	values   url.Values
+	problems []string
+}
+
+func newParams(req events.APIGatewayV2HTTPRequest) *params {
+	p := &params{}
+	values, err := url.ParseQuery(req.RawQueryString)
+	if err != nil {
+		p.problemf("the query string is not valid URL encoding (%v)", err)
+		values = url.Values{}
+	}
+	if req.RawQueryString == "" && len(req.QueryStringParameters) > 0 {
+		// Some callers (and sample events) give only the parsed form.
+		for k, v := range req.QueryStringParameters {
+			values[k] = []string{v}
+		}
+	}
+	p.values = values
+	return p
+}
+
+func (p *params) problemf(format string, args ...any) {
+	p.problems = append(p.problems, fmt.Sprintf(format, args...))
+}
+
+// get returns the single value of name. A repeated parameter is a problem: which one
+// should win is not ours to guess.
+func (p *params) get(name string) (string, bool) {
+	vs, ok := p.values[name]
+	if !ok {
+		return "", false
+	}
+	if len(vs) > 1 {
+		p.problemf("%s is given %d times; give it once", name, len(vs))
+	}
+	return vs[0], true
+}
+
+func (p *params) int(name string, def, lo, hi int) int {
+	raw, ok := p.get(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || n < lo || n > hi {
+		p.problemf("%s must be a whole number from %d to %d, not %q", name, lo, hi, raw)
+		return def
+	}
+	return n
+}
+
+func (p *params) bool(name string) *bool {
+	raw, ok := p.get(name)
+	if !ok {
+		return nil
+	}
+	b, err := strconv.ParseBool(strings.ToLower(strings.TrimSpace(raw)))
+	if err != nil {
+		p.problemf("%s must be true or false, not %q", name, raw)
+		return nil
+	}
+	return &b
+}
+
+// filter reads the filter parameters among fields (wire names, plus "lab" as an alias of
+// runtime, and since/until), as GET /telemetry and the stats route accept them.
+func (p *params) filter(fields []string) telemetry.Filter {
+	f := telemetry.Filter{Equals: map[string]string{}}
+	for _, field := range fields {
+		switch field {
+		case "lab", "since", "until":
+			continue
+		case "is_infra_error":
+			f.IsInfraError = p.bool(field)
+			continue
+		case "retry":
+			if _, ok := p.values[field]; ok {
+				n := p.int(field, 0, 0, 1<<30)
+				f.Retry = &n
+			}
+			continue
+		}
+		if v, ok := p.get(field); ok {
+			if len(v) > maxFilterValue {
+				p.problemf("%s is longer than %d bytes, so no event can match it", field, maxFilterValue)
+			}
+			f.Equals[field] = v
+		}
+	}
+	if slices.Contains(fields, "lab") {
+		if lab, ok := p.get("lab"); ok {
+			if runtime, both := f.Equals["runtime"]; both && runtime != lab {
+				p.problemf("lab is another name for runtime, and they differ (%q, %q); give one", lab, runtime)
+			}
+			f.Equals["runtime"] = lab
+		}
+	}
+	f.Since = p.time("since")
+	f.Until = p.time("until")
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Since.After(f.Until) {
+		p.problemf("since (%s) is after until (%s)", telemetry.FormatTime(f.Since), telemetry.FormatTime(f.Until))
+	}
+	return f
+}
+
+func (p *params) time(name string) (t time.Time) {
+	raw, ok := p.get(name)
+	if !ok {
+		return t
+	}
+	parsed, err := telemetry.ParseTime(raw)
+	if err != nil {
+		p.problemf("%s %v", name, err)
+		return t
+	}
+	return parsed
+}
+
+// check reports the problems found and any parameter not in accepted, as one 400.
+func (p *params) check(accepted []string) error {
+	var unknown []string
+	for name := range p.values {
+		if !slices.Contains(accepted, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		p.problemf("unknown parameter %s (accepted: %s)", strings.Join(unknown, ", "), strings.Join(accepted, ", "))
+	}
+	if len(p.problems) == 0 {
+		return nil
+	}
+	return telemetry.Invalidf("%s.", capitalize(strings.Join(p.problems, "; ")))
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,56 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// requestID is the id a client quotes: API Gateway's, or Lambda's when invoked directly.
+func requestID(ctx context.Context, req events.APIGatewayV2HTTPRequest) string {
+	if id := req.RequestContext.RequestID; id != "" {
+		return id
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return lc.AwsRequestID
+	}
+	return "unknown"
+}
+
+// serve runs one request through fn with a logger that carries the request id, turns any
+// error into the error shape, and logs one line per request. Every route goes through it.
+func serve(ctx context.Context, d Deps, route string, req events.APIGatewayV2HTTPRequest,
+	fn func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error)) (events.APIGatewayV2HTTPResponse, error) {
+	id := requestID(ctx, req)
+	log := d.Log.With("request_id", id, "route", route)
+	start := time.Now()
+	resp, err := fn(ctx, log)
+	if err != nil {
+		code := telemetry.ErrorCode(err)
+		if code == telemetry.CodeInternal || code == telemetry.CodeUnavailable || code == telemetry.CodeThrottled {
+			log.Error("request failed", "error", err.Error())
+		}
+		resp = errorResponse(err, id)
+	}
+	log.Info("request", "method", req.RequestContext.HTTP.Method, "path", req.RawPath,
+		"status", resp.StatusCode, "ms", time.Since(start).Milliseconds())
+	return resp, nil
+}
+
+// body returns the request body, decoding API Gateway's base64 for binary payloads.
+func body(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
+	if !req.IsBase64Encoded {
+		return []byte(req.Body), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(req.Body)
+	if err != nil {
+		return nil, telemetry.Invalidf("The body is marked base64 but is not valid base64.")
+	}
+	return b, nil
+}

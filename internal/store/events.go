@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// DynamoAPI is the part of the DynamoDB client the events store uses. It has no Scan: no
+// request path may read a whole table. Tests wrap a real client to inject faults.
+type DynamoAPI interface {
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// EventsOptions configures the events store.
+type EventsOptions struct {
+	Table            string
+	EventShards      int
+	RuntimeShards    int
+	KindShards       int
+	Retention        time.Duration
+	WriteConcurrency int // batch writes in flight per PutEvents call
+	ReadConcurrency  int // shard queries in flight per query; 0 means 32
+	CursorSecret     []byte
+	Backoff          Backoff          // zero means DefaultBackoff
+	Now              func() time.Time // the clock expiry is judged by; nil means time.Now
+}
+
+// Backoff bounds the store's own retries of unprocessed items and throttled calls, on
+// top of the SDK's retries of each call.
+type Backoff struct {
+	Attempts int           // calls per batch, first included
+	Base     time.Duration // first pause; doubles each attempt, with full jitter
+	Max      time.Duration // longest single pause
+	// Reserve is time kept back from the request deadline, so that the handler can still
+	// answer (and say which events were not stored) before Lambda cuts it off.
+	Reserve time.Duration
+}
+
+// DefaultBackoff retries for a few seconds at most: enough to ride out a partition
+// splitting under a burst, short enough that the client hears 503 well before API
+// Gateway's 30 s limit and can resend.
+var DefaultBackoff = Backoff{Attempts: 8, Base: 50 * time.Millisecond, Max: 2 * time.Second, Reserve: 2 * time.Second}
+
+// Events is the DynamoDB events store.
+type Events struct {
+	db   DynamoAPI
+	opts EventsOptions
+	keys keys
+
+	mu   sync.Mutex
+	days map[string]int64 // day bucket → expires_at this process last made sure of
+}
+
+var _ telemetry.EventStore = (*Events)(nil)
+
+// NewEvents returns the events store on db.
+func NewEvents(db DynamoAPI, o EventsOptions) *Events {
+	if o.WriteConcurrency <= 0 {
+		o.WriteConcurrency = 16
+	}
+	if o.ReadConcurrency <= 0 {
+		o.ReadConcurrency = 32
+	}
+	if o.Backoff == (Backoff{}) {
+		o.Backoff = DefaultBackoff
+	}
+	return &Events{
+		db:   db,
+		opts: o,
+		keys: keys{eventShards: o.EventShards, runtimeShards: o.RuntimeShards, kindShards: o.KindShards},
+		days: map[string]int64{},
+	}
+}
+
+// pause waits before retry attempt n (0-based) and reports false when there is no time
+// left for another attempt.
+func (b Backoff) pause(ctx context.Context, n int) bool {
+	if n+1 >= b.Attempts {
+		return false
+	}
+	limit := b.Base << n
+	if limit > b.Max || limit <= 0 {
+		limit = b.Max
+	}
+	d := rand.N(limit + 1)
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline)-d < b.Reserve {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+var (
+	retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+	throttles  = retry.IsErrorThrottles(retry.DefaultThrottles)
+)
+
+func isThrottle(err error) bool { return throttles.IsErrorThrottle(err) == aws.TrueTernary }
+func isRetryable(err error) bool {
+	return isThrottle(err) || retryables.IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// clientError turns a DynamoDB failure into what the caller can act on. Throttling and
+// unavailability are the client's to retry; anything else is ours and stays internal.
+func clientError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isThrottle(err):
+		return &telemetry.Error{Code: telemetry.CodeThrottled, RetryAfter: time.Second,
+			Message: "The store is busy right now; retry after the pause in Retry-After.",
+			Cause:   err}
+	case isRetryable(err), errors.Is(err, context.DeadlineExceeded):
+		return &telemetry.Error{Code: telemetry.CodeUnavailable, RetryAfter: 2 * time.Second,
+			Message: "The store did not answer in time; retry after the pause in Retry-After.",
+			Cause:   err}
+	}
+	return err
+}

@@ -1,0 +1,275 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+const (
+	batchWriteMax = 25  // BatchWriteItem's limit
+	batchGetMax   = 100 // BatchGetItem's limit; one existence probe covers four writes
+)
+
+// pending is one event on its way into the table.
+type pending struct {
+	index int // position in the caller's slice
+	key   map[string]types.AttributeValue
+	put   map[string]types.AttributeValue
+}
+
+// PutEvents stores events. Each is first probed for by key (an event already stored is a
+// Duplicate and is not written again), then written with BatchWriteItem in batches of 25,
+// several batches at once, retrying unprocessed items and throttling with jittered
+// backoff until the request deadline nears. Events that could still not be written are
+// reported NotStored, so the client can resend them; resending is always safe.
+func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]telemetry.PutOutcome, error) {
+	outcomes := make([]telemetry.PutOutcome, len(events))
+	firstOf := make(map[string]int, len(events)) // item key → index of its first occurrence
+	keyOf := make([]string, len(events))
+	var work []pending
+	dayExpiry := map[string]int64{}
+	for i := range events {
+		it := s.keys.item(&events[i], s.opts.Retention)
+		k := it.PK + "\x00" + it.SK
+		keyOf[i] = k
+		if _, seen := firstOf[k]; seen {
+			continue
+		}
+		firstOf[k] = i
+		av, err := attributevalue.MarshalMap(it)
+		if err != nil {
+			return outcomes, fmt.Errorf("marshal event %d: %w", i, err)
+		}
+		work = append(work, pending{index: i, key: itemKey(it.PK, it.SK), put: av})
+		day := dayOf(events[i].TS)
+		dayExpiry[day] = max(dayExpiry[day], it.ExpiresAt)
+	}
+	// The day registry is written before any event, so a query never misses a day that
+	// holds an event it was told is stored.
+	if err := s.registerDays(ctx, dayExpiry); err != nil {
+		return outcomes, clientError(err)
+	}
+
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	record := func(batch []pending, outcome telemetry.PutOutcome, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range batch {
+			outcomes[p.index] = outcome
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.WriteConcurrency)
+	for start := 0; start < len(work); start += batchGetMax {
+		chunk := work[start:min(start+batchGetMax, len(work))]
+		g.Go(func() error {
+			fresh, dups, err := s.probe(gctx, chunk)
+			record(dups, telemetry.Duplicate, nil)
+			if err != nil {
+				record(fresh, telemetry.NotStored, err)
+				return nil
+			}
+			for b := 0; b < len(fresh); b += batchWriteMax {
+				batch := fresh[b:min(b+batchWriteMax, len(fresh))]
+				left, err := s.writeBatch(gctx, batch)
+				record(without(batch, left), telemetry.Inserted, nil)
+				record(left, telemetry.NotStored, err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // workers report through record; none returns an error
+
+	// A repeat within the request shares the fate of its first occurrence.
+	for i, k := range keyOf {
+		if first := firstOf[k]; first != i && outcomes[first] != telemetry.NotStored {
+			outcomes[i] = telemetry.Duplicate
+		}
+	}
+	return outcomes, clientError(firstErr)
+}
+
+// probe splits chunk into events not yet stored and events already stored. It reads key
+// attributes only, which is all the ingest function's IAM policy lets it read.
+func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pending, err error) {
+	keys := make([]map[string]types.AttributeValue, len(chunk))
+	for i, p := range chunk {
+		keys[i] = p.key
+	}
+	found := map[string]bool{}
+	for attempt := 0; len(keys) > 0; attempt++ {
+		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+			RequestItems: map[string]types.KeysAndAttributes{s.opts.Table: {
+				Keys:                     keys,
+				ProjectionExpression:     aws.String("#pk, #sk"),
+				ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK},
+			}},
+		})
+		if err != nil && !isRetryable(err) {
+			return chunk, nil, fmt.Errorf("probe for stored events: %w", err)
+		}
+		if err == nil {
+			for _, item := range out.Responses[s.opts.Table] {
+				found[keyString(item)] = true
+			}
+			keys = out.UnprocessedKeys[s.opts.Table].Keys
+			if len(keys) == 0 {
+				break
+			}
+		}
+		if !s.opts.Backoff.pause(ctx, attempt) {
+			if err == nil {
+				err = errors.New("unprocessed keys left after retries")
+			}
+			return chunk, nil, fmt.Errorf("probe for stored events: %w", err)
+		}
+	}
+	for _, p := range chunk {
+		if found[keyString(p.key)] {
+			dups = append(dups, p)
+		} else {
+			fresh = append(fresh, p)
+		}
+	}
+	return fresh, dups, nil
+}
+
+// writeBatch writes up to 25 events and returns those it could not write.
+func (s *Events) writeBatch(ctx context.Context, batch []pending) ([]pending, error) {
+	byKey := make(map[string]pending, len(batch))
+	reqs := make([]types.WriteRequest, len(batch))
+	for i, p := range batch {
+		byKey[keyString(p.key)] = p
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: p.put}}
+	}
+	for attempt := 0; ; attempt++ {
+		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+			RequestItems: map[string][]types.WriteRequest{s.opts.Table: reqs},
+		})
+		if err != nil && !isRetryable(err) {
+			return batch, fmt.Errorf("batch write: %w", err)
+		}
+		if err == nil {
+			reqs = out.UnprocessedItems[s.opts.Table]
+			if len(reqs) == 0 {
+				return nil, nil
+			}
+		}
+		if !s.opts.Backoff.pause(ctx, attempt) {
+			if err == nil {
+				err = &types.ProvisionedThroughputExceededException{Message: aws.String("unprocessed items left after retries")}
+			}
+			left := make([]pending, 0, len(reqs))
+			for _, r := range reqs {
+				left = append(left, byKey[keyString(r.PutRequest.Item)])
+			}
+			return left, fmt.Errorf("batch write: %w", err)
+		}
+	}
+}
+
+// registerDays makes sure the day registry lists every day in need with at least the
+// given expiry. Each process remembers what it wrote, so a steady stream of events costs
+// one registry write per day per hour, not one per request.
+func (s *Events) registerDays(ctx context.Context, need map[string]int64) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.WriteConcurrency)
+	for day, expires := range need {
+		s.mu.Lock()
+		known := s.days[day]
+		s.mu.Unlock()
+		if known >= expires {
+			continue
+		}
+		target := expires + registrySlackSeconds
+		g.Go(func() error {
+			if err := s.extendDay(gctx, day, target); err != nil {
+				return err
+			}
+			s.mu.Lock()
+			s.days[day] = max(s.days[day], target)
+			s.mu.Unlock()
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+const registrySlackSeconds = 3600
+
+func (s *Events) extendDay(ctx context.Context, day string, expires int64) error {
+	newer := expression.Name(AttrExpiresAt).LessThan(expression.Value(expires))
+	expr, err := expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name(AttrExpiresAt), expression.Value(expires))).
+		WithCondition(expression.AttributeNotExists(expression.Name(AttrPK)).Or(newer)).
+		Build()
+	if err != nil {
+		return fmt.Errorf("day registry expression: %w", err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.opts.Table),
+		Key:                       itemKey(DayRegistryPK, day),
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	var lost *types.ConditionalCheckFailedException
+	if errors.As(err, &lost) {
+		return nil // another writer already set a later expiry
+	}
+	if err != nil {
+		return fmt.Errorf("register day %s: %w", day, err)
+	}
+	return nil
+}
+
+func itemKey(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrPK: &types.AttributeValueMemberS{Value: pk},
+		AttrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+func keyString(item map[string]types.AttributeValue) string {
+	pk, _ := item[AttrPK].(*types.AttributeValueMemberS)
+	sk, _ := item[AttrSK].(*types.AttributeValueMemberS)
+	if pk == nil || sk == nil {
+		return ""
+	}
+	return pk.Value + "\x00" + sk.Value
+}
+
+func without(batch, left []pending) []pending {
+	if len(left) == 0 {
+		return batch
+	}
+	gone := make(map[int]bool, len(left))
+	for _, p := range left {
+		gone[p.index] = true
+	}
+	var kept []pending
+	for _, p := range batch {
+		if !gone[p.index] {
+			kept = append(kept, p)
+		}
+	}
+	return kept
+}

@@ -1,0 +1,460 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// plan is where a query reads: an index (or the table) and the partition key values to
+// visit. Groups are visited in order, newest first, and hold disjoint time ranges; the
+// partitions of one group are read in parallel and merged by sort key.
+type plan struct {
+	index  string // empty for the table itself
+	pkAttr string
+	groups [][]string
+	// covered is the filter field the partition key already pins, left out of the filter
+	// expression.
+	covered string
+}
+
+// bounds limit the sort key. upperExclusive marks a cursor: the page resumes after it.
+type bounds struct {
+	lower, upper   string
+	upperExclusive bool
+}
+
+func (b bounds) empty() bool { return b.lower != "" && b.upper != "" && b.lower > b.upper }
+
+// planFor picks the most selective path: a runtime pins the by_runtime index, else a kind
+// pins by_kind, else the query reads the day buckets the registry lists within its range.
+func (s *Events) planFor(ctx context.Context, f telemetry.Filter, b bounds) (plan, error) {
+	if runtime, ok := f.Value("runtime"); ok {
+		return plan{index: IndexByRuntime, pkAttr: AttrRuntimeKey, covered: "runtime",
+			groups: [][]string{shardKeys(runtime, s.keys.runtimeShards)}}, nil
+	}
+	if kind, ok := f.Value("kind"); ok {
+		return plan{index: IndexByKind, pkAttr: AttrKindKey, covered: "kind",
+			groups: [][]string{shardKeys(kind, s.keys.kindShards)}}, nil
+	}
+	days, err := s.listDays(ctx, b)
+	if err != nil {
+		return plan{}, err
+	}
+	p := plan{pkAttr: AttrPK}
+	for _, day := range days {
+		parts := make([]string, s.keys.eventShards)
+		for i := range parts {
+			parts[i] = dayPartition(day, i)
+		}
+		p.groups = append(p.groups, parts)
+	}
+	return p, nil
+}
+
+func shardKeys(value string, shards int) []string {
+	keys := make([]string, shards)
+	for i := range keys {
+		keys[i] = shardKey(value, i)
+	}
+	return keys
+}
+
+// listDays returns the registered, unexpired day buckets that can hold sort keys within
+// b, newest first.
+func (s *Events) listDays(ctx context.Context, b bounds) ([]string, error) {
+	keyCond := expression.Key(AttrPK).Equal(expression.Value(DayRegistryPK))
+	if lo, hi := dayOfSK(b.lower), dayOfSK(b.upper); lo != "" && hi != "" {
+		keyCond = keyCond.And(expression.Key(AttrSK).Between(expression.Value(lo), expression.Value(hi)))
+	} else if lo != "" {
+		keyCond = keyCond.And(expression.Key(AttrSK).GreaterThanEqual(expression.Value(lo)))
+	} else if hi != "" {
+		keyCond = keyCond.And(expression.Key(AttrSK).LessThanEqual(expression.Value(hi)))
+	}
+	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).WithFilter(s.unexpired()).Build()
+	if err != nil {
+		return nil, fmt.Errorf("day registry expression: %w", err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.opts.Table),
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(false),
+	}
+	var days []string
+	pages := dynamodb.NewQueryPaginator(s.db, in)
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list day buckets: %w", err)
+		}
+		for _, item := range out.Items {
+			if sk, ok := item[AttrSK].(*types.AttributeValueMemberS); ok {
+				days = append(days, sk.Value)
+			}
+		}
+	}
+	return days, nil
+}
+
+// dayOfSK is the day bucket (yyyymmdd) of a sort key or of a bound made from a time.
+func dayOfSK(sk string) string {
+	if len(sk) < 10 {
+		return ""
+	}
+	return sk[0:4] + sk[5:7] + sk[8:10]
+}
+
+func (s *Events) unexpired() expression.ConditionBuilder {
+	return expression.Name(AttrExpiresAt).GreaterThan(expression.Value(s.now().Unix()))
+}
+
+func (s *Events) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+// filterExpr is f as a DynamoDB filter, values always as expression values, plus the
+// expiry check: TTL deletes lazily, so expired items can linger for days.
+func (s *Events) filterExpr(f telemetry.Filter, covered string) expression.ConditionBuilder {
+	cond := s.unexpired()
+	for _, field := range telemetry.FilterFields {
+		if v, ok := f.Value(field); ok && field != covered {
+			cond = cond.And(expression.Name(field).Equal(expression.Value(v)))
+		}
+	}
+	if f.IsInfraError != nil {
+		cond = cond.And(expression.Name("is_infra_error").Equal(expression.Value(*f.IsInfraError)))
+	}
+	if f.Retry != nil {
+		cond = cond.And(expression.Name("retry").Equal(expression.Value(*f.Retry)))
+	}
+	return cond
+}
+
+// hasResidualFilter reports whether f filters beyond what the partition key covers.
+func hasResidualFilter(f telemetry.Filter, covered string) bool {
+	for field := range f.Equals {
+		if field != covered {
+			return true
+		}
+	}
+	return f.IsInfraError != nil || f.Retry != nil
+}
+
+func (s *Events) queryInput(p plan, pk string, b bounds, filter expression.ConditionBuilder) (*dynamodb.QueryInput, error) {
+	keyCond := expression.Key(p.pkAttr).Equal(expression.Value(pk))
+	sk := expression.Key(AttrSK)
+	switch {
+	case b.lower != "" && b.upper != "":
+		keyCond = keyCond.And(sk.Between(expression.Value(b.lower), expression.Value(b.upper)))
+	case b.lower != "":
+		keyCond = keyCond.And(sk.GreaterThanEqual(expression.Value(b.lower)))
+	case b.upper != "" && b.upperExclusive:
+		keyCond = keyCond.And(sk.LessThan(expression.Value(b.upper)))
+	case b.upper != "":
+		keyCond = keyCond.And(sk.LessThanEqual(expression.Value(b.upper)))
+	}
+	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).WithFilter(filter).Build()
+	if err != nil {
+		return nil, fmt.Errorf("query expression: %w", err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.opts.Table),
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(false),
+	}
+	if p.index != "" {
+		in.IndexName = aws.String(p.index)
+	}
+	return in, nil
+}
+
+func boundsOf(f telemetry.Filter) bounds {
+	var b bounds
+	if !f.Since.IsZero() {
+		b.lower = skLowerInclusive(f.Since)
+	}
+	if !f.Until.IsZero() {
+		b.upper = skUpperInclusive(f.Until)
+	}
+	return b
+}
+
+// QueryEvents returns one page of matching events, newest first.
+func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req telemetry.PageRequest) (telemetry.Page, error) {
+	b := boundsOf(f)
+	var resumed *cursor
+	if req.Cursor != "" {
+		c, err := s.decodeCursor(req.Cursor, f)
+		if err != nil {
+			return telemetry.Page{}, err
+		}
+		resumed = &c
+		if b.upper == "" || c.SK < b.upper {
+			b.upper, b.upperExclusive = c.SK, true
+		}
+	}
+	page := telemetry.Page{}
+	if b.empty() {
+		return page, nil
+	}
+	p, err := s.planFor(ctx, f, b)
+	if err != nil {
+		return page, clientError(err)
+	}
+	filter := s.filterExpr(f, p.covered)
+
+	g, gctx := errgroup.WithContext(ctx)
+	var counted, read int
+	if resumed != nil {
+		// The total was counted once, on the first page; counting again on every page
+		// would make cursor paging quadratic.
+		counted = resumed.Total
+	} else {
+		g.Go(func() error {
+			var err error
+			counted, read, err = s.count(gctx, p, boundsOf(f), filter)
+			return err
+		})
+	}
+	need := req.Offset + req.Limit + 1
+	var found []found
+	var readItems int
+	g.Go(func() error {
+		// A selective filter discards most items read, so read bigger pages to reach
+		// need in fewer round trips.
+		perCall := int32(min(max(need, 10), 1000))
+		if hasResidualFilter(f, p.covered) {
+			perCall = 1000
+		}
+		for _, group := range p.groups {
+			got, n, err := s.newest(gctx, p, group, b, filter, need-len(found), perCall)
+			readItems += n
+			if err != nil {
+				return err
+			}
+			found = append(found, got...)
+			if len(found) >= need {
+				break
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return telemetry.Page{}, clientError(err)
+	}
+	page.Total = counted
+	page.ItemsRead = read + readItems
+	end := min(req.Offset+req.Limit, len(found))
+	for i := min(req.Offset, end); i < end; i++ {
+		page.Items = append(page.Items, found[i].event)
+	}
+	if len(found) > req.Offset+req.Limit && len(page.Items) > 0 {
+		page.Next = s.encodeCursor(cursor{SK: found[end-1].sk, Total: counted}, f)
+	}
+	return page, nil
+}
+
+type found struct {
+	event telemetry.Event
+	sk    string
+}
+
+// stream reads one partition newest first, a page at a time, on demand.
+type stream struct {
+	in    *dynamodb.QueryInput
+	items []found
+	done  bool
+	skip  string // the cursor's own item, which BETWEEN includes
+}
+
+func (s *Events) fill(ctx context.Context, st *stream) (int, error) {
+	out, err := s.db.Query(ctx, st.in)
+	if err != nil {
+		return 0, fmt.Errorf("query %s: %w", aws.ToString(st.in.IndexName), err)
+	}
+	for _, av := range out.Items {
+		e, sk, err := decodeEvent(av)
+		if err != nil {
+			return 0, err
+		}
+		if sk != st.skip {
+			st.items = append(st.items, found{event: e, sk: sk})
+		}
+	}
+	if out.LastEvaluatedKey == nil {
+		st.done = true
+	} else {
+		st.in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	return int(out.ScannedCount), nil
+}
+
+// newest merges the partitions of one group and returns up to need events, newest first,
+// and how many items it read.
+func (s *Events) newest(ctx context.Context, p plan, partitions []string, b bounds, filter expression.ConditionBuilder, need int, perCall int32) ([]found, int, error) {
+	streams := make([]*stream, len(partitions))
+	for i, pk := range partitions {
+		in, err := s.queryInput(p, pk, b, filter)
+		if err != nil {
+			return nil, 0, err
+		}
+		in.Limit = aws.Int32(perCall)
+		streams[i] = &stream{in: in}
+		if b.upperExclusive && b.lower != "" {
+			streams[i].skip = b.upper
+		}
+	}
+	var out []found
+	read := 0
+	for len(out) < need {
+		var hungry []*stream
+		for _, st := range streams {
+			if len(st.items) == 0 && !st.done {
+				hungry = append(hungry, st)
+			}
+		}
+		if len(hungry) > 0 {
+			n, err := s.fillAll(ctx, hungry)
+			read += n
+			if err != nil {
+				return nil, read, err
+			}
+			continue
+		}
+		var best *stream
+		for _, st := range streams {
+			if len(st.items) > 0 && (best == nil || st.items[0].sk > best.items[0].sk) {
+				best = st
+			}
+		}
+		if best == nil {
+			break
+		}
+		out = append(out, best.items[0])
+		best.items = best.items[1:]
+	}
+	return out, read, nil
+}
+
+func (s *Events) fillAll(ctx context.Context, streams []*stream) (int, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.ReadConcurrency)
+	var mu sync.Mutex
+	read := 0
+	for _, st := range streams {
+		g.Go(func() error {
+			n, err := s.fill(gctx, st)
+			mu.Lock()
+			read += n
+			mu.Unlock()
+			return err
+		})
+	}
+	err := g.Wait()
+	return read, err
+}
+
+// count is the number of events matching the query across all its partitions, and the
+// items read to count them.
+func (s *Events) count(ctx context.Context, p plan, b bounds, filter expression.ConditionBuilder) (int, int, error) {
+	var mu sync.Mutex
+	total, read := 0, 0
+	err := s.eachPartition(ctx, p, b, filter, func(in *dynamodb.QueryInput) error {
+		in.Select = types.SelectCount
+		pages := dynamodb.NewQueryPaginator(s.db, in)
+		for pages.HasMorePages() {
+			out, err := pages.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("count: %w", err)
+			}
+			mu.Lock()
+			total += int(out.Count)
+			read += int(out.ScannedCount)
+			mu.Unlock()
+		}
+		return nil
+	})
+	return total, read, err
+}
+
+// eachPartition runs fn for the query input of every partition of p, in parallel.
+func (s *Events) eachPartition(ctx context.Context, p plan, b bounds, filter expression.ConditionBuilder, fn func(*dynamodb.QueryInput) error) error {
+	g, _ := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.ReadConcurrency)
+	for _, group := range p.groups {
+		for _, pk := range group {
+			in, err := s.queryInput(p, pk, b, filter)
+			if err != nil {
+				return err
+			}
+			g.Go(func() error { return fn(in) })
+		}
+	}
+	return g.Wait()
+}
+
+// EachEvent calls fn for every retained event matching f.
+func (s *Events) EachEvent(ctx context.Context, f telemetry.Filter, fn func(telemetry.Event) error) error {
+	b := boundsOf(f)
+	if b.empty() {
+		return nil
+	}
+	p, err := s.planFor(ctx, f, b)
+	if err != nil {
+		return clientError(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		failed error // once fn fails it is not called again, even by partitions already reading
+	)
+	err = s.eachPartition(ctx, p, b, s.filterExpr(f, p.covered), func(in *dynamodb.QueryInput) error {
+		pages := dynamodb.NewQueryPaginator(s.db, in)
+		for pages.HasMorePages() {
+			out, err := pages.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("read events: %w", err)
+			}
+			for _, av := range out.Items {
+				e, _, err := decodeEvent(av)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				if failed == nil {
+					failed = fn(e)
+				}
+				err = failed
+				mu.Unlock()
+				if err != nil {
+					cancel()
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if failed != nil {
+		return failed
+	}
+	return clientError(err)
+}
