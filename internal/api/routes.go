@@ -39,4 +39,6 @@ const LatestPrefix = "/latest"
 var Routes = []Route{
 	{Method: "POST", Path: "/telemetry", Function: "ingest", New: NewIngest},
 	{Method: "GET", Path: "/telemetry", Function: "query", New: NewQuery},
+	{Method: "GET", Path: "/telemetry/stats", Function: "stats", New: NewStats},
+	{Method: "GET", Path: "/telemetry/anomalies", Function: "anomalies", New: NewAnomalies},
 }

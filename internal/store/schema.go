@@ -78,18 +78,33 @@ type TableAPI interface {
 	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
 
+// TableOption changes how CreateTables creates tables.
+type TableOption func(*tableOptions)
+
+type tableOptions struct{ keepExpired bool }
+
+// KeepExpired leaves TTL off. DynamoDB deletes expired items days late, so readers must
+// skip them themselves; DynamoDB Local deletes them at once by the wall clock. Tests
+// keep them so that the skipping is what they see, and so a clock set in the past does
+// not make their data vanish.
+func KeepExpired() TableOption { return func(o *tableOptions) { o.keepExpired = true } }
+
 // CreateTables creates the tables of t with TTL enabled, leaving tables that already exist
 // as they are. It is for local runs and tests; deployments get theirs from template.yaml.
-func CreateTables(ctx context.Context, client TableAPI, t Tables) error {
+func CreateTables(ctx context.Context, client TableAPI, t Tables, opts ...TableOption) error {
+	var o tableOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	for _, in := range []*dynamodb.CreateTableInput{EventsTableInput(t.Events)} {
-		if err := createTable(ctx, client, in); err != nil {
+		if err := createTable(ctx, client, in, o); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func createTable(ctx context.Context, client TableAPI, in *dynamodb.CreateTableInput) error {
+func createTable(ctx context.Context, client TableAPI, in *dynamodb.CreateTableInput, o tableOptions) error {
 	_, err := client.CreateTable(ctx, in)
 	var inUse *types.ResourceInUseException
 	if errors.As(err, &inUse) {
@@ -101,6 +116,9 @@ func createTable(ctx context.Context, client TableAPI, in *dynamodb.CreateTableI
 	waiter := dynamodb.NewTableExistsWaiter(client)
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName}, tableWaitLimit); err != nil {
 		return fmt.Errorf("wait for table %s: %w", aws.ToString(in.TableName), err)
+	}
+	if o.keepExpired {
+		return nil
 	}
 	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName: in.TableName,

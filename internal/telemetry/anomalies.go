@@ -84,7 +84,8 @@ func ParseAnomalyParams(values map[string]string) (AnomalyParams, error) {
 		for i, fe := range problems {
 			messages[i] = fe.Message
 		}
-		return AnomalyParams{}, &Error{Code: CodeInvalid, Message: strings.Join(messages, "; ") + ".", Fields: problems}
+		message := strings.Join(messages, "; ") + "."
+		return AnomalyParams{}, &Error{Code: CodeInvalid, Message: strings.ToUpper(message[:1]) + message[1:], Fields: problems}
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -24,6 +25,19 @@ type FieldError struct {
 	Index   int    `json:"index"`
 	Field   string `json:"field"`
 	Message string `json:"message"`
+}
+
+// MarshalJSON leaves out the index of a problem that belongs to no event (Index < 0),
+// such as a bad query parameter.
+func (fe FieldError) MarshalJSON() ([]byte, error) {
+	type plain FieldError
+	if fe.Index >= 0 {
+		return json.Marshal(plain(fe))
+	}
+	return json.Marshal(struct {
+		Field   string `json:"field"`
+		Message string `json:"message"`
+	}{fe.Field, fe.Message})
 }
 
 // Error is an error a client is meant to read: Message is one sentence they can act on.

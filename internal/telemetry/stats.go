@@ -53,7 +53,7 @@ func groupByError(format string, args ...any) *Error {
 	message := fmt.Sprintf(format, args...)
 	return &Error{
 		Code:    CodeInvalid,
-		Message: message + ".",
+		Message: strings.ToUpper(message[:1]) + message[1:] + ".",
 		Fields:  []FieldError{{Index: -1, Field: "group_by", Message: message}},
 	}
 }

@@ -1,0 +1,9 @@
+// Command anomalies is the Lambda behind GET /telemetry/anomalies.
+package main
+
+import (
+	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/app"
+)
+
+func main() { app.Start(api.NewAnomalies) }

@@ -1,0 +1,9 @@
+// Command stats is the Lambda behind GET /telemetry/stats.
+package main
+
+import (
+	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/app"
+)
+
+func main() { app.Start(api.NewStats) }

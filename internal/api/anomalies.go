@@ -1,0 +1,64 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+var anomalyParams = []string{"window", "threshold", "min_total", "scope"}
+
+// NewAnomalies serves GET /telemetry/anomalies: devices and labs failing above a
+// threshold within a recent window, and recurring runtime errors.
+func NewAnomalies(d Deps) Handler {
+	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		return serve(ctx, d, "anomalies", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
+			q := newParams(req)
+			given := map[string]string{}
+			for _, name := range anomalyParams {
+				if v, ok := q.get(name); ok {
+					given[name] = v
+				}
+			}
+			if err := q.check(anomalyParams); err != nil {
+				return events.APIGatewayV2HTTPResponse{}, err
+			}
+			p, err := telemetry.ParseAnomalyParams(given)
+			if err != nil {
+				return events.APIGatewayV2HTTPResponse{}, err
+			}
+			now := d.Now()
+			// One read per kind that counts, each through the kind index, in parallel;
+			// each fills its own accumulator and they merge at the end.
+			filters := telemetry.AnomalyFilters(p, now)
+			parts := make([]*telemetry.AnomalyAccumulator, len(filters))
+			g, gctx := errgroup.WithContext(ctx)
+			for i, f := range filters {
+				parts[i] = telemetry.NewAnomalyAccumulator(p, now)
+				g.Go(func() error {
+					return d.Events.EachEvent(gctx, f, func(e telemetry.Event) error {
+						parts[i].Add(&e)
+						return nil
+					})
+				})
+			}
+			if err := g.Wait(); err != nil {
+				return events.APIGatewayV2HTTPResponse{}, err
+			}
+			total := telemetry.NewAnomalyAccumulator(p, now)
+			for _, part := range parts {
+				if err := total.Merge(part); err != nil {
+					return events.APIGatewayV2HTTPResponse{}, err
+				}
+			}
+			report := total.Report()
+			log.Debug("anomalies", "result_anomalies", len(report.ResultAnomalies), "error_anomalies", len(report.ErrorAnomalies))
+			return jsonResponse(http.StatusOK, report), nil
+		})
+	}
+}
