@@ -1,0 +1,63 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipetel/pipetel/internal/config"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := config.Load(env(map[string]string{config.EnvEventsTable: "events"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EventShards != config.DefaultEventShards || c.RuntimeShards != config.DefaultRuntimeShards ||
+		c.KindShards != config.DefaultKindShards || c.WriteConcurrency != config.DefaultWriteConcurrency {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if c.Retention != 14*24*time.Hour {
+		t.Errorf("retention %v, want 14 days", c.Retention)
+	}
+	if c.CursorSecret == "" {
+		t.Error("no cursor secret")
+	}
+}
+
+func TestLoadReadsEveryVariable(t *testing.T) {
+	c, err := config.Load(env(map[string]string{
+		config.EnvEventsTable: "t", config.EnvDynamoEndpoint: "http://127.0.0.1:8000", config.EnvRegion: "eu-west-1",
+		config.EnvEventShards: "4", config.EnvRuntimeShards: "5", config.EnvKindShards: "6",
+		config.EnvRetentionDays: "30", config.EnvWriteConcurrency: "7", config.EnvCursorSecret: "s3cret",
+		config.EnvLogLevel: "debug",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Config{EventsTable: "t", DynamoEndpoint: "http://127.0.0.1:8000", Region: "eu-west-1",
+		EventShards: 4, RuntimeShards: 5, KindShards: 6, Retention: 30 * 24 * time.Hour,
+		WriteConcurrency: 7, CursorSecret: "s3cret", LogLevel: "debug"}
+	if c != want {
+		t.Errorf("got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
+	for name, vars := range map[string]map[string]string{
+		config.EnvEventsTable:      {},
+		config.EnvEventShards:      {config.EnvEventsTable: "t", config.EnvEventShards: "0"},
+		config.EnvKindShards:       {config.EnvEventsTable: "t", config.EnvKindShards: "many"},
+		config.EnvRetentionDays:    {config.EnvEventsTable: "t", config.EnvRetentionDays: "-1"},
+		config.EnvWriteConcurrency: {config.EnvEventsTable: "t", config.EnvWriteConcurrency: "100000"},
+	} {
+		_, err := config.Load(env(vars))
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: got %v, want an error naming it", name, err)
+		}
+	}
+}
