@@ -15,8 +15,10 @@ LAMBDA_BUILD := CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS)
 
 .PHONY: dev test lint build invoke clean dynamodb-local
 
+# Built, not `go run`: go run exits 1 on Ctrl-C, which make would report as a failure.
 dev: $(DYNAMODB_LOCAL)
-	$(GO) run ./cmd/devserver
+	$(GO) build -o .cache/bin/devserver ./cmd/devserver
+	.cache/bin/devserver
 
 test: $(DYNAMODB_LOCAL) lint
 	$(GO) run ./cmd/dynamolocal run -- $(GO) test -count=1 ./...

@@ -81,7 +81,7 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 func DecodeBatch(body []byte, now time.Time) ([]Decoded, error) {
 	if len(body) > MaxBodyBytes {
 		return nil, &Error{Code: CodeTooLarge, Message: fmt.Sprintf(
-			"The body is %d bytes, more than the %d (6 MB) allowed; split the batch.", len(body), MaxBodyBytes)}
+			"The body is larger than %d bytes (6 MB), the most one request can carry; split the batch.", MaxBodyBytes)}
 	}
 	// RFC 8259 lets parsers ignore a byte order mark, and some HTTP clients on Windows add
 	// one; refusing it would only puzzle their users.

@@ -208,7 +208,7 @@ func TestDecodeBatchRejectsTheBatch(t *testing.T) {
 		{"UTF-16", "\xff\xfe[\x00]\x00", CodeInvalid, "The body is not valid UTF-8 (the first bad byte is at offset 0)"},
 		{"Latin-1 and broken", "[{\"runtime\":\"caf\xe9\"", CodeInvalid, "not valid UTF-8 (the first bad byte is at offset 16)"},
 		{"too many events", many(MaxBatchEvents + 1), CodeTooLarge, "The batch has 10001 events, more than the 10000 allowed; split it"},
-		{"too many bytes", "[" + strings.Repeat(" ", MaxBodyBytes) + "]", CodeTooLarge, "more than the 6291456 (6 MB) allowed"},
+		{"too many bytes", "[" + strings.Repeat(" ", MaxBodyBytes) + "]", CodeTooLarge, "larger than 6291456 bytes (6 MB)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

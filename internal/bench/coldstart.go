@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/pipetel/pipetel/internal/lambdatest"
+)
+
+// bootstraps are one function's builds: the deployable one, whose size is the figure,
+// and one for this machine, which the emulator runs.
+type bootstraps struct {
+	arm64 string
+	host  string
+}
+
+// build compiles every function's bootstrap with the flags the Makefile deploys with.
+// The arm64 builds are only needed for their sizes.
+func (b *bench) build(ctx context.Context, withArm64 bool) (map[string]bootstraps, error) {
+	b.section("building bootstraps (%d functions)", len(b.o.Functions))
+	out := map[string]bootstraps{}
+	for _, fn := range b.o.Functions {
+		var bs bootstraps
+		targets := []struct {
+			goos, goarch string
+			dst          *string
+		}{{runtime.GOOS, runtime.GOARCH, &bs.host}}
+		if withArm64 {
+			targets = append(targets, struct {
+				goos, goarch string
+				dst          *string
+			}{"linux", "arm64", &bs.arm64})
+		}
+		for _, t := range targets {
+			path := filepath.Join(b.o.BuildDir, t.goos+"-"+t.goarch, fn, "bootstrap")
+			start := time.Now()
+			if err := goBuild(ctx, b.o.Go, t.goos, t.goarch, "./functions/"+fn, path); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(b.progress, "  %s %s/%s in %.1f s\n", fn, t.goos, t.goarch, time.Since(start).Seconds())
+			*t.dst = path
+		}
+		out[fn] = bs
+	}
+	return out, nil
+}
+
+// goBuild is `make build`'s command: static, trimmed, no RPC shim, stripped.
+func goBuild(ctx context.Context, goCmd, goos, goarch, pkg, out string) error {
+	cmd := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s for %s/%s: %w\n%s", pkg, goos, goarch, err, msg)
+	}
+	return nil
+}
+
+// coldStarts measures, for each function, its deployable size and the time from exec to
+// its first answer to its sample event under the Runtime API emulator. Functions take
+// turns, so that noise on the machine falls on all of them alike.
+func (b *bench) coldStarts(ctx context.Context, builds map[string]bootstraps) (map[string]ColdStart, error) {
+	b.section("cold starts: %d each, events/<function>.json", b.o.ColdStarts)
+	table, err := b.newTable(ctx, "coldstart")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]ColdStart{}
+	events := map[string][]byte{}
+	first := map[string][]float64{}
+	inits := map[string][]float64{}
+	for _, fn := range b.o.Functions {
+		fi, err := os.Stat(builds[fn].arm64)
+		if err != nil {
+			return nil, err
+		}
+		out[fn] = ColdStart{BootstrapBytes: fi.Size(), BootstrapMB: round(float64(fi.Size())/1e6, 2)}
+		if events[fn], err = os.ReadFile(filepath.Join(b.o.EventsDir, fn+".json")); err != nil {
+			return nil, err
+		}
+	}
+	for run := range b.o.ColdStarts {
+		for _, fn := range b.o.Functions {
+			res, err := lambdatest.Run(ctx, lambdatest.Options{
+				Bootstrap: builds[fn].host,
+				Name:      fn,
+				Env:       lambdaEnv(b.endpoint, table),
+			}, events[fn])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", fn, err)
+			}
+			c := out[fn]
+			if c.Status, err = statusOf(res.Responses[0].Payload); err != nil {
+				return nil, fmt.Errorf("%s: %w", fn, err)
+			}
+			if c.Status >= 500 {
+				return nil, fmt.Errorf("%s answered its sample event with %d: %s", fn, c.Status, res.Responses[0].Payload)
+			}
+			out[fn] = c
+			first[fn] = append(first[fn], ms(res.FirstResponse))
+			inits[fn] = append(inits[fn], ms(res.Responses[0].InitDuration))
+		}
+		fmt.Fprintf(b.progress, "  run %d/%d done\n", run+1, b.o.ColdStarts)
+	}
+	for fn, c := range out {
+		c.Runs = len(first[fn])
+		c.FirstResponseMs = round(median(first[fn]), 1)
+		c.MinMs = round(quantile(first[fn], 0), 1)
+		c.MaxMs = round(quantile(first[fn], 1), 1)
+		c.InitMs = round(median(inits[fn]), 1)
+		out[fn] = c
+	}
+	return out, b.dropTable(ctx, table)
+}
+
+// statusOf reads the status code of an API Gateway proxy response.
+func statusOf(payload []byte) (int, error) {
+	var resp struct {
+		StatusCode int `json:"statusCode"`
+	}
+	if err := json.Unmarshal(payload, &resp); err != nil || resp.StatusCode == 0 {
+		return 0, fmt.Errorf("the answer is not an API Gateway response: %.200s", payload)
+	}
+	return resp.StatusCode, nil
+}

@@ -1,0 +1,126 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/pipetel/pipetel/internal/emitter"
+)
+
+// ingest measures POST /telemetry through the local gateway at batches of 50 and 1,000,
+// and the ceiling: the same events' items written raw into the same kind of table on the
+// same DynamoDB Local. Every run writes the same events into a fresh table.
+func (b *bench) ingest(ctx context.Context) (Ingest, error) {
+	n := b.o.IngestEvents
+	b.section("ingest: %d events per run, HTTP against raw BatchWriteItem", n)
+	events, err := b.generate(b.o.Seed, n, b.now.Add(-23*time.Hour), b.now)
+	if err != nil {
+		return Ingest{}, err
+	}
+	c, err := b.capture(ctx, events)
+	if err != nil {
+		return Ingest{}, err
+	}
+	batches := map[int][]emitter.Batch{}
+	for _, size := range []int{50, 1000} {
+		if batches[size], err = emitter.Batches(events, size); err != nil {
+			return Ingest{}, err
+		}
+	}
+
+	// DynamoDB Local runs on a JVM that compiles its hot paths only after a while; a
+	// first run at a tenth of the size, both ways, keeps that out of the first figure.
+	warm := max(len(batches[1000])/10, 1)
+	if _, err := b.ingestHTTP(ctx, "warm-up", batches[1000][:warm], b.o.ClientWorkers); err != nil {
+		return Ingest{}, err
+	}
+	if _, err := b.ceiling(ctx, c, warm*1000, 4, "warm-up"); err != nil {
+		return Ingest{}, err
+	}
+
+	out := Ingest{Ceiling: Ceiling{Events: n, ByWorkers: map[string]float64{}, BatchWriteSize: batchWriteSize}}
+	for _, w := range b.o.CeilingWorkers {
+		rate, err := b.ceiling(ctx, c, n, w, fmt.Sprintf("ceiling, %d workers", w))
+		if err != nil {
+			return Ingest{}, err
+		}
+		out.Ceiling.ByWorkers[strconv.Itoa(w)] = round(rate, 0)
+		if rate > out.Ceiling.EventsPerS {
+			out.Ceiling.EventsPerS, out.Ceiling.BestWorkers = round(rate, 0), w
+		}
+	}
+	for _, size := range []int{50, 1000} {
+		run, err := b.ingestHTTP(ctx, fmt.Sprintf("HTTP, batches of %d", size), batches[size], b.o.ClientWorkers)
+		if err != nil {
+			return Ingest{}, err
+		}
+		run.CeilingEventsPerS = out.Ceiling.EventsPerS
+		run.Ratio = round(ratio(run.EventsPerS, out.Ceiling.EventsPerS), 3)
+		if size == 50 {
+			out.Batch50 = run
+		} else {
+			out.Batch1000 = run
+		}
+	}
+	return out, nil
+}
+
+// ceiling writes the first n captured items into a fresh table with workers calls in
+// flight and returns the rate.
+func (b *bench) ceiling(ctx context.Context, c captured, n, workers int, label string) (float64, error) {
+	table, err := b.newTable(ctx, "ceiling")
+	if err != nil {
+		return 0, err
+	}
+	if err := b.register(ctx, table, c); err != nil {
+		return 0, err
+	}
+	m := startMeter(b.progress, label, n)
+	start := time.Now()
+	err = b.rawWrite(ctx, table, c.items[:n], workers, m)
+	took := time.Since(start)
+	m.finish()
+	if err != nil {
+		return 0, err
+	}
+	return float64(n) / took.Seconds(), b.dropTable(ctx, table)
+}
+
+// ingestHTTP posts batches to a fresh table through the gateway, workers requests in
+// flight, and checks every event was inserted.
+func (b *bench) ingestHTTP(ctx context.Context, label string, batches []emitter.Batch, workers int) (IngestRun, error) {
+	n := 0
+	for _, bt := range batches {
+		n += bt.Events
+	}
+	table, err := b.newTable(ctx, "ingest")
+	if err != nil {
+		return IngestRun{}, err
+	}
+	svc, err := startService(ctx, b.endpoint, table)
+	if err != nil {
+		return IngestRun{}, err
+	}
+	client := &emitter.Client{URL: svc.url + "/telemetry", HTTP: httpClient(workers)}
+	m := startMeter(b.progress, label, n)
+	start := time.Now()
+	res, err := client.PostAll(ctx, batches, workers, func(r emitter.Result) { m.set(r.Events) })
+	took := time.Since(start)
+	m.finish()
+	if closeErr := svc.close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return IngestRun{}, err
+	}
+	if res.Inserted != n {
+		return IngestRun{}, fmt.Errorf("%s: %d of %d events inserted (%d duplicates)", label, res.Inserted, n, res.Duplicates)
+	}
+	run := IngestRun{
+		Events: n, BatchSize: batches[0].Events, Workers: workers,
+		Seconds: round(took.Seconds(), 2), EventsPerS: round(float64(n)/took.Seconds(), 0),
+	}
+	return run, b.dropTable(ctx, table)
+}

@@ -1,0 +1,340 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// Report is everything one run measured. Its JSON keys are a contract: scripts compare
+// .local/bench.json across runs, so a key is added, never renamed.
+type Report struct {
+	Date      string               `json:"date"` // RFC 3339, when the run started
+	Machine   Machine              `json:"machine"`
+	Sizes     Sizes                `json:"sizes"`
+	Ingest    Ingest               `json:"ingest"`
+	Query     Query                `json:"query"`
+	Paging    Paging               `json:"paging"`
+	Stats     Growth               `json:"stats"`
+	Anomalies Growth               `json:"anomalies"`
+	ColdStart map[string]ColdStart `json:"cold_start"` // by function name
+	Memory    Memory               `json:"memory"`
+	Goals     []Goal               `json:"goals"`
+	Seconds   float64              `json:"seconds"` // the whole run
+}
+
+// Machine says where the figures come from; they mean little without it.
+type Machine struct {
+	OS            string  `json:"os"`
+	Arch          string  `json:"arch"`
+	CPU           string  `json:"cpu"`
+	CPUs          int     `json:"cpus"`
+	MemoryGB      float64 `json:"memory_gb"`
+	Go            string  `json:"go"`
+	Java          string  `json:"java"`
+	DynamoDBLocal string  `json:"dynamodb_local"`
+}
+
+// Sizes are the data sizes the run used.
+type Sizes struct {
+	Seed          int64 `json:"seed"`
+	IngestEvents  int   `json:"ingest_events"`
+	StoredEvents  int   `json:"stored_events"`
+	SmallEvents   int   `json:"small_events"`
+	PagingEvents  int   `json:"paging_events"`
+	ClientWorkers int   `json:"client_workers"`
+}
+
+// Ingest compares POST /telemetry through the local gateway with the ceiling.
+type Ingest struct {
+	Batch50   IngestRun `json:"batch50"`
+	Batch1000 IngestRun `json:"batch1000"`
+	Ceiling   Ceiling   `json:"ceiling"`
+}
+
+// IngestRun is one batch size through the gateway.
+type IngestRun struct {
+	Events            int     `json:"events"`
+	BatchSize         int     `json:"batch_size"`
+	Workers           int     `json:"workers"`
+	Seconds           float64 `json:"seconds"`
+	EventsPerS        float64 `json:"events_per_s"`
+	CeilingEventsPerS float64 `json:"ceiling_events_per_s"`
+	Ratio             float64 `json:"ratio"` // ours / ceiling
+}
+
+// Ceiling is the raw BatchWriteItem loop: the most the same DynamoDB Local takes.
+type Ceiling struct {
+	Events         int                `json:"events"`
+	BestWorkers    int                `json:"best_workers"`
+	EventsPerS     float64            `json:"events_per_s"`
+	ByWorkers      map[string]float64 `json:"events_per_s_by_workers"`
+	BatchWriteSize int                `json:"batch_write_size"`
+}
+
+// Query is the latency of GET /telemetry for the newest page.
+type Query struct {
+	StoredEvents int     `json:"stored_events"`
+	Indexed      Latency `json:"indexed_runtime"`
+	NonIndexed   Latency `json:"non_indexed_test_name"`
+	// Ratio is the non-indexed p50 over the indexed p50.
+	Ratio float64 `json:"non_indexed_to_indexed_p50_ratio"`
+}
+
+// Latency is one request repeated.
+type Latency struct {
+	Request          string  `json:"request"`
+	Samples          int     `json:"samples"`
+	Matching         int     `json:"matching_events"` // the answer's total
+	P50Ms            float64 `json:"p50_ms"`
+	P95Ms            float64 `json:"p95_ms"`
+	ItemsReadPerCall float64 `json:"items_read_per_request"`
+}
+
+// Paging is a full offset pagination against a full cursor pagination of one filter.
+type Paging struct {
+	Request  string    `json:"request"`
+	Matching int       `json:"matching_events"`
+	Limit    int       `json:"limit"`
+	Offset   PagingRun `json:"offset"`
+	Cursor   PagingRun `json:"cursor"`
+	// Ratios of offset paging's cost to cursor paging's over the whole pagination.
+	TimeRatio  float64 `json:"offset_to_cursor_time_ratio"`
+	ItemsRatio float64 `json:"offset_to_cursor_items_ratio"`
+}
+
+// PagingRun is one way of paging through every matching event.
+type PagingRun struct {
+	Pages     int      `json:"pages"`
+	Events    int      `json:"events"`
+	TotalMs   float64  `json:"total_ms"`
+	ItemsRead int      `json:"items_read"`
+	First10   PageCost `json:"first_10_pages"`
+	Last10    PageCost `json:"last_10_pages"`
+	// Growth is items read per page in the last ten pages over the first ten: about 1 when
+	// the cost of a page does not depend on how deep it is.
+	Growth float64 `json:"last_to_first_items_ratio"`
+}
+
+// PageCost is the mean cost of one page over a run of pages.
+type PageCost struct {
+	ItemsReadPerPage float64 `json:"items_read_per_page"`
+	MsPerPage        float64 `json:"ms_per_page"`
+}
+
+// Growth is one request timed over a small and a large data set with the same window.
+type Growth struct {
+	Request string        `json:"request"`
+	Small   WindowLatency `json:"small"`
+	Large   WindowLatency `json:"large"`
+	Ratio   float64       `json:"growth_ratio"`    // large p50 / small p50
+	Per10x  float64       `json:"growth_per_10x"`  // the same, per tenfold events
+	Rollups bool          `json:"served_from_rollups"` // false while they read raw events
+}
+
+// WindowLatency is a request's latency with a given number of events in its window.
+type WindowLatency struct {
+	Events     int     `json:"events"`
+	Samples    int     `json:"samples"`
+	P50Ms      float64 `json:"p50_ms"`
+	P95Ms      float64 `json:"p95_ms"`
+	EventsRead int     `json:"events_read_per_request"`
+}
+
+// ColdStart is one function's deployable size and cold start.
+type ColdStart struct {
+	BootstrapBytes  int64   `json:"bootstrap_bytes"`
+	BootstrapMB     float64 `json:"bootstrap_mb"`
+	Runs            int     `json:"runs"`
+	FirstResponseMs float64 `json:"first_response_ms"` // median
+	MinMs           float64 `json:"first_response_min_ms"`
+	MaxMs           float64 `json:"first_response_max_ms"`
+	InitMs          float64 `json:"init_ms"` // median: exec to first request for an event
+	Status          int     `json:"status"`  // of the sample event's answer
+}
+
+// Memory is the ingest function's peak resident memory on the largest batch allowed.
+type Memory struct {
+	PeakRSSMB  float64 `json:"ingest_6mb_peak_rss_mb"`
+	BodyBytes  int     `json:"body_bytes"`
+	Events     int     `json:"events"`
+	Inserted   int     `json:"inserted"`
+	Status     int     `json:"status"`
+	Source     string  `json:"source"` // where the figure was read: VmHWM or rusage
+	DurationMs float64 `json:"duration_ms"`
+}
+
+// Goal is one target the issue sets, beside what was measured.
+type Goal struct {
+	Name     string  `json:"name"`
+	Measured float64 `json:"measured"`
+	Unit     string  `json:"unit"`
+	Target   string  `json:"target"`
+	Met      bool    `json:"met"`
+}
+
+// goals judges r against the issue's goals. A goal whose figure was not measured in
+// this run (its section skipped) is left out rather than reported as missed.
+func (r *Report) goals() []Goal {
+	var gs []Goal
+	add := func(name string, v float64, unit, target string, met bool) {
+		gs = append(gs, Goal{Name: name, Measured: round(v, 3), Unit: unit, Target: target, Met: met})
+	}
+	if r.Ingest.Batch1000.Events > 0 && r.Ingest.Ceiling.EventsPerS > 0 {
+		add("ingest ratio at batch 1000", r.Ingest.Batch1000.Ratio, "× ceiling", "≥ 0.9", r.Ingest.Batch1000.Ratio >= 0.9)
+	}
+	if r.Paging.Cursor.Pages > 0 {
+		add("cursor paging: page cost, last 10 / first 10", r.Paging.Cursor.Growth, "×", "≤ 1.1 (linear in pages)", r.Paging.Cursor.Growth <= 1.1)
+	}
+	if r.Stats.Small.Samples > 0 && r.Stats.Large.Samples > 0 {
+		add("stats growth per 10× events", r.Stats.Per10x, "×", "≤ 1.1", r.Stats.Per10x <= 1.1)
+	}
+	if r.Anomalies.Small.Samples > 0 && r.Anomalies.Large.Samples > 0 {
+		add("anomalies growth per 10× events", r.Anomalies.Per10x, "×", "≤ 1.1", r.Anomalies.Per10x <= 1.1)
+	}
+	for _, fn := range sortedKeys(r.ColdStart) {
+		c := r.ColdStart[fn]
+		if c.BootstrapBytes > 0 {
+			add(fn+" bootstrap (arm64, stripped)", c.BootstrapMB, "MB", "≤ 8", c.BootstrapMB <= 8)
+		}
+		if c.Runs > 0 {
+			add(fn+" first response", c.FirstResponseMs, "ms", "≤ 30", c.FirstResponseMs <= 30)
+		}
+	}
+	if r.Memory.PeakRSSMB > 0 {
+		add("ingest of a 6 MB batch, peak RSS", r.Memory.PeakRSSMB, "MB", "≤ 64", r.Memory.PeakRSSMB <= 64)
+	}
+	return gs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// WriteJSON writes r as .local/bench.json holds it.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable prints r for a person: every figure with its ratio, then the goals.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(cols ...string) { fmt.Fprintln(tw, strings.Join(cols, "\t")) }
+	m := r.Machine
+	fmt.Fprintf(w, "pipetel bench %s — %s/%s, %d CPUs (%s), %.0f GB, %s, DynamoDB Local %s\n\n",
+		r.Date, m.OS, m.Arch, m.CPUs, m.CPU, m.MemoryGB, m.Go, m.DynamoDBLocal)
+	row("FIGURE", "VALUE", "RATIO", "GOAL", "MET")
+
+	if in := r.Ingest; in.Ceiling.Events > 0 || in.Batch50.Events > 0 {
+		c := in.Ceiling
+		row(fmt.Sprintf("ingest ceiling: raw BatchWriteItem×%d, best of %s workers (%d)", c.BatchWriteSize, workerList(c.ByWorkers), c.BestWorkers),
+			fmt.Sprintf("%.0f events/s", c.EventsPerS), "1", "", "")
+		for _, run := range []IngestRun{in.Batch50, in.Batch1000} {
+			if run.Events == 0 {
+				continue
+			}
+			goal, met := "", ""
+			if run.BatchSize == 1000 {
+				goal, met = "≥ 0.9", yesNo(run.Ratio >= 0.9)
+			}
+			row(fmt.Sprintf("ingest HTTP, batches of %d, %d clients (%d events)", run.BatchSize, run.Workers, run.Events),
+				fmt.Sprintf("%.0f events/s", run.EventsPerS), fmt.Sprintf("%.2f", run.Ratio), goal, met)
+		}
+	}
+	if q := r.Query; q.Indexed.Samples > 0 {
+		for _, l := range []Latency{q.Indexed, q.NonIndexed} {
+			row(fmt.Sprintf("query %s (%d stored, %d match)", l.Request, q.StoredEvents, l.Matching),
+				fmt.Sprintf("p50 %.1f ms, p95 %.1f ms, %.0f items read", l.P50Ms, l.P95Ms, l.ItemsReadPerCall), "", "", "")
+		}
+		row("  non-indexed / indexed p50", "", fmt.Sprintf("%.2f", q.Ratio), "", "")
+	}
+	if p := r.Paging; p.Cursor.Pages > 0 || p.Offset.Pages > 0 {
+		for _, run := range []struct {
+			name string
+			p    PagingRun
+		}{{"offset", p.Offset}, {"cursor", p.Cursor}} {
+			goal, met := "", ""
+			if run.name == "cursor" {
+				goal, met = "≤ 1.1", yesNo(run.p.Growth <= 1.1)
+			}
+			row(fmt.Sprintf("paging %s, %d×%d over %d events", run.name, run.p.Pages, p.Limit, p.Matching),
+				fmt.Sprintf("%.0f ms, %d items read", run.p.TotalMs, run.p.ItemsRead), "", "", "")
+			row(fmt.Sprintf("  %s: items read/page, first 10 → last 10", run.name),
+				fmt.Sprintf("%.0f → %.0f (%.1f → %.1f ms)", run.p.First10.ItemsReadPerPage, run.p.Last10.ItemsReadPerPage, run.p.First10.MsPerPage, run.p.Last10.MsPerPage),
+				fmt.Sprintf("%.2f", run.p.Growth), goal, met)
+		}
+		row("  offset / cursor, whole pagination", "", fmt.Sprintf("time %.2f, items %.2f", p.TimeRatio, p.ItemsRatio), "", "")
+	}
+	for _, g := range []struct {
+		name string
+		g    Growth
+	}{{"stats", r.Stats}, {"anomalies", r.Anomalies}} {
+		if g.g.Small.Samples == 0 {
+			continue
+		}
+		for _, l := range []WindowLatency{g.g.Small, g.g.Large} {
+			row(fmt.Sprintf("%s, %d events in window", g.name, l.Events),
+				fmt.Sprintf("p50 %.0f ms, p95 %.0f ms", l.P50Ms, l.P95Ms), "", "", "")
+		}
+		row(fmt.Sprintf("  %s growth, %d → %d events", g.name, g.g.Small.Events, g.g.Large.Events), "",
+			fmt.Sprintf("%.2f (%.2f per 10×)", g.g.Ratio, g.g.Per10x), "≤ 1.1 per 10×", yesNo(g.g.Per10x <= 1.1))
+	}
+	for _, fn := range sortedKeys(r.ColdStart) {
+		c := r.ColdStart[fn]
+		if c.BootstrapBytes > 0 {
+			row(fmt.Sprintf("%s bootstrap, linux/arm64 stripped", fn), fmt.Sprintf("%.2f MB", c.BootstrapMB), "", "≤ 8 MB", yesNo(c.BootstrapMB <= 8))
+		}
+		if c.Runs > 0 {
+			row(fmt.Sprintf("%s first response, median of %d (status %d)", fn, c.Runs, c.Status),
+				fmt.Sprintf("%.1f ms (init %.1f, range %.1f–%.1f)", c.FirstResponseMs, c.InitMs, c.MinMs, c.MaxMs), "", "≤ 30 ms", yesNo(c.FirstResponseMs <= 30))
+		}
+	}
+	if mem := r.Memory; mem.PeakRSSMB > 0 {
+		row(fmt.Sprintf("ingest peak RSS, %.1f MB body, %d events (%s)", float64(mem.BodyBytes)/1e6, mem.Events, mem.Source),
+			fmt.Sprintf("%.1f MB", mem.PeakRSSMB), "", "≤ 64 MB", yesNo(mem.PeakRSSMB <= 64))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	met := 0
+	for _, g := range r.Goals {
+		if g.Met {
+			met++
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%d of %d goals met; run took %.0f s.\n", met, len(r.Goals), r.Seconds)
+	return err
+}
+
+func workerList(by map[string]float64) string {
+	return strings.Join(sortedNumericKeys(by), "/")
+}
+
+func sortedNumericKeys(m map[string]float64) []string {
+	keys := sortedKeys(m)
+	// "8" before "16": numbers as strings sort by length first.
+	slices.SortStableFunc(keys, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
+	return keys
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "NO"
+}

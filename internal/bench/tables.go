@@ -1,0 +1,223 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pipetel/pipetel/internal/app"
+	"github.com/pipetel/pipetel/internal/store"
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// newTable creates an empty events table with the store's own schema.
+func (b *bench) newTable(ctx context.Context, name string) (string, error) {
+	b.tables++
+	table := fmt.Sprintf("bench-%02d-%s", b.tables, name)
+	if err := store.CreateTables(ctx, b.db, store.Tables{Events: table}); err != nil {
+		return "", err
+	}
+	return table, nil
+}
+
+// dropTable frees DynamoDB Local's memory of a table no later figure reads, so the JVM
+// does not slow down under data nobody needs.
+func (b *bench) dropTable(ctx context.Context, table string) error {
+	_, err := b.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	if err != nil {
+		return fmt.Errorf("delete table %s: %w", table, err)
+	}
+	return nil
+}
+
+// captured is what the store writes for a set of events: the items, exactly as PutEvents
+// builds them, and the day-registry updates that make them visible to queries.
+type captured struct {
+	items   []map[string]types.AttributeValue
+	updates []*dynamodb.UpdateItemInput
+}
+
+// recorder stands in for DynamoDB to capture what the store would write: it finds
+// nothing stored and accepts every write. Capturing, rather than building items here,
+// keeps the ceiling's items byte for byte the store's, however its schema changes.
+type recorder struct {
+	mu sync.Mutex
+	c  captured
+}
+
+var _ store.DynamoAPI = (*recorder)(nil)
+
+func (r *recorder) BatchWriteItem(_ context.Context, in *dynamodb.BatchWriteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, reqs := range in.RequestItems {
+		for _, w := range reqs {
+			if w.PutRequest != nil {
+				r.c.items = append(r.c.items, w.PutRequest.Item)
+			}
+		}
+	}
+	return &dynamodb.BatchWriteItemOutput{}, nil
+}
+
+func (r *recorder) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return &dynamodb.BatchGetItemOutput{}, nil
+}
+
+func (r *recorder) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.c.updates = append(r.c.updates, in)
+	return &dynamodb.UpdateItemOutput{}, nil
+}
+
+func (r *recorder) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	return nil, errors.New("bench: the capturing recorder cannot query")
+}
+
+// capture returns the items and registry updates the store writes for events, with the
+// configuration a deployed function has.
+func (b *bench) capture(ctx context.Context, events []telemetry.Event) (captured, error) {
+	cfg, err := loadConfig(b.endpoint, "capture")
+	if err != nil {
+		return captured{}, err
+	}
+	rec := &recorder{}
+	s := store.NewEvents(rec, store.EventsOptions{
+		Table: cfg.EventsTable, EventShards: cfg.EventShards, RuntimeShards: cfg.RuntimeShards,
+		KindShards: cfg.KindShards, Retention: cfg.Retention,
+		WriteConcurrency: 1, // items in event order, the same on every run
+		CursorSecret:     []byte(cfg.CursorSecret),
+	})
+	outcomes, err := s.PutEvents(ctx, events)
+	if err != nil {
+		return captured{}, fmt.Errorf("capture items: %w", err)
+	}
+	for i, o := range outcomes {
+		if o != telemetry.Inserted {
+			return captured{}, fmt.Errorf("capture items: event %d (%s) came out %d, not inserted", i, events[i].ID, o)
+		}
+	}
+	return rec.c, nil
+}
+
+// register replays the day-registry updates of c on table.
+func (b *bench) register(ctx context.Context, table string, c captured) error {
+	for _, u := range c.updates {
+		in := *u
+		in.TableName = aws.String(table)
+		_, err := b.db.UpdateItem(ctx, &in)
+		var lost *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &lost) {
+			return fmt.Errorf("register day: %w", err)
+		}
+	}
+	return nil
+}
+
+// rawWrite is the ceiling: items in BatchWriteItem calls of batchWriteSize, workers calls
+// in flight, unprocessed items sent again until none is left. It does nothing else, so
+// nothing writes these items into DynamoDB Local faster.
+func (b *bench) rawWrite(ctx context.Context, table string, items []map[string]types.AttributeValue, workers int, m *meter) error {
+	batches := make([][]types.WriteRequest, 0, len(items)/batchWriteSize+1)
+	for start := 0; start < len(items); start += batchWriteSize {
+		chunk := items[start:min(start+batchWriteSize, len(items))]
+		reqs := make([]types.WriteRequest, len(chunk))
+		for i, it := range chunk {
+			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+		}
+		batches = append(batches, reqs)
+	}
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(batches) || ctx.Err() != nil {
+					return
+				}
+				if err := b.writeAll(ctx, table, batches[i]); err != nil {
+					errs[w] = err
+					return
+				}
+				m.add(len(batches[i]))
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// batchWriteSize is BatchWriteItem's limit.
+const batchWriteSize = 25
+
+func (b *bench) writeAll(ctx context.Context, table string, reqs []types.WriteRequest) error {
+	for attempt := 0; len(reqs) > 0; attempt++ {
+		out, err := b.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+			RequestItems: map[string][]types.WriteRequest{table: reqs},
+		})
+		if err != nil {
+			return fmt.Errorf("batch write: %w", err)
+		}
+		reqs = out.UnprocessedItems[table]
+		if len(reqs) > 0 {
+			if attempt >= 20 {
+				return fmt.Errorf("batch write: %d items still unprocessed after %d attempts", len(reqs), attempt+1)
+			}
+			time.Sleep(min(time.Duration(1<<attempt)*10*time.Millisecond, time.Second))
+		}
+	}
+	return nil
+}
+
+// load stores events in table through the store itself, as a function would but
+// without HTTP in the way, several calls at once: the quick way to have data to query.
+func (b *bench) load(ctx context.Context, table string, events []telemetry.Event, m *meter) error {
+	cfg, err := loadConfig(b.endpoint, table)
+	if err != nil {
+		return err
+	}
+	deps, err := app.NewDeps(ctx, cfg, app.NewLogger(io.Discard, "error"))
+	if err != nil {
+		return err
+	}
+	const chunk, inFlight = 1000, 2
+	var next atomic.Int64
+	errs := make([]error, inFlight)
+	var wg sync.WaitGroup
+	for w := range inFlight {
+		wg.Go(func() {
+			for {
+				start := int(next.Add(chunk)) - chunk
+				if start >= len(events) || ctx.Err() != nil {
+					return
+				}
+				part := events[start:min(start+chunk, len(events))]
+				outcomes, err := deps.Events.PutEvents(ctx, part)
+				if err != nil {
+					errs[w] = fmt.Errorf("load %s: %w", table, err)
+					return
+				}
+				for i, o := range outcomes {
+					if o == telemetry.NotStored {
+						errs[w] = fmt.Errorf("load %s: event %s not stored", table, part[i].ID)
+						return
+					}
+				}
+				m.add(len(part))
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
