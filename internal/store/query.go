@@ -72,25 +72,10 @@ func shardKeys(value string, shards int) []string {
 // listDays returns the registered, unexpired day buckets that can hold sort keys within
 // b, newest first.
 func (s *Events) listDays(ctx context.Context, b bounds) ([]string, error) {
-	keyCond := expression.Key(AttrPK).Equal(expression.Value(DayRegistryPK))
-	if lo, hi := dayOfSK(b.lower), dayOfSK(b.upper); lo != "" && hi != "" {
-		keyCond = keyCond.And(expression.Key(AttrSK).Between(expression.Value(lo), expression.Value(hi)))
-	} else if lo != "" {
-		keyCond = keyCond.And(expression.Key(AttrSK).GreaterThanEqual(expression.Value(lo)))
-	} else if hi != "" {
-		keyCond = keyCond.And(expression.Key(AttrSK).LessThanEqual(expression.Value(hi)))
-	}
-	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).WithFilter(s.unexpired()).Build()
+	registry := plan{pkAttr: AttrPK}
+	in, err := s.queryInput(registry, DayRegistryPK, bounds{lower: dayOfSK(b.lower), upper: dayOfSK(b.upper)}, s.unexpired())
 	if err != nil {
-		return nil, fmt.Errorf("day registry expression: %w", err)
-	}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.opts.Table),
-		KeyConditionExpression:    expr.KeyCondition(),
-		FilterExpression:          expr.Filter(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ScanIndexForward:          aws.Bool(false),
+		return nil, fmt.Errorf("day registry: %w", err)
 	}
 	var days []string
 	pages := dynamodb.NewQueryPaginator(s.db, in)
