@@ -86,6 +86,22 @@ func indent(t *testing.T, raw string) []byte {
 	return b.Bytes()
 }
 
+// matchGolden asks h with query and compares the answer with the golden file at path.
+func matchGolden(t *testing.T, h api.Handler, query, path string) {
+	t.Helper()
+	resp, err := h(t.Context(), request("GET", query, ""))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %v %s", resp.StatusCode, err, resp.Body)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := indent(t, resp.Body); !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
+		t.Errorf("differs from %s:\n%.600s", path, got)
+	}
+}
+
 func TestStatsThroughTheStoreMatchDomainGoldens(t *testing.T) {
 	a := newAnalytics(t, datasetEnd)
 	files, _ := filepath.Glob(filepath.Join(domainGoldens, "stats", "*.json"))
@@ -98,16 +114,7 @@ func TestStatsThroughTheStoreMatchDomainGoldens(t *testing.T) {
 			continue
 		}
 		checked++
-		t.Run(name, func(t *testing.T) {
-			resp, err := a.stats(t.Context(), request("GET", query, ""))
-			if err != nil || resp.StatusCode != 200 {
-				t.Fatalf("%d %v %s", resp.StatusCode, err, resp.Body)
-			}
-			want, _ := os.ReadFile(path)
-			if got := indent(t, resp.Body); !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
-				t.Errorf("differs from %s:\n%.600s", path, got)
-			}
-		})
+		t.Run(name, func(t *testing.T) { matchGolden(t, a.stats, query, path) })
 	}
 	if checked < 15 {
 		t.Fatalf("checked %d stats goldens; the golden names no longer parse", checked)
@@ -128,16 +135,7 @@ func TestAnomaliesThroughTheStoreMatchDomainGoldens(t *testing.T) {
 			query = ""
 		}
 		checked++
-		t.Run(name, func(t *testing.T) {
-			resp, err := a.anomalies(t.Context(), request("GET", query, ""))
-			if err != nil || resp.StatusCode != 200 {
-				t.Fatalf("%d %v %s", resp.StatusCode, err, resp.Body)
-			}
-			want, _ := os.ReadFile(path)
-			if got := indent(t, resp.Body); !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
-				t.Errorf("differs from %s:\n%.600s", path, got)
-			}
-		})
+		t.Run(name, func(t *testing.T) { matchGolden(t, a.anomalies, query, path) })
 	}
 	if checked < 20 {
 		t.Fatalf("checked %d anomaly goldens", checked)
