@@ -360,13 +360,13 @@ func TestTemplatePolicies(t *testing.T) {
 // key attributes; "" when nothing is.
 func keysOnly(condition *yaml.Node) string {
 	attrs := strs(lookup(condition, "ForAllValues:StringEquals", "dynamodb:Attributes"))
-	keys := []string{store.AttrPK, store.AttrSK}
+	keys := store.ProbeAttributes
 	if len(attrs) == 0 {
 		return fmt.Sprintf("no ForAllValues:StringEquals on dynamodb:Attributes %q", keys)
 	}
 	for _, a := range attrs {
 		if !slices.Contains(keys, a) {
-			return fmt.Sprintf("dynamodb:Attributes allows %q, which is not a key attribute %q", a, keys)
+			return fmt.Sprintf("dynamodb:Attributes allows %q, which is not one of the probe's attributes %q", a, keys)
 		}
 	}
 	for _, op := range []string{"StringEquals", "StringEqualsIfExists"} {

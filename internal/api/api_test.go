@@ -355,3 +355,32 @@ func TestInternalFailureNeverLeaks(t *testing.T) {
 		t.Errorf("no request id: %s", r.raw)
 	}
 }
+
+// TestStoreFaultIsNot503: an error the store will not recover from by waiting is a 500
+// naming the events not stored, without Retry-After or internal text.
+func TestStoreFaultIsNot503(t *testing.T) {
+	a := newAPI(t, func(db store.DynamoAPI) store.DynamoAPI { return failingWrites{db} })
+	r := call(t, a.ingest, request("POST", "partial=true", `[{"kind":"job_result","runtime":"x"},{"kind":"job_result"}]`))
+	if r.status != http.StatusInternalServerError || r.headers["Retry-After"] != "" {
+		t.Fatalf("status %d, Retry-After %q: %s", r.status, r.headers["Retry-After"], r.raw)
+	}
+	if strings.Contains(r.raw, "secret") || len(r.body["not_stored"].([]any)) != 1 || len(r.body["results"].([]any)) != 2 {
+		t.Errorf("want one not_stored, two results and no internal text: %s", r.raw)
+	}
+}
+
+type failingWrites struct{ store.DynamoAPI }
+
+func (failingWrites) BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	return nil, errors.New("secret: ValidationException")
+}
+
+func TestEmptyAndLongFilterValues(t *testing.T) {
+	a := newAPI(t, nil)
+	long := strings.Repeat("€", 200) // 200 characters, 600 bytes: allowed, as at ingest
+	if r := call(t, a.query, request("GET", "device_type="+long, "")); r.status != 200 {
+		t.Errorf("200-character value: %d %s", r.status, r.raw)
+	}
+	assertClientError(t, call(t, a.query, request("GET", "runtime=", "")), 400, "empty")
+	assertClientError(t, call(t, a.query, request("GET", "lab="+strings.Repeat("x", 300), "")), 400, "lab")
+}

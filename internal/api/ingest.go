@@ -36,13 +36,15 @@ type eventResult struct {
 	Errors []telemetry.FieldError `json:"errors,omitempty"`
 }
 
-// notStoredResponse is the 503 of an ingest the store could not finish: the error shape,
-// what did get stored, and exactly which events to resend.
-type notStoredResponse struct {
+// notStoredBody answers an ingest the store could not finish: the error shape, what did
+// get stored, and exactly which events to resend.
+type notStoredBody struct {
 	errorBody
-	Inserted   int        `json:"inserted"`
-	Duplicates int        `json:"duplicates"`
-	NotStored  []eventRef `json:"not_stored"`
+	Inserted   int           `json:"inserted"`
+	Duplicates int           `json:"duplicates"`
+	NotStored  []eventRef    `json:"not_stored"`
+	Rejected   *int          `json:"rejected,omitempty"` // partial mode only
+	Results    []eventResult `json:"results,omitempty"`  // partial mode only
 }
 
 type eventRef struct {
@@ -134,25 +136,45 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 		"invalid", badEvents, "not_stored", len(notStored))
 
 	if len(notStored) > 0 {
-		retryAfter := 2 * time.Second
-		var te *telemetry.Error
-		if errors.As(err, &te) && te.RetryAfter > 0 {
-			retryAfter = te.RetryAfter
-		}
-		r := jsonResponse(http.StatusServiceUnavailable, notStoredResponse{
-			errorBody: errorBody{
-				Detail: fmt.Sprintf("%d of %d events could not be stored because the store is overloaded; resend the events listed in not_stored (resending the whole batch is also safe).",
-					len(notStored), len(decoded)),
-				RequestID: requestID(ctx, req),
-			},
-			Inserted: resp.Inserted, Duplicates: resp.Duplicates, NotStored: notStored,
-		})
-		setRetryAfter(r, retryAfter)
-		return r, nil
+		return notStoredResponse(ctx, req, err, resp, notStored, len(decoded), isPartial, badEvents, results), nil
 	}
 	if isPartial {
 		resp.Rejected = &badEvents
 		resp.Results = results
 	}
 	return jsonResponse(http.StatusOK, resp), nil
+}
+
+// notStoredResponse is 503 with Retry-After when the store shed load or was unreachable,
+// and 500 for a fault of ours; either way it names the events to resend.
+func notStoredResponse(ctx context.Context, req events.APIGatewayV2HTTPRequest, cause error, stored ingestResponse,
+	notStored []eventRef, total int, partial bool, rejected int, results []eventResult) events.APIGatewayV2HTTPResponse {
+	// The ingest contract answers a batch the store could not finish with 503, whether the
+	// store shed load or could not be reached.
+	code := telemetry.ErrorCode(cause)
+	if code == telemetry.CodeThrottled {
+		code = telemetry.CodeUnavailable
+	}
+	detail := fmt.Sprintf("%d of %d events could not be stored because the store is overloaded; resend the events listed in not_stored after the pause in Retry-After (resending the whole batch is also safe).", len(notStored), total)
+	if code != telemetry.CodeUnavailable {
+		code = telemetry.CodeInternal
+		detail = fmt.Sprintf("%d of %d events could not be stored because of a fault on our side; resend the events listed in not_stored, and quote the request id if it persists.", len(notStored), total)
+	}
+	body := notStoredBody{
+		errorBody: errorBody{Detail: detail, RequestID: requestID(ctx, req)},
+		Inserted:  stored.Inserted, Duplicates: stored.Duplicates, NotStored: notStored,
+	}
+	if partial {
+		body.Rejected, body.Results = &rejected, results
+	}
+	resp := jsonResponse(statusOf(code), body)
+	if code != telemetry.CodeInternal {
+		retryAfter := 2 * time.Second
+		var te *telemetry.Error
+		if errors.As(cause, &te) && te.RetryAfter > 0 {
+			retryAfter = te.RetryAfter
+		}
+		setRetryAfter(resp, retryAfter)
+	}
+	return resp
 }

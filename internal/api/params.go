@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -102,15 +103,12 @@ func (p *params) filter(fields []string) telemetry.Filter {
 			}
 			continue
 		}
-		if v, ok := p.get(field); ok {
-			if len(v) > maxFilterValue {
-				p.problemf("%s is longer than %d bytes, so no event can match it", field, maxFilterValue)
-			}
+		if v, ok := p.filterValue(field); ok {
 			f.Equals[field] = v
 		}
 	}
 	if slices.Contains(fields, "lab") {
-		if lab, ok := p.get("lab"); ok {
+		if lab, ok := p.filterValue("lab"); ok {
 			if runtime, both := f.Equals["runtime"]; both && runtime != lab {
 				p.problemf("lab is another name for runtime, and they differ (%q, %q); give one", lab, runtime)
 			}
@@ -123,6 +121,23 @@ func (p *params) filter(fields []string) telemetry.Filter {
 		p.problemf("since (%s) is after until (%s)", telemetry.FormatTime(f.Since), telemetry.FormatTime(f.Until))
 	}
 	return f
+}
+
+// filterValue returns the value of a string filter. An empty one is refused rather than
+// guessed at: it could mean "no filter" or "events without the field".
+func (p *params) filterValue(name string) (string, bool) {
+	v, ok := p.get(name)
+	switch {
+	case !ok:
+		return "", false
+	case v == "":
+		p.problemf("%s is empty; give a value or leave the parameter out", name)
+		return "", false
+	case utf8.RuneCountInString(v) > maxFilterValue:
+		p.problemf("%s is longer than %d characters, so no event can match it", name, maxFilterValue)
+		return "", false
+	}
+	return v, true
 }
 
 func (p *params) time(name string) (t time.Time) {

@@ -24,11 +24,14 @@ var queryFilterParams = append(append([]string{}, telemetry.FilterFields...), "i
 var queryParams = append(append([]string{}, queryFilterParams...), "limit", "offset", "cursor")
 
 type queryResponse struct {
-	Items  []telemetry.Event `json:"items"`
-	Total  int               `json:"total"`
-	Limit  int               `json:"limit"`
-	Offset int               `json:"offset"`
-	Next   *string           `json:"next"`
+	Items []telemetry.Event `json:"items"`
+	Total int               `json:"total"`
+	// TotalExact is false when total is a lower bound: counting a broad query stops
+	// after a bounded read. KernelCI's paging does not use total, so it is unaffected.
+	TotalExact bool    `json:"total_exact"`
+	Limit      int     `json:"limit"`
+	Offset     int     `json:"offset"`
+	Next       *string `json:"next"`
 }
 
 // NewQuery serves GET /telemetry.
@@ -53,7 +56,7 @@ func NewQuery(d Deps) Handler {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
 			log.Debug("query", "items", len(result.Items), "items_read", result.ItemsRead, "total", result.Total)
-			resp := queryResponse{Items: result.Items, Total: result.Total, Limit: page.Limit, Offset: page.Offset}
+			resp := queryResponse{Items: result.Items, Total: result.Total, TotalExact: result.TotalExact, Limit: page.Limit, Offset: page.Offset}
 			if resp.Items == nil {
 				resp.Items = []telemetry.Event{}
 			}

@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -30,7 +32,7 @@ func serve(ctx context.Context, d Deps, route string, req events.APIGatewayV2HTT
 	id := requestID(ctx, req)
 	log := d.Log.With("request_id", id, "route", route)
 	start := time.Now()
-	resp, err := fn(ctx, log)
+	resp, err := guard(ctx, log, fn)
 	if err != nil {
 		code := telemetry.ErrorCode(err)
 		if code == telemetry.CodeInternal || code == telemetry.CodeUnavailable || code == telemetry.CodeThrottled {
@@ -53,4 +55,16 @@ func body(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
 		return nil, telemetry.Invalidf("The body is marked base64 but is not valid base64.")
 	}
 	return b, nil
+}
+
+// guard runs fn and turns a panic into an internal error: API Gateway would answer a
+// crashed invocation with a bare 502, without the request id a client can quote.
+func guard(ctx context.Context, log *slog.Logger, fn func(context.Context, *slog.Logger) (events.APIGatewayV2HTTPResponse, error)) (resp events.APIGatewayV2HTTPResponse, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			resp, err = events.APIGatewayV2HTTPResponse{}, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return fn(ctx, log)
 }

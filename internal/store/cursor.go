@@ -17,9 +17,10 @@ import (
 // remembering each partition's position. It carries the total counted on the first page
 // and a digest of the filter, so it cannot be replayed against another query.
 type cursor struct {
-	SK     string `json:"sk"`
-	Total  int    `json:"total"`
-	Filter string `json:"f"`
+	SK      string `json:"sk"`
+	Total   int    `json:"total"`
+	Inexact bool   `json:"inexact,omitempty"` // Total is a lower bound
+	Filter  string `json:"f"`
 }
 
 var errBadCursor = &telemetry.Error{Code: telemetry.CodeInvalid,
@@ -83,6 +84,8 @@ func filterDigest(f telemetry.Filter) string {
 	if !f.Until.IsZero() {
 		parts = append(parts, "until="+telemetry.FormatTime(f.Until))
 	}
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	// JSON keeps the parts apart whatever bytes the values hold.
+	encoded, _ := json.Marshal(parts)
+	sum := sha256.Sum256(encoded)
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }

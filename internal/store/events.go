@@ -33,8 +33,11 @@ type EventsOptions struct {
 	WriteConcurrency int // batch writes in flight per PutEvents call
 	ReadConcurrency  int // shard queries in flight per query; 0 means 32
 	CursorSecret     []byte
-	Backoff          Backoff          // zero means DefaultBackoff
-	Now              func() time.Time // the clock expiry is judged by; nil means time.Now
+	// CountLimit bounds the items a query reads to count its total; past it the total is
+	// a lower bound. 0 means DefaultCountLimit.
+	CountLimit int
+	Backoff    Backoff          // zero means DefaultBackoff
+	Now        func() time.Time // the clock expiry is judged by; nil means time.Now
 }
 
 // Backoff bounds the store's own retries of unprocessed items and throttled calls, on
@@ -52,6 +55,10 @@ type Backoff struct {
 // splitting under a burst, short enough that the client hears 503 well before API
 // Gateway's 30 s limit and can resend.
 var DefaultBackoff = Backoff{Attempts: 8, Base: 50 * time.Millisecond, Max: 2 * time.Second, Reserve: 2 * time.Second}
+
+// DefaultCountLimit keeps counting a query's total to about 5,000 read units: an exact
+// total up to there, a lower bound beyond, rather than a request that reads the table.
+const DefaultCountLimit = 20_000
 
 // Events is the DynamoDB events store.
 type Events struct {
@@ -73,9 +80,12 @@ func NewEvents(db DynamoAPI, o EventsOptions) *Events {
 	if o.ReadConcurrency <= 0 {
 		o.ReadConcurrency = 32
 	}
-	if o.Backoff == (Backoff{}) {
-		o.Backoff = DefaultBackoff
+	o.Backoff = o.Backoff.withDefaults()
+	if o.CountLimit <= 0 {
+		o.CountLimit = DefaultCountLimit
 	}
+	// A zero shard count would divide by zero; one shard is the unsharded layout.
+	o.EventShards, o.RuntimeShards, o.KindShards = max(o.EventShards, 1), max(o.RuntimeShards, 1), max(o.KindShards, 1)
 	return &Events{
 		db:   db,
 		opts: o,
@@ -84,8 +94,26 @@ func NewEvents(db DynamoAPI, o EventsOptions) *Events {
 	}
 }
 
+// withDefaults fills each unset field from DefaultBackoff.
+func (b Backoff) withDefaults() Backoff {
+	if b.Attempts <= 0 {
+		b.Attempts = DefaultBackoff.Attempts
+	}
+	if b.Base <= 0 {
+		b.Base = DefaultBackoff.Base
+	}
+	if b.Max <= 0 {
+		b.Max = DefaultBackoff.Max
+	}
+	if b.Reserve <= 0 {
+		b.Reserve = DefaultBackoff.Reserve
+	}
+	return b
+}
+
 // pause waits before retry attempt n (0-based) and reports false when there is no time
-// left for another attempt.
+// left for another attempt: the pause would outlast ctx, whose deadline already keeps
+// the reserve back.
 func (b Backoff) pause(ctx context.Context, n int) bool {
 	if n+1 >= b.Attempts {
 		return false
@@ -95,7 +123,7 @@ func (b Backoff) pause(ctx context.Context, n int) bool {
 		limit = b.Max
 	}
 	d := rand.N(limit + 1)
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline)-d < b.Reserve {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
 		return false
 	}
 	t := time.NewTimer(d)

@@ -23,17 +23,27 @@ const testRetention = 14 * 24 * time.Hour
 // is small but still crosses several partitions.
 func newEvents(t *testing.T, wrap func(store.DynamoAPI) store.DynamoAPI, optFns ...func(*dynamodb.Options)) *store.Events {
 	t.Helper()
+	return newEventsWith(t, nil, wrap, optFns...)
+}
+
+// newEventsWith is newEvents with options changed by adjust.
+func newEventsWith(t *testing.T, adjust func(*store.EventsOptions), wrap func(store.DynamoAPI) store.DynamoAPI, optFns ...func(*dynamodb.Options)) *store.Events {
+	t.Helper()
 	tables := dynamotest.NewTables(t)
 	var db store.DynamoAPI = dynamotest.Client(t, optFns...)
 	if wrap != nil {
 		db = wrap(db)
 	}
-	return store.NewEvents(db, store.EventsOptions{
+	opts := store.EventsOptions{
 		Table: tables.Events, EventShards: 4, RuntimeShards: 3, KindShards: 3,
 		Retention: testRetention, WriteConcurrency: 4, CursorSecret: []byte("test"),
 		Backoff: store.Backoff{Attempts: 10, Base: time.Millisecond, Max: 2 * time.Millisecond},
 		Now:     func() time.Time { return testNow },
-	})
+	}
+	if adjust != nil {
+		adjust(&opts)
+	}
+	return store.NewEvents(db, opts)
 }
 
 var (
@@ -390,5 +400,56 @@ func TestEachEventStopsAtCallbackError(t *testing.T) {
 	}
 	if calls != 1 {
 		t.Errorf("callback ran %d times after failing, want 1", calls)
+	}
+}
+
+// TestRepostOfAnExpiredEventStoresItAgain: an expired copy that TTL has not deleted yet is
+// hidden from every read, so a repost must store the event again, not call it a duplicate.
+func TestRepostOfAnExpiredEventStoresItAgain(t *testing.T) {
+	s := newEvents(t, nil)
+	evs := makeEvents(4, "again")
+	old := slices.Clone(evs)
+	for i := range old {
+		old[i].ReceivedAt = testNow.Add(-testRetention - time.Hour)
+	}
+	put(t, s, old)
+	if outs := put(t, s, evs); countOutcomes(outs, telemetry.Inserted) != len(evs) {
+		t.Fatalf("repost of expired events: %v, want all inserted", outs)
+	}
+	page, err := s.QueryEvents(t.Context(), telemetry.Filter{}, telemetry.PageRequest{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != len(evs) {
+		t.Fatalf("total %d after reposting, want %d", page.Total, len(evs))
+	}
+}
+
+// TestTotalIsBoundedAndSaysSo: counting stops after CountLimit items read; the total is
+// then a lower bound, flagged as such, on the first page and on cursor pages alike.
+func TestTotalIsBoundedAndSaysSo(t *testing.T) {
+	s := newEventsWith(t, func(o *store.EventsOptions) { o.CountLimit = 50 }, nil)
+	evs := makeEvents(400, "bound")
+	put(t, s, evs)
+	first, err := s.QueryEvents(t.Context(), telemetry.Filter{}, telemetry.PageRequest{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.TotalExact || first.Total < 50 || first.Total >= len(evs) {
+		t.Fatalf("total %d exact %v; want a lower bound of at least 50, below %d", first.Total, first.TotalExact, len(evs))
+	}
+	next, err := s.QueryEvents(t.Context(), telemetry.Filter{}, telemetry.PageRequest{Limit: 10, Cursor: first.Next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.TotalExact || next.Total != first.Total {
+		t.Errorf("cursor page: total %d exact %v, want the first page's %d, inexact", next.Total, next.TotalExact, first.Total)
+	}
+	small, err := s.QueryEvents(t.Context(), telemetry.Filter{Since: testNow.Add(-3 * time.Hour)}, telemetry.PageRequest{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !small.TotalExact {
+		t.Errorf("a query reading fewer than CountLimit items should be exact (total %d)", small.Total)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,6 +36,13 @@ type pending struct {
 // backoff until the request deadline nears. Events that could still not be written are
 // reported NotStored, so the client can resend them; resending is always safe.
 func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]telemetry.PutOutcome, error) {
+	// Every call, not only the pauses between retries, must end before the reserve the
+	// handler needs to answer, or Lambda kills it before it can say what was not stored.
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-s.opts.Backoff.Reserve))
+		defer cancel()
+	}
 	outcomes := make([]telemetry.PutOutcome, len(events))
 	firstOf := make(map[string]int, len(events)) // item key → index of its first occurrence
 	keyOf := make([]string, len(events))
@@ -80,6 +89,10 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 	for start := 0; start < len(work); start += batchGetMax {
 		chunk := work[start:min(start+batchGetMax, len(work))]
 		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				record(chunk, telemetry.NotStored, err)
+				return nil
+			}
 			fresh, dups, err := s.probe(gctx, chunk)
 			record(dups, telemetry.Duplicate, nil)
 			if err != nil {
@@ -106,8 +119,11 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 	return outcomes, clientError(firstErr)
 }
 
-// probe splits chunk into events not yet stored and events already stored. It reads key
-// attributes only, which is all the ingest function's IAM policy lets it read.
+// probe splits chunk into events not yet stored and events already stored. It reads the
+// keys and expiry only, which is all the ingest function's IAM policy lets it read. An
+// expired copy that TTL has not deleted yet counts as not stored: every read hides it, so
+// answering "duplicate" would lose the event. Reads are strongly consistent so that a
+// resend right after a timeout is recognised.
 func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pending, err error) {
 	keys := make([]map[string]types.AttributeValue, len(chunk))
 	for i, p := range chunk {
@@ -118,16 +134,20 @@ func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pend
 		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
 			RequestItems: map[string]types.KeysAndAttributes{s.opts.Table: {
 				Keys:                     keys,
-				ProjectionExpression:     aws.String("#pk, #sk"),
-				ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK},
+				ConsistentRead:           aws.Bool(true),
+				ProjectionExpression:     aws.String(probeProjection),
+				ExpressionAttributeNames: probeNames,
 			}},
 		})
 		if err != nil && !isRetryable(err) {
 			return chunk, nil, fmt.Errorf("probe for stored events: %w", err)
 		}
 		if err == nil {
+			now := s.now().Unix()
 			for _, item := range out.Responses[s.opts.Table] {
-				found[keyString(item)] = true
+				if expiresAt(item) > now {
+					found[keyString(item)] = true
+				}
 			}
 			keys = out.UnprocessedKeys[s.opts.Table].Keys
 			if len(keys) == 0 {
@@ -150,6 +170,17 @@ func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pend
 	}
 	return fresh, dups, nil
 }
+
+var probeProjection, probeNames = func() (string, map[string]string) {
+	names := map[string]string{}
+	var placeholders []string
+	for i, attr := range ProbeAttributes {
+		p := "#p" + strconv.Itoa(i)
+		names[p] = attr
+		placeholders = append(placeholders, p)
+	}
+	return strings.Join(placeholders, ", "), names
+}()
 
 // writeBatch writes up to 25 events and returns those it could not write.
 func (s *Events) writeBatch(ctx context.Context, batch []pending) ([]pending, error) {
@@ -255,6 +286,15 @@ func keyString(item map[string]types.AttributeValue) string {
 		return ""
 	}
 	return pk.Value + "\x00" + sk.Value
+}
+
+func expiresAt(item map[string]types.AttributeValue) int64 {
+	n, ok := item[AttrExpiresAt].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0
+	}
+	v, _ := strconv.ParseInt(n.Value, 10, 64)
+	return v
 }
 
 func without(batch, left []pending) []pending {

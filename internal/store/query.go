@@ -208,14 +208,15 @@ func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req teleme
 
 	g, gctx := errgroup.WithContext(ctx)
 	var counted, read int
+	exact := true
 	if resumed != nil {
 		// The total was counted once, on the first page; counting again on every page
 		// would make cursor paging quadratic.
-		counted = resumed.Total
+		counted, exact = resumed.Total, !resumed.Inexact
 	} else {
 		g.Go(func() error {
 			var err error
-			counted, read, err = s.count(gctx, p, boundsOf(f), filter)
+			counted, read, exact, err = s.count(gctx, p, boundsOf(f), filter)
 			return err
 		})
 	}
@@ -245,14 +246,14 @@ func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req teleme
 	if err := g.Wait(); err != nil {
 		return telemetry.Page{}, clientError(err)
 	}
-	page.Total = counted
+	page.Total, page.TotalExact = counted, exact
 	page.ItemsRead = read + readItems
 	end := min(req.Offset+req.Limit, len(found))
 	for i := min(req.Offset, end); i < end; i++ {
 		page.Items = append(page.Items, found[i].event)
 	}
 	if len(found) > req.Offset+req.Limit && len(page.Items) > 0 {
-		page.Next = s.encodeCursor(cursor{SK: found[end-1].sk, Total: counted}, f)
+		page.Next = s.encodeCursor(cursor{SK: found[end-1].sk, Total: counted, Inexact: !exact}, f)
 	}
 	return page, nil
 }
@@ -358,14 +359,23 @@ func (s *Events) fillAll(ctx context.Context, streams []*stream) (int, error) {
 }
 
 // count is the number of events matching the query across all its partitions, and the
-// items read to count them.
-func (s *Events) count(ctx context.Context, p plan, b bounds, filter expression.ConditionBuilder) (int, int, error) {
+// items read to count them. It stops once CountLimit items have been read, so that a
+// broad query costs a bounded amount however much the table holds; exact then reports
+// false and the count is a lower bound.
+func (s *Events) count(ctx context.Context, p plan, b bounds, filter expression.ConditionBuilder) (total, read int, exact bool, err error) {
 	var mu sync.Mutex
-	total, read := 0, 0
-	err := s.eachPartition(ctx, p, b, filter, func(in *dynamodb.QueryInput) error {
+	capped := false
+	err = s.eachPartition(ctx, p, b, filter, func(ctx context.Context, in *dynamodb.QueryInput) error {
 		in.Select = types.SelectCount
 		pages := dynamodb.NewQueryPaginator(s.db, in)
 		for pages.HasMorePages() {
+			mu.Lock()
+			over := read >= s.opts.CountLimit
+			capped = capped || over
+			mu.Unlock()
+			if over {
+				return nil
+			}
 			out, err := pages.NextPage(ctx)
 			if err != nil {
 				return fmt.Errorf("count: %w", err)
@@ -377,12 +387,12 @@ func (s *Events) count(ctx context.Context, p plan, b bounds, filter expression.
 		}
 		return nil
 	})
-	return total, read, err
+	return total, read, !capped, err
 }
 
 // eachPartition runs fn for the query input of every partition of p, in parallel.
-func (s *Events) eachPartition(ctx context.Context, p plan, b bounds, filter expression.ConditionBuilder, fn func(*dynamodb.QueryInput) error) error {
-	g, _ := errgroup.WithContext(ctx)
+func (s *Events) eachPartition(ctx context.Context, p plan, b bounds, filter expression.ConditionBuilder, fn func(context.Context, *dynamodb.QueryInput) error) error {
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.opts.ReadConcurrency)
 	for _, group := range p.groups {
 		for _, pk := range group {
@@ -390,7 +400,12 @@ func (s *Events) eachPartition(ctx context.Context, p plan, b bounds, filter exp
 			if err != nil {
 				return err
 			}
-			g.Go(func() error { return fn(in) })
+			g.Go(func() error {
+				if err := gctx.Err(); err != nil {
+					return err // another partition failed; reading on only adds load
+				}
+				return fn(gctx, in)
+			})
 		}
 	}
 	return g.Wait()
@@ -412,7 +427,7 @@ func (s *Events) EachEvent(ctx context.Context, f telemetry.Filter, fn func(tele
 		mu     sync.Mutex
 		failed error // once fn fails it is not called again, even by partitions already reading
 	)
-	err = s.eachPartition(ctx, p, b, s.filterExpr(f, p.covered), func(in *dynamodb.QueryInput) error {
+	err = s.eachPartition(ctx, p, b, s.filterExpr(f, p.covered), func(ctx context.Context, in *dynamodb.QueryInput) error {
 		pages := dynamodb.NewQueryPaginator(s.db, in)
 		for pages.HasMorePages() {
 			out, err := pages.NextPage(ctx)

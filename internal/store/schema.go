@@ -30,6 +30,10 @@ const (
 	DayRegistryPK = "DAYS"
 )
 
+// ProbeAttributes are all ingest reads of a stored event: enough to tell whether it is
+// there and unexpired. Its IAM policy allows reading nothing else.
+var ProbeAttributes = []string{AttrPK, AttrSK, AttrExpiresAt}
+
 // Tables names the tables of one deployment.
 type Tables struct {
 	Events string

@@ -583,15 +583,22 @@ func (d *eventDecoder) duration() *float64 {
 	case f < 0:
 		d.fail("duration", "must be 0 or more seconds, not %s", raw)
 		return nil
-	case err != nil:
-		d.fail("duration", "is too large to be a number of seconds")
+	case err != nil || f > MaxDurationSeconds:
+		d.fail("duration", "must be at most %d seconds (about 31 years)", int64(MaxDurationSeconds))
 		return nil
 	}
+	// Microseconds are as fine as ts goes; rounding also keeps values like 1e-200, which
+	// DynamoDB cannot store, from failing the whole write batch they land in.
+	f = math.Round(f*1e6) / 1e6
 	if f == 0 {
 		f = 0 // -0 would store and hash unlike 0
 	}
 	return &f
 }
+
+// MaxDurationSeconds bounds duration: no job runs longer, and DynamoDB's numbers cannot
+// hold every float64.
+const MaxDurationSeconds = 1e9
 
 // extra builds Event.Extra from the extra field and the unknown top-level fields, and
 // returns the names of the latter.

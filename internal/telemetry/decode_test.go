@@ -366,6 +366,8 @@ func TestDecodeBatchFields(t *testing.T) {
 		// duration
 		{name: "duration", event: decodeTestEvent(`,"duration":1312.5`), check: wantDuration(1312.5)},
 		{name: "duration 0", event: decodeTestEvent(`,"duration":0`), check: wantDuration(0)},
+		{name: "duration below a microsecond", event: decodeTestEvent(`,"duration":1e-200`), check: wantDuration(0)},
+		{name: "duration rounded to microseconds", event: decodeTestEvent(`,"duration":1.23456789`), check: wantDuration(1.234568)},
 		{name: "duration -0.0", event: decodeTestEvent(`,"duration":-0.0`), check: wantDuration(0)},
 		{name: "duration null", event: decodeTestEvent(`,"duration":null`), check: func(t *testing.T, d Decoded) {
 			if d.Event.Duration != nil {
@@ -374,7 +376,8 @@ func TestDecodeBatchFields(t *testing.T) {
 		}},
 		{name: "duration negative", event: decodeTestEvent(`,"duration":-2`), errs: want{{"duration", "must be 0 or more seconds, not -2"}}},
 		{name: "duration string", event: decodeTestEvent(`,"duration":"12.5"`), errs: want{{"duration", "must be a number of seconds, not a string"}}},
-		{name: "duration huge", event: decodeTestEvent(`,"duration":1e400`), errs: want{{"duration", "is too large"}}},
+		{name: "duration huge", event: decodeTestEvent(`,"duration":1e400`), errs: want{{"duration", "must be at most 1000000000 seconds"}}},
+		{name: "duration beyond DynamoDB", event: decodeTestEvent(`,"duration":1e200`), errs: want{{"duration", "must be at most 1000000000 seconds"}}},
 		// id
 		{name: "id given", event: decodeTestEvent(`,"id":"lava:17342311.job-result_A"`), check: wantID("lava:17342311.job-result_A")},
 		{name: "id 128", event: decodeTestEvent(`,"id":"` + strings.Repeat("i", 128) + `"`), check: wantID(strings.Repeat("i", 128))},

@@ -21,10 +21,11 @@ type PageRequest struct {
 
 // Page is one page of a query. Next is empty on the last page.
 type Page struct {
-	Items     []Event
-	Total     int // events matching the filter, across all pages
-	Next      string
-	ItemsRead int // items the store examined to build the page, for logs and benchmarks
+	Items      []Event
+	Total      int  // events matching the filter, across all pages
+	TotalExact bool // false when counting stopped early and Total is a lower bound
+	Next       string
+	ItemsRead  int // items the store examined to build the page, for logs and benchmarks
 }
 
 // EventStore keeps events. Implementations must never lose an event they reported as
