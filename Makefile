@@ -13,7 +13,7 @@ export PIPETEL_DYNAMODB_LOCAL_DIR := $(CURDIR)/$(DYNAMODB_LOCAL_DIR)/node_module
 LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
 LAMBDA_BUILD := CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS)
 
-.PHONY: dev test lint build invoke clean dynamodb-local
+.PHONY: dev test lint build invoke clean dynamodb-local bench demo
 
 # Built, not `go run`: go run exits 1 on Ctrl-C, which make would report as a failure.
 dev: $(DYNAMODB_LOCAL)
@@ -22,6 +22,16 @@ dev: $(DYNAMODB_LOCAL)
 
 test: $(DYNAMODB_LOCAL) lint
 	$(GO) run ./cmd/dynamolocal run -- $(GO) test -count=1 ./...
+
+# make bench: every figure of BENCHMARKS.md against its own in-memory DynamoDB Local,
+# printed and written to .local/bench.json. BENCH_FLAGS passes flags on (-only ingest).
+bench: $(DYNAMODB_LOCAL)
+	$(GO) run ./cmd/bench -go $(GO) $(BENCH_FLAGS)
+
+# make demo: simulated events over the last 48 h into a running `make dev` server.
+# DEMO_FLAGS passes flags on (-events 20000, -url ...). Never run by anything else.
+demo:
+	$(GO) run ./cmd/demo $(DEMO_FLAGS)
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -36,40 +36,69 @@ func (b *bench) ingest(ctx context.Context) (Ingest, error) {
 	if _, err := b.ingestHTTP(ctx, "warm-up", batches[1000][:warm], b.o.ClientWorkers); err != nil {
 		return Ingest{}, err
 	}
-	if _, err := b.ceiling(ctx, c, warm*1000, 4, "warm-up"); err != nil {
+	if _, err := b.ceiling(ctx, c, warm*1000, 4, false, "warm-up"); err != nil {
 		return Ingest{}, err
 	}
 
 	out := Ingest{Ceiling: Ceiling{Events: n, ByWorkers: map[string]float64{}, BatchWriteSize: batchWriteSize}}
 	for _, w := range b.o.CeilingWorkers {
-		rate, err := b.ceiling(ctx, c, n, w, fmt.Sprintf("ceiling, %d workers", w))
+		rate, err := b.ceiling(ctx, c, n, w, false, fmt.Sprintf("ceiling, %d workers", w))
 		if err != nil {
 			return Ingest{}, err
 		}
 		out.Ceiling.ByWorkers[strconv.Itoa(w)] = round(rate, 0)
 		if rate > out.Ceiling.EventsPerS {
-			out.Ceiling.EventsPerS, out.Ceiling.BestWorkers = round(rate, 0), w
+			out.Ceiling.EventsPerS, out.Ceiling.BestWorkers = rate, w
 		}
 	}
-	for _, size := range []int{50, 1000} {
-		run, err := b.ingestHTTP(ctx, fmt.Sprintf("HTTP, batches of %d", size), batches[size], b.o.ClientWorkers)
+	// Every figure compared gets the same number of tries, the best of which counts: on a
+	// shared machine a slow try says more about the neighbours than about the code.
+	best := out.Ceiling.BestWorkers
+	for try := range ingestTries {
+		if try > 0 {
+			rate, err := b.ceiling(ctx, c, n, best, false, fmt.Sprintf("ceiling, %d workers, again", best))
+			if err != nil {
+				return Ingest{}, err
+			}
+			out.Ceiling.EventsPerS = max(out.Ceiling.EventsPerS, rate)
+		}
+		probed, err := b.ceiling(ctx, c, n, best, true, fmt.Sprintf("ceiling with the probe, %d workers", best))
 		if err != nil {
 			return Ingest{}, err
 		}
-		run.CeilingEventsPerS = out.Ceiling.EventsPerS
-		run.Ratio = round(ratio(run.EventsPerS, out.Ceiling.EventsPerS), 3)
-		if size == 50 {
-			out.Batch50 = run
-		} else {
-			out.Batch1000 = run
+		out.Ceiling.WithProbeEventsPerS = max(out.Ceiling.WithProbeEventsPerS, probed)
+		for _, size := range []int{50, 1000} {
+			run, err := b.ingestHTTP(ctx, fmt.Sprintf("HTTP, batches of %d", size), batches[size], b.o.ClientWorkers)
+			if err != nil {
+				return Ingest{}, err
+			}
+			if size == 50 && run.EventsPerS > out.Batch50.EventsPerS {
+				out.Batch50 = run
+			}
+			if size == 1000 && run.EventsPerS > out.Batch1000.EventsPerS {
+				out.Batch1000 = run
+			}
 		}
+	}
+	ceiling := out.Ceiling.EventsPerS
+	out.Ceiling.EventsPerS = round(ceiling, 0)
+	out.Ceiling.WithProbeRatio = round(ratio(out.Ceiling.WithProbeEventsPerS, ceiling), 3)
+	out.Ceiling.WithProbeEventsPerS = round(out.Ceiling.WithProbeEventsPerS, 0)
+	for _, run := range []*IngestRun{&out.Batch50, &out.Batch1000} {
+		run.CeilingEventsPerS = out.Ceiling.EventsPerS
+		run.Ratio = round(ratio(run.EventsPerS, ceiling), 3)
+		run.EventsPerS = round(run.EventsPerS, 0)
+		run.Tries = ingestTries
 	}
 	return out, nil
 }
 
+// ingestTries is how often each compared ingest figure is measured.
+const ingestTries = 2
+
 // ceiling writes the first n captured items into a fresh table with workers calls in
-// flight and returns the rate.
-func (b *bench) ceiling(ctx context.Context, c captured, n, workers int, label string) (float64, error) {
+// flight, probing for them first if asked, and returns the rate.
+func (b *bench) ceiling(ctx context.Context, c captured, n, workers int, probe bool, label string) (float64, error) {
 	table, err := b.newTable(ctx, "ceiling")
 	if err != nil {
 		return 0, err
@@ -79,7 +108,7 @@ func (b *bench) ceiling(ctx context.Context, c captured, n, workers int, label s
 	}
 	m := startMeter(b.progress, label, n)
 	start := time.Now()
-	err = b.rawWrite(ctx, table, c.items[:n], workers, m)
+	err = b.rawWrite(ctx, table, c.items[:n], workers, probe, m)
 	took := time.Since(start)
 	m.finish()
 	if err != nil {
@@ -120,7 +149,7 @@ func (b *bench) ingestHTTP(ctx context.Context, label string, batches []emitter.
 	}
 	run := IngestRun{
 		Events: n, BatchSize: batches[0].Events, Workers: workers,
-		Seconds: round(took.Seconds(), 2), EventsPerS: round(float64(n)/took.Seconds(), 0),
+		Seconds: round(took.Seconds(), 2), EventsPerS: float64(n) / took.Seconds(),
 	}
 	return run, b.dropTable(ctx, table)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,15 +128,17 @@ func (b *bench) register(ctx context.Context, table string, c captured) error {
 // rawWrite is the ceiling: items in BatchWriteItem calls of batchWriteSize, workers calls
 // in flight, unprocessed items sent again until none is left. It does nothing else, so
 // nothing writes these items into DynamoDB Local faster.
-func (b *bench) rawWrite(ctx context.Context, table string, items []map[string]types.AttributeValue, workers int, m *meter) error {
-	batches := make([][]types.WriteRequest, 0, len(items)/batchWriteSize+1)
-	for start := 0; start < len(items); start += batchWriteSize {
-		chunk := items[start:min(start+batchWriteSize, len(items))]
-		reqs := make([]types.WriteRequest, len(chunk))
-		for i, it := range chunk {
-			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
-		}
-		batches = append(batches, reqs)
+// With probe, each call of probeSize items first asks for their keys, as the store's
+// existence probe does, then writes them: the ceiling of the store's own protocol, which
+// tells the probe's cost apart from everything else ingest does.
+func (b *bench) rawWrite(ctx context.Context, table string, items []map[string]types.AttributeValue, workers int, probe bool, m *meter) error {
+	size := batchWriteSize
+	if probe {
+		size = probeSize
+	}
+	var batches [][]map[string]types.AttributeValue
+	for start := 0; start < len(items); start += size {
+		batches = append(batches, items[start:min(start+size, len(items))])
 	}
 	var next atomic.Int64
 	errs := make([]error, workers)
@@ -146,7 +150,7 @@ func (b *bench) rawWrite(ctx context.Context, table string, items []map[string]t
 				if i >= len(batches) || ctx.Err() != nil {
 					return
 				}
-				if err := b.writeAll(ctx, table, batches[i]); err != nil {
+				if err := b.writeBatch(ctx, table, batches[i], probe); err != nil {
 					errs[w] = err
 					return
 				}
@@ -158,8 +162,53 @@ func (b *bench) rawWrite(ctx context.Context, table string, items []map[string]t
 	return errors.Join(errs...)
 }
 
-// batchWriteSize is BatchWriteItem's limit.
-const batchWriteSize = 25
+// batchWriteSize is BatchWriteItem's limit; probeSize is BatchGetItem's, which the
+// store's probe uses.
+const (
+	batchWriteSize = 25
+	probeSize      = 100
+)
+
+func (b *bench) writeBatch(ctx context.Context, table string, items []map[string]types.AttributeValue, probe bool) error {
+	if probe {
+		keys := make([]map[string]types.AttributeValue, len(items))
+		for i, it := range items {
+			keys[i] = map[string]types.AttributeValue{store.AttrPK: it[store.AttrPK], store.AttrSK: it[store.AttrSK]}
+		}
+		names := map[string]string{}
+		var projection []string
+		for i, attr := range store.ProbeAttributes {
+			names["#p"+strconv.Itoa(i)] = attr
+			projection = append(projection, "#p"+strconv.Itoa(i))
+		}
+		for len(keys) > 0 {
+			// As the store's probe: strongly consistent, the probe's attributes only.
+			out, err := b.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{table: {
+					Keys:                     keys,
+					ConsistentRead:           aws.Bool(true),
+					ProjectionExpression:     aws.String(strings.Join(projection, ", ")),
+					ExpressionAttributeNames: names,
+				}},
+			})
+			if err != nil {
+				return fmt.Errorf("batch get: %w", err)
+			}
+			keys = out.UnprocessedKeys[table].Keys
+		}
+	}
+	for start := 0; start < len(items); start += batchWriteSize {
+		chunk := items[start:min(start+batchWriteSize, len(items))]
+		reqs := make([]types.WriteRequest, len(chunk))
+		for i, it := range chunk {
+			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+		}
+		if err := b.writeAll(ctx, table, reqs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func (b *bench) writeAll(ctx context.Context, table string, reqs []types.WriteRequest) error {
 	for attempt := 0; len(reqs) > 0; attempt++ {

@@ -1,0 +1,40 @@
+// Command demo is `make demo`: it loads simulated KernelCI-shaped events, spread over the
+// last 48 hours so that stats and anomalies have something to show, into a running
+// `make dev` server. It never runs by itself; start `make dev` first.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pipetel/pipetel/internal/emitter"
+)
+
+func main() {
+	o := emitter.DemoOptions{Now: time.Now().UTC()}
+	flag.StringVar(&o.URL, "url", "http://127.0.0.1:3000/telemetry", "POST /telemetry of the running server")
+	flag.IntVar(&o.Events, "events", 5000, "how many events to load")
+	flag.Int64Var(&o.Seed, "seed", 1, "simulation seed")
+	flag.DurationVar(&o.Span, "span", 48*time.Hour, "events are spread over this long before now")
+	flag.IntVar(&o.Batch, "batch", 500, "events per request")
+	flag.IntVar(&o.Workers, "workers", 2, "requests in flight")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := emitter.LoadDemo(ctx, o, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			fmt.Fprintln(os.Stderr, "demo: is the server running? Start it with `make dev`, then run `make demo` in another terminal.")
+		}
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,199 @@
+package emitter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pipetel/pipetel/internal/simulate"
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+var now = time.Date(2026, 8, 20, 12, 0, 0, 0, time.UTC)
+
+// What the emitter sends, the API accepts as the same events: the wire format loses
+// nothing the simulator sets.
+func TestEncodedEventsDecodeAsThemselves(t *testing.T) {
+	events, err := simulate.Generate(simulate.Options{Seed: 5, Events: 2000, Start: now.Add(-48 * time.Hour), End: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := Encode(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := telemetry.DecodeBatch(body, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range decoded {
+		if len(d.Errors) > 0 || len(d.UnknownFields) > 0 {
+			t.Fatalf("event %d: errors %v, unknown fields %v", i, d.Errors, d.UnknownFields)
+		}
+		want, got := events[i], d.Event
+		got.ReceivedAt = want.ReceivedAt
+		wj, _ := json.Marshal(want)
+		gj, _ := json.Marshal(got)
+		if string(wj) != string(gj) {
+			t.Fatalf("event %d came back as\n%s\nwant\n%s", i, gj, wj)
+		}
+	}
+	if strings.Contains(string(body), ":null") {
+		t.Error("the body carries nulls; emitters leave absent fields out")
+	}
+}
+
+func TestBatchesSplitAtSize(t *testing.T) {
+	events, _ := simulate.Generate(simulate.Options{Seed: 1, Events: 120, Start: now.Add(-time.Hour), End: now})
+	batches, err := Batches(events, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for _, b := range batches {
+		var elems []json.RawMessage
+		if err := json.Unmarshal(b.Body, &elems); err != nil || len(elems) != b.Events {
+			t.Fatalf("batch of %d holds %d elements (%v)", b.Events, len(elems), err)
+		}
+		sizes = append(sizes, b.Events)
+	}
+	if len(sizes) != 3 || sizes[0] != 50 || sizes[1] != 50 || sizes[2] != 20 {
+		t.Errorf("batch sizes %v, want [50 50 20]", sizes)
+	}
+	if _, err := Batches(events, 0); err == nil {
+		t.Error("batches of 0 events")
+	}
+}
+
+// fakeAPI answers POST /telemetry as the API does, counting events, and answers 503 to
+// every batch's first send when busy is set.
+type fakeAPI struct {
+	mu       sync.Mutex
+	busy     bool
+	seen     map[string]bool
+	requests int
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var events []struct {
+		ID string `json:"id"`
+	}
+	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &events) != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"detail":"The body is not a JSON array of events.","request_id":"x"}`)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests++
+	if f.busy && f.requests%2 == 1 {
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"detail":"busy","request_id":"x"}`)
+		return
+	}
+	inserted, dups := 0, 0
+	for _, e := range events {
+		if f.seen[e.ID] {
+			dups++
+		} else {
+			f.seen[e.ID] = true
+			inserted++
+		}
+	}
+	_ = json.NewEncoder(w).Encode(map[string]int{"inserted": inserted, "duplicates": dups})
+}
+
+func TestPostAllResendsWhatTheServiceCouldNotTake(t *testing.T) {
+	api := &fakeAPI{busy: true, seen: map[string]bool{}}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	events, _ := simulate.Generate(simulate.Options{Seed: 2, Events: 1000, Start: now.Add(-time.Hour), End: now})
+	batches, _ := Batches(events, 100)
+	c := &Client{URL: srv.URL + "/telemetry", HTTP: srv.Client()}
+	var calls int
+	res, err := c.PostAll(context.Background(), batches, 3, func(Result) { calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Events != 1000 || res.Inserted != 1000 || res.Duplicates != 0 || res.Resends != 10 {
+		t.Errorf("result %+v, want 1000 events inserted after 10 resends", res)
+	}
+	if calls != len(batches) {
+		t.Errorf("progress called %d times for %d batches", calls, len(batches))
+	}
+
+	// Loading again stores nothing twice.
+	api.busy = false
+	res, err = c.PostAll(context.Background(), batches, 3, nil)
+	if err != nil || res.Inserted != 0 || res.Duplicates != 1000 {
+		t.Errorf("second load: %+v, %v", res, err)
+	}
+}
+
+func TestPostStopsAtAnAnswerResendingCannotFix(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"detail":"3 of 50 events are invalid.","request_id":"x"}`)
+	}))
+	defer srv.Close()
+	c := &Client{URL: srv.URL, HTTP: srv.Client()}
+	_, err := c.Post(context.Background(), Batch{Events: 1, Body: []byte(`[{}]`)})
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status != 400 || se.Detail != "3 of 50 events are invalid." {
+		t.Errorf("error %v, want the API's 400 and its detail", err)
+	}
+}
+
+func TestLoadDemoSpreadsEventsOverTheSpan(t *testing.T) {
+	var mu sync.Mutex
+	var got []telemetry.Event
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		decoded, err := telemetry.DecodeBatch(body, now)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		for _, d := range decoded {
+			got = append(got, d.Event)
+		}
+		mu.Unlock()
+		_ = json.NewEncoder(w).Encode(map[string]int{"inserted": len(decoded)})
+	}))
+	defer srv.Close()
+	var progress strings.Builder
+	res, err := LoadDemo(context.Background(), DemoOptions{
+		URL: srv.URL, Events: 700, Seed: 1, Span: 48 * time.Hour, Batch: 100, Workers: 2, Now: now, HTTP: srv.Client(),
+	}, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Inserted != 700 || len(got) != 700 {
+		t.Fatalf("%d inserted, %d received", res.Inserted, len(got))
+	}
+	var oldest, newest time.Time
+	for _, e := range got {
+		if oldest.IsZero() || e.TS.Before(oldest) {
+			oldest = e.TS
+		}
+		if e.TS.After(newest) {
+			newest = e.TS
+		}
+	}
+	if oldest.Before(now.Add(-48*time.Hour)) || !newest.Before(now) || newest.Sub(oldest) < 40*time.Hour {
+		t.Errorf("events span %s to %s; want most of the 48 h before %s", oldest, newest, now)
+	}
+	if !strings.Contains(progress.String(), "700/700 events posted") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+}
