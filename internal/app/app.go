@@ -31,8 +31,9 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 // NewDeps builds the handlers' dependencies from cfg.
 func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (api.Deps, error) {
 	client, err := store.NewClient(ctx, store.ClientOptions{
-		Region:   cfg.Region,
-		Endpoint: cfg.DynamoEndpoint,
+		Region:      cfg.Region,
+		Endpoint:    cfg.DynamoEndpoint,
+		Credentials: cfg.Credentials,
 		// Ingest keeps WriteConcurrency batch writes in flight; queries fan out over
 		// shards. Enough idle connections for both avoids new handshakes per burst.
 		MaxConns: 2 * max(cfg.WriteConcurrency, cfg.EventShards, cfg.KindShards),

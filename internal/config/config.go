@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Environment variables read by Load. template.yaml sets the same names; a test holds the
@@ -21,12 +23,17 @@ const (
 	EnvWriteConcurrency = "WRITE_CONCURRENCY"
 	EnvCursorSecret     = "CURSOR_SECRET"
 	EnvLogLevel         = "LOG_LEVEL"
+	// Set by Lambda from the function's role.
+	EnvAccessKeyID     = "AWS_ACCESS_KEY_ID"
+	EnvSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+	EnvSessionToken    = "AWS_SESSION_TOKEN"
 )
 
 // Variables lists every variable Load reads.
 var Variables = []string{
 	EnvEventsTable, EnvDynamoEndpoint, EnvRegion, EnvEventShards, EnvRuntimeShards,
 	EnvKindShards, EnvRetentionDays, EnvWriteConcurrency, EnvCursorSecret, EnvLogLevel,
+	EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken,
 }
 
 // Config is the configuration of one function.
@@ -44,6 +51,7 @@ type Config struct {
 	WriteConcurrency int
 	CursorSecret     string
 	LogLevel         string
+	Credentials      aws.Credentials
 }
 
 // Defaults, sized so that at 10,000 events/s no key value takes more than ~420 writes/s,
@@ -64,6 +72,12 @@ func Load(getenv func(string) string) (Config, error) {
 		Region:         strings.TrimSpace(getenv(EnvRegion)),
 		CursorSecret:   getenv(EnvCursorSecret),
 		LogLevel:       strings.TrimSpace(getenv(EnvLogLevel)),
+		Credentials: aws.Credentials{
+			AccessKeyID:     getenv(EnvAccessKeyID),
+			SecretAccessKey: getenv(EnvSecretAccessKey),
+			SessionToken:    getenv(EnvSessionToken),
+			Source:          "environment",
+		},
 	}
 	if c.EventsTable == "" {
 		return Config{}, fmt.Errorf("%s is not set: name the DynamoDB events table", EnvEventsTable)

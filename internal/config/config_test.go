@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/pipetel/pipetel/internal/config"
 )
 
@@ -34,14 +36,16 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		config.EnvEventsTable: "t", config.EnvDynamoEndpoint: "http://127.0.0.1:8000", config.EnvRegion: "eu-west-1",
 		config.EnvEventShards: "4", config.EnvRuntimeShards: "5", config.EnvKindShards: "6",
 		config.EnvRetentionDays: "30", config.EnvWriteConcurrency: "7", config.EnvCursorSecret: "s3cret",
-		config.EnvLogLevel: "debug",
+		config.EnvLogLevel: "debug", config.EnvAccessKeyID: "AKIA", config.EnvSecretAccessKey: "secret",
+		config.EnvSessionToken: "token",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := config.Config{EventsTable: "t", DynamoEndpoint: "http://127.0.0.1:8000", Region: "eu-west-1",
 		EventShards: 4, RuntimeShards: 5, KindShards: 6, Retention: 30 * 24 * time.Hour,
-		WriteConcurrency: 7, CursorSecret: "s3cret", LogLevel: "debug"}
+		WriteConcurrency: 7, CursorSecret: "s3cret", LogLevel: "debug",
+		Credentials: aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "secret", SessionToken: "token", Source: "environment"}}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}

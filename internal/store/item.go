@@ -50,19 +50,24 @@ type keys struct {
 	eventShards, runtimeShards, kindShards int
 }
 
+// primary is the table key of e: all that ingest needs before it writes.
+func (k keys) primary(e *telemetry.Event) (pk, sk string) {
+	return dayPartition(dayOf(e.TS), int(idHash(e.ID)%uint32(k.eventShards))), telemetry.FormatTime(e.TS) + "#" + e.ID
+}
+
 func (k keys) item(e *telemetry.Event, retention time.Duration) eventItem {
-	ts := telemetry.FormatTime(e.TS)
 	h := idHash(e.ID)
+	pk, sk := k.primary(e)
 	it := eventItem{
-		PK:           dayPartition(dayOf(e.TS), int(h%uint32(k.eventShards))),
-		SK:           ts + "#" + e.ID,
+		PK:           pk,
+		SK:           sk,
 		RuntimeKey:   shardKey(e.Runtime, int(h%uint32(k.runtimeShards))),
 		KindKey:      shardKey(e.Kind, int(h%uint32(k.kindShards))),
-		ExpiresAt:    e.ReceivedAt.Add(retention).Unix(),
+		ExpiresAt:    expiry(e, retention),
 		ID:           e.ID,
 		Kind:         e.Kind,
 		Runtime:      e.Runtime,
-		TS:           ts,
+		TS:           telemetry.FormatTime(e.TS),
 		DeviceType:   e.DeviceType,
 		DeviceID:     e.DeviceID,
 		JobName:      e.JobName,
@@ -110,6 +115,12 @@ func decodeEvent(av map[string]types.AttributeValue) (telemetry.Event, string, e
 	}
 	e, err := it.event()
 	return e, it.SK, err
+}
+
+// expiry is when e expires: retention after it was received, whatever its ts, so a
+// backfilled event is kept as long as a fresh one.
+func expiry(e *telemetry.Event, retention time.Duration) int64 {
+	return e.ReceivedAt.Add(retention).Unix()
 }
 
 func idHash(id string) uint32 {

@@ -23,12 +23,14 @@ const (
 	batchGetMax   = 100 // BatchGetItem's limit; one existence probe covers four writes
 )
 
-// pending is one event on its way into the table.
+// pending is one event on its way into the table. Its item is marshalled only when its
+// batch is written, so a 10,000-event request never holds all its items at once.
 type pending struct {
-	index int // position in the caller's slice
-	key   map[string]types.AttributeValue
-	put   map[string]types.AttributeValue
+	index  int // position in the caller's slice
+	pk, sk string
 }
+
+func (p pending) key() map[string]types.AttributeValue { return itemKey(p.pk, p.sk) }
 
 // PutEvents stores events. Each is first probed for by key (an event already stored is a
 // Duplicate and is not written again), then written with BatchWriteItem in batches of 25,
@@ -49,20 +51,16 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 	var work []pending
 	dayExpiry := map[string]int64{}
 	for i := range events {
-		it := s.keys.item(&events[i], s.opts.Retention)
-		k := it.PK + "\x00" + it.SK
+		pk, sk := s.keys.primary(&events[i])
+		k := pk + "\x00" + sk
 		keyOf[i] = k
 		if _, seen := firstOf[k]; seen {
 			continue
 		}
 		firstOf[k] = i
-		av, err := attributevalue.MarshalMap(it)
-		if err != nil {
-			return outcomes, fmt.Errorf("marshal event %d: %w", i, err)
-		}
-		work = append(work, pending{index: i, key: itemKey(it.PK, it.SK), put: av})
+		work = append(work, pending{index: i, pk: pk, sk: sk})
 		day := dayOf(events[i].TS)
-		dayExpiry[day] = max(dayExpiry[day], it.ExpiresAt)
+		dayExpiry[day] = max(dayExpiry[day], expiry(&events[i], s.opts.Retention))
 	}
 	// The day registry is written before any event, so a query never misses a day that
 	// holds an event it was told is stored.
@@ -101,7 +99,7 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 			}
 			for b := 0; b < len(fresh); b += batchWriteMax {
 				batch := fresh[b:min(b+batchWriteMax, len(fresh))]
-				left, err := s.writeBatch(gctx, batch)
+				left, err := s.writeBatch(gctx, batch, events)
 				record(without(batch, left), telemetry.Inserted, nil)
 				record(left, telemetry.NotStored, err)
 			}
@@ -127,7 +125,7 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pending, err error) {
 	keys := make([]map[string]types.AttributeValue, len(chunk))
 	for i, p := range chunk {
-		keys[i] = p.key
+		keys[i] = p.key()
 	}
 	found := map[string]bool{}
 	for attempt := 0; len(keys) > 0; attempt++ {
@@ -162,7 +160,7 @@ func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pend
 		}
 	}
 	for _, p := range chunk {
-		if found[keyString(p.key)] {
+		if found[p.pk+"\x00"+p.sk] {
 			dups = append(dups, p)
 		} else {
 			fresh = append(fresh, p)
@@ -182,13 +180,17 @@ var probeProjection, probeNames = func() (string, map[string]string) {
 	return strings.Join(placeholders, ", "), names
 }()
 
-// writeBatch writes up to 25 events and returns those it could not write.
-func (s *Events) writeBatch(ctx context.Context, batch []pending) ([]pending, error) {
+// writeBatch writes up to 25 of events and returns those it could not write.
+func (s *Events) writeBatch(ctx context.Context, batch []pending, events []telemetry.Event) ([]pending, error) {
 	byKey := make(map[string]pending, len(batch))
 	reqs := make([]types.WriteRequest, len(batch))
 	for i, p := range batch {
-		byKey[keyString(p.key)] = p
-		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: p.put}}
+		item, err := attributevalue.MarshalMap(s.keys.item(&events[p.index], s.opts.Retention))
+		if err != nil {
+			return batch, fmt.Errorf("marshal event %d: %w", p.index, err)
+		}
+		byKey[p.pk+"\x00"+p.sk] = p
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
 	}
 	for attempt := 0; ; attempt++ {
 		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{

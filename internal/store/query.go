@@ -223,15 +223,10 @@ func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req teleme
 	need := req.Offset + req.Limit + 1
 	var found []found
 	var readItems int
+	selective := hasResidualFilter(f, p.covered)
 	g.Go(func() error {
-		// A selective filter discards most items read, so read bigger pages to reach
-		// need in fewer round trips.
-		perCall := int32(min(max(need, 10), 1000))
-		if hasResidualFilter(f, p.covered) {
-			perCall = 1000
-		}
 		for _, group := range p.groups {
-			got, n, err := s.newest(gctx, p, group, b, filter, need-len(found), perCall)
+			got, n, err := s.newest(gctx, p, group, b, filter, need-len(found), selective)
 			readItems += n
 			if err != nil {
 				return err
@@ -295,7 +290,16 @@ func (s *Events) fill(ctx context.Context, st *stream) (int, error) {
 
 // newest merges the partitions of one group and returns up to need events, newest first,
 // and how many items it read.
-func (s *Events) newest(ctx context.Context, p plan, partitions []string, b bounds, filter expression.ConditionBuilder, need int, perCall int32) ([]found, int, error) {
+//
+// Each partition's first read asks for about twice its share of need: ids hash evenly
+// over shards, so that usually suffices, and a partition that runs dry is read again.
+// Asking each for all of need would read shards-times what the page returns. A selective
+// filter discards most of what it reads, so then pages are as large as DynamoDB allows.
+func (s *Events) newest(ctx context.Context, p plan, partitions []string, b bounds, filter expression.ConditionBuilder, need int, selective bool) ([]found, int, error) {
+	perCall := int32(min(max(2*need/len(partitions)+1, 10), 1000))
+	if selective {
+		perCall = 1000
+	}
 	streams := make([]*stream, len(partitions))
 	for i, pk := range partitions {
 		in, err := s.queryInput(p, pk, b, filter)
@@ -365,8 +369,16 @@ func (s *Events) fillAll(ctx context.Context, streams []*stream) (int, error) {
 func (s *Events) count(ctx context.Context, p plan, b bounds, filter expression.ConditionBuilder) (total, read int, exact bool, err error) {
 	var mu sync.Mutex
 	capped := false
+	// Pages no bigger than the partition's share of the limit, so the limit is checked
+	// often enough to hold even when every partition is read at once.
+	partitions := 0
+	for _, group := range p.groups {
+		partitions += len(group)
+	}
+	perPage := int32(max(s.opts.CountLimit/max(partitions, 1), 100))
 	err = s.eachPartition(ctx, p, b, filter, func(ctx context.Context, in *dynamodb.QueryInput) error {
 		in.Select = types.SelectCount
+		in.Limit = aws.Int32(perPage)
 		pages := dynamodb.NewQueryPaginator(s.db, in)
 		for pages.HasMorePages() {
 			mu.Lock()
