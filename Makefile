@@ -73,6 +73,6 @@ invoke: $(DYNAMODB_LOCAL)
 	$(GO) run ./cmd/invoke -bootstrap .cache/invoke/$(FN)/bootstrap -event $(EVENT)
 
 clean:
-	rm -rf .cache/build .cache/invoke .aws-sam
+	rm -rf .cache/build .cache/invoke .cache/bench .cache/bin .aws-sam
 
 FORCE:
