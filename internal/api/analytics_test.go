@@ -20,14 +20,14 @@ import (
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
-// The domain's golden dataset and answers (internal/telemetry/testdata). Served through
-// DynamoDB Local and the handlers, the same requests must give the same bytes: the store
-// path (index choice, shard fan-out, time bounds, expiry) loses or adds nothing.
+// The domain's golden dataset and answers (internal/telemetry/analytics/testdata). Served
+// through DynamoDB Local and the handlers, the same requests must give the same bytes: the
+// store path (index choice, shard fan-out, time bounds, expiry) loses or adds nothing.
 var (
 	datasetEnd     = time.Date(2026, 7, 21, 0, 0, 0, 0, time.UTC)
 	datasetOptions = simulate.Options{Seed: 20260721, Events: 2500,
 		Start: time.Date(2026, 7, 19, 0, 0, 0, 0, time.UTC), End: datasetEnd}
-	domainGoldens = filepath.Join("..", "telemetry", "testdata")
+	domainGoldens = filepath.Join("..", "telemetry", "analytics", "testdata")
 )
 
 type analyticsAPI struct{ stats, anomalies api.Handler }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
 
 var anomalyParams = []string{"window", "threshold", "min_total", "scope"}
@@ -28,18 +29,18 @@ func NewAnomalies(d Deps) Handler {
 			if err := q.check(anomalyParams); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
-			p, err := telemetry.ParseAnomalyParams(given)
+			p, err := analytics.ParseAnomalyParams(given)
 			if err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
 			now := d.Now()
 			// One read per kind that counts, each through the kind index, in parallel;
 			// each fills its own accumulator and they merge at the end.
-			filters := telemetry.AnomalyFilters(p, now)
-			parts := make([]*telemetry.AnomalyAccumulator, len(filters))
+			filters := analytics.AnomalyFilters(p, now)
+			parts := make([]*analytics.AnomalyAccumulator, len(filters))
 			g, gctx := errgroup.WithContext(ctx)
 			for i, f := range filters {
-				parts[i] = telemetry.NewAnomalyAccumulator(p, now)
+				parts[i] = analytics.NewAnomalyAccumulator(p, now)
 				g.Go(func() error {
 					return d.Events.EachEvent(gctx, f, func(e telemetry.Event) error {
 						parts[i].Add(&e)
@@ -50,7 +51,7 @@ func NewAnomalies(d Deps) Handler {
 			if err := g.Wait(); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
-			total := telemetry.NewAnomalyAccumulator(p, now)
+			total := analytics.NewAnomalyAccumulator(p, now)
 			for _, part := range parts {
 				if err := total.Merge(part); err != nil {
 					return events.APIGatewayV2HTTPResponse{}, err

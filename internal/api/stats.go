@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
 
 // statsFilterParams are KernelCI's stats filters.
@@ -25,11 +26,11 @@ func NewStats(d Deps) Handler {
 			if err := q.check(statsParams); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
-			groupBy, err := telemetry.ParseGroupBy(rawGroupBy)
+			groupBy, err := analytics.ParseGroupBy(rawGroupBy)
 			if err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
-			acc := telemetry.NewStatsAccumulator(groupBy)
+			acc := analytics.NewStatsAccumulator(groupBy)
 			read := 0
 			err = d.Events.EachEvent(ctx, f, func(e telemetry.Event) error {
 				read++
@@ -42,7 +43,7 @@ func NewStats(d Deps) Handler {
 			rows := acc.Rows()
 			log.Debug("stats", "events", read, "rows", len(rows))
 			if rows == nil {
-				rows = []telemetry.StatsRow{}
+				rows = []analytics.StatsRow{}
 			}
 			return jsonResponse(http.StatusOK, rows), nil
 		})

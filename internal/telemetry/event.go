@@ -1,6 +1,7 @@
-// Package telemetry is pipetel's domain: what an event is, what makes one valid, how a
-// query is expressed, and the arithmetic over events. It knows nothing of AWS, HTTP or
-// storage so the same rules hold in the Lambdas, the local server and the tests.
+// Package telemetry is pipetel's domain: what an event is, what makes one valid and how a
+// query is expressed; the arithmetic over events is in its subpackage analytics. It knows
+// nothing of AWS, HTTP or storage so the same rules hold in the Lambdas, the local server
+// and the tests.
 package telemetry
 
 import (

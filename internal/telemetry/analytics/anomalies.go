@@ -1,4 +1,4 @@
-package telemetry
+package analytics
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
 // Scopes of GET /telemetry/anomalies.
@@ -45,9 +47,9 @@ func (p AnomalyParams) WindowName() string {
 // which ones the route accepts. Every bad value is reported, each with what is accepted.
 func ParseAnomalyParams(values map[string]string) (AnomalyParams, error) {
 	p := DefaultAnomalyParams()
-	var problems []FieldError
+	var problems []telemetry.FieldError
 	bad := func(field, message string) {
-		problems = append(problems, FieldError{Index: -1, Field: field, Message: message})
+		problems = append(problems, telemetry.FieldError{Index: -1, Field: field, Message: message})
 	}
 	if v, ok := values["window"]; ok {
 		if d, found := windowDuration(v); found {
@@ -85,7 +87,7 @@ func ParseAnomalyParams(values map[string]string) (AnomalyParams, error) {
 			messages[i] = fe.Message
 		}
 		message := strings.Join(messages, "; ") + "."
-		return AnomalyParams{}, &Error{Code: CodeInvalid, Message: strings.ToUpper(message[:1]) + message[1:], Fields: problems}
+		return AnomalyParams{}, &telemetry.Error{Code: telemetry.CodeInvalid, Message: strings.ToUpper(message[:1]) + message[1:], Fields: problems}
 	}
 	return p, nil
 }
@@ -109,21 +111,21 @@ func AnomalySince(p AnomalyParams, now time.Time) time.Time {
 // anomalyResultKinds returns the kinds counted in result anomalies for the scope.
 func anomalyResultKinds(scope string) []string {
 	if scope == AnomalyScopeDevice {
-		return []string{KindJobResult}
+		return []string{telemetry.KindJobResult}
 	}
-	return []string{KindJobResult, KindTestResult}
+	return []string{telemetry.KindJobResult, telemetry.KindTestResult}
 }
 
 // anomalyErrorKinds are the kinds counted in error anomalies, whatever the scope.
-var anomalyErrorKinds = []string{KindRuntimeError, KindJobSkip}
+var anomalyErrorKinds = []string{telemetry.KindRuntimeError, telemetry.KindJobSkip}
 
 // AnomalyFilters are the filters that select every event the anomalies for p at now are
 // computed from: one per kind, so that each can be read through the kind index.
-func AnomalyFilters(p AnomalyParams, now time.Time) []Filter {
+func AnomalyFilters(p AnomalyParams, now time.Time) []telemetry.Filter {
 	since := AnomalySince(p, now)
-	var filters []Filter
+	var filters []telemetry.Filter
 	for _, kind := range append(anomalyResultKinds(p.Scope), anomalyErrorKinds...) {
-		filters = append(filters, Filter{Equals: map[string]string{"kind": kind}, Since: since})
+		filters = append(filters, telemetry.Filter{Equals: map[string]string{"kind": kind}, Since: since})
 	}
 	return filters
 }
@@ -184,7 +186,7 @@ func (a *AnomalyAccumulator) Since() time.Time { return a.since }
 
 // Add counts e if it is in the window and of a kind that counts. There is no upper bound:
 // like KernelCI, an event stamped after now (ingest accepts up to 24 h ahead) counts.
-func (a *AnomalyAccumulator) Add(e *Event) {
+func (a *AnomalyAccumulator) Add(e *telemetry.Event) {
 	if e.TS.Before(a.since) {
 		return
 	}
@@ -284,7 +286,7 @@ func (a *AnomalyAccumulator) Report() AnomalyReport {
 		Threshold:       a.params.Threshold,
 		MinTotal:        a.params.MinTotal,
 		Scope:           a.params.Scope,
-		Since:           FormatTime(a.since),
+		Since:           telemetry.FormatTime(a.since),
 		ResultAnomalies: []ResultAnomaly{},
 		ErrorAnomalies:  []ErrorAnomaly{},
 	}
@@ -303,7 +305,7 @@ func (a *AnomalyAccumulator) Report() AnomalyReport {
 			FailRate:             c.FailRate(),
 			ConstantFailure:      c.Fail+c.Incomplete == c.Total,
 			ConstantInfraFailure: c.InfraError == c.Total,
-			LastSeen:             FormatTime(g.latest.ts),
+			LastSeen:             telemetry.FormatTime(g.latest.ts),
 			LatestErrorType:      nullable(g.latest.errorType),
 			LatestErrorMsg:       nullable(g.latest.errorMsg),
 		}
@@ -344,4 +346,11 @@ func (a *AnomalyAccumulator) Report() AnomalyReport {
 		return compareNullable([]*string{&x.Runtime, x.ErrorType}, []*string{&y.Runtime, y.ErrorType}) < 0
 	})
 	return report
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -1,4 +1,4 @@
-package telemetry_test
+package analytics_test
 
 import (
 	"encoding/json"
@@ -8,31 +8,32 @@ import (
 	"time"
 
 	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
 
 func TestParseAnomalyParams(t *testing.T) {
-	defaults := telemetry.AnomalyParams{Window: 6 * time.Hour, Threshold: 0.5, MinTotal: 3, Scope: "device_type"}
+	defaults := analytics.AnomalyParams{Window: 6 * time.Hour, Threshold: 0.5, MinTotal: 3, Scope: "device_type"}
 	for _, c := range []struct {
 		in   map[string]string
-		want telemetry.AnomalyParams
+		want analytics.AnomalyParams
 	}{
 		{map[string]string{}, defaults},
-		{map[string]string{"window": "1h"}, telemetry.AnomalyParams{Window: time.Hour, Threshold: 0.5, MinTotal: 3, Scope: "device_type"}},
+		{map[string]string{"window": "1h"}, analytics.AnomalyParams{Window: time.Hour, Threshold: 0.5, MinTotal: 3, Scope: "device_type"}},
 		{map[string]string{"window": "48h", "threshold": "1.0", "min_total": "3", "scope": "device"},
-			telemetry.AnomalyParams{Window: 48 * time.Hour, Threshold: 1, MinTotal: 3, Scope: "device"}},
+			analytics.AnomalyParams{Window: 48 * time.Hour, Threshold: 1, MinTotal: 3, Scope: "device"}},
 		{map[string]string{"window": "12h", "threshold": "0", "min_total": "1"},
-			telemetry.AnomalyParams{Window: 12 * time.Hour, Threshold: 0, MinTotal: 1, Scope: "device_type"}},
+			analytics.AnomalyParams{Window: 12 * time.Hour, Threshold: 0, MinTotal: 1, Scope: "device_type"}},
 		{map[string]string{"threshold": "0.25", "min_total": "250"},
-			telemetry.AnomalyParams{Window: 6 * time.Hour, Threshold: 0.25, MinTotal: 250, Scope: "device_type"}},
+			analytics.AnomalyParams{Window: 6 * time.Hour, Threshold: 0.25, MinTotal: 250, Scope: "device_type"}},
 		{map[string]string{"limit": "5"}, defaults}, // not ours to judge
 	} {
-		got, err := telemetry.ParseAnomalyParams(c.in)
+		got, err := analytics.ParseAnomalyParams(c.in)
 		if err != nil || got != c.want {
 			t.Errorf("ParseAnomalyParams(%v) = %+v, %v; want %+v", c.in, got, err, c.want)
 		}
 	}
-	for _, w := range telemetry.AnomalyWindows {
-		p, err := telemetry.ParseAnomalyParams(map[string]string{"window": w})
+	for _, w := range analytics.AnomalyWindows {
+		p, err := analytics.ParseAnomalyParams(map[string]string{"window": w})
 		if err != nil || p.WindowName() != w {
 			t.Errorf("window %s parsed as %v (%v), named %s", w, p.Window, err, p.WindowName())
 		}
@@ -56,7 +57,7 @@ func TestParseAnomalyParams(t *testing.T) {
 		{map[string]string{"scope": "lab"}, "scope", "device_type, device"},
 		{map[string]string{"scope": ""}, "scope", "device_type, device"},
 	} {
-		_, err := telemetry.ParseAnomalyParams(c.in)
+		_, err := analytics.ParseAnomalyParams(c.in)
 		var e *telemetry.Error
 		if !errors.As(err, &e) || e.Code != telemetry.CodeInvalid {
 			t.Errorf("ParseAnomalyParams(%v) error = %v, want a CodeInvalid *Error", c.in, err)
@@ -67,7 +68,7 @@ func TestParseAnomalyParams(t *testing.T) {
 		}
 	}
 
-	_, err := telemetry.ParseAnomalyParams(map[string]string{"scope": "lab", "window": "2h", "min_total": "0", "threshold": "2"})
+	_, err := analytics.ParseAnomalyParams(map[string]string{"scope": "lab", "window": "2h", "min_total": "0", "threshold": "2"})
 	var e *telemetry.Error
 	if !errors.As(err, &e) || len(e.Fields) != 4 {
 		t.Fatalf("four bad parameters gave %v, want all four reported", err)
@@ -88,13 +89,13 @@ func result(runtime, deviceType, deviceID, kind, res string, ts time.Time) telem
 	}
 }
 
-func report(t *testing.T, params map[string]string, now time.Time, events []telemetry.Event) telemetry.AnomalyReport {
+func report(t *testing.T, params map[string]string, now time.Time, events []telemetry.Event) analytics.AnomalyReport {
 	t.Helper()
-	p, err := telemetry.ParseAnomalyParams(params)
+	p, err := analytics.ParseAnomalyParams(params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc := telemetry.NewAnomalyAccumulator(p, now)
+	acc := analytics.NewAnomalyAccumulator(p, now)
 	for i := range events {
 		acc.Add(&events[i])
 	}
@@ -134,7 +135,7 @@ func TestAnomalyWindowEdges(t *testing.T) {
 	// A clock with nanoseconds: since is truncated to microseconds, the precision of ts,
 	// so an event stamped at the truncated instant is in.
 	now := anomalyNow.Add(999)
-	acc := telemetry.NewAnomalyAccumulator(telemetry.DefaultAnomalyParams(), now)
+	acc := analytics.NewAnomalyAccumulator(analytics.DefaultAnomalyParams(), now)
 	if want := since; !acc.Since().Equal(want) {
 		t.Errorf("since for %s = %s, want %s", now, acc.Since(), want)
 	}
@@ -248,7 +249,7 @@ func TestAnomalyInclusionAndOrder(t *testing.T) {
 	add("lava-a", "bigger", "fail", "fail", "fail", "fail", "pass", "pass") // 0.667 too, on more events
 	add("lava-a", "healthy", "pass", "pass", "pass", "fail")
 
-	names := func(r telemetry.AnomalyReport) string {
+	names := func(r analytics.AnomalyReport) string {
 		var out []string
 		for _, row := range r.ResultAnomalies {
 			out = append(out, row.Runtime+"/"+*row.DeviceType)
@@ -307,20 +308,20 @@ func TestAnomalyAnswerIgnoresOrderAndSharding(t *testing.T) {
 		events = append(events, twin)
 	}
 	now := events[len(events)/2].TS.Add(12 * time.Hour)
-	for _, scope := range []string{telemetry.AnomalyScopeDeviceType, telemetry.AnomalyScopeDevice} {
-		p := telemetry.AnomalyParams{Window: 24 * time.Hour, Threshold: 0.2, MinTotal: 2, Scope: scope}
-		forward := telemetry.NewAnomalyAccumulator(p, now)
+	for _, scope := range []string{analytics.AnomalyScopeDeviceType, analytics.AnomalyScopeDevice} {
+		p := analytics.AnomalyParams{Window: 24 * time.Hour, Threshold: 0.2, MinTotal: 2, Scope: scope}
+		forward := analytics.NewAnomalyAccumulator(p, now)
 		for i := range events {
 			forward.Add(&events[i])
 		}
-		shards := make([]*telemetry.AnomalyAccumulator, 5)
+		shards := make([]*analytics.AnomalyAccumulator, 5)
 		for i := range shards {
-			shards[i] = telemetry.NewAnomalyAccumulator(p, now)
+			shards[i] = analytics.NewAnomalyAccumulator(p, now)
 		}
 		for i := len(events) - 1; i >= 0; i-- {
 			shards[i%len(shards)].Add(&events[i])
 		}
-		merged := telemetry.NewAnomalyAccumulator(p, now)
+		merged := analytics.NewAnomalyAccumulator(p, now)
 		for _, s := range shards {
 			if err := merged.Merge(s); err != nil {
 				t.Fatal(err)
@@ -336,8 +337,8 @@ func TestAnomalyAnswerIgnoresOrderAndSharding(t *testing.T) {
 		}
 
 		// Only what AnomalyFilters selects is needed for the same answer.
-		filtered := telemetry.NewAnomalyAccumulator(p, now)
-		for _, f := range telemetry.AnomalyFilters(p, now) {
+		filtered := analytics.NewAnomalyAccumulator(p, now)
+		for _, f := range analytics.AnomalyFilters(p, now) {
 			if !f.Since.Equal(filtered.Since()) {
 				t.Errorf("filter since %s, window since %s", f.Since, filtered.Since())
 			}
@@ -352,21 +353,21 @@ func TestAnomalyAnswerIgnoresOrderAndSharding(t *testing.T) {
 		}
 	}
 
-	other := telemetry.NewAnomalyAccumulator(telemetry.DefaultAnomalyParams(), now.Add(time.Second))
-	if err := telemetry.NewAnomalyAccumulator(telemetry.DefaultAnomalyParams(), now).Merge(other); err == nil {
+	other := analytics.NewAnomalyAccumulator(analytics.DefaultAnomalyParams(), now.Add(time.Second))
+	if err := analytics.NewAnomalyAccumulator(analytics.DefaultAnomalyParams(), now).Merge(other); err == nil {
 		t.Error("merging anomalies of another window succeeded")
 	}
 }
 
 func TestAnomalyFiltersAskForTheKindsThatCount(t *testing.T) {
 	for scope, want := range map[string]string{
-		telemetry.AnomalyScopeDeviceType: "job_result test_result runtime_error job_skip",
-		telemetry.AnomalyScopeDevice:     "job_result runtime_error job_skip",
+		analytics.AnomalyScopeDeviceType: "job_result test_result runtime_error job_skip",
+		analytics.AnomalyScopeDevice:     "job_result runtime_error job_skip",
 	} {
-		p := telemetry.DefaultAnomalyParams()
+		p := analytics.DefaultAnomalyParams()
 		p.Scope = scope
 		var kinds []string
-		for _, f := range telemetry.AnomalyFilters(p, anomalyNow) {
+		for _, f := range analytics.AnomalyFilters(p, anomalyNow) {
 			kinds = append(kinds, f.Equals["kind"])
 			if !f.Since.Equal(anomalyNow.Add(-6*time.Hour)) || !f.Until.IsZero() || len(f.Equals) != 1 {
 				t.Errorf("filter %+v, want kind only, since 6 h before now, no until", f)

@@ -1,4 +1,4 @@
-package telemetry_test
+package analytics_test
 
 import (
 	"bytes"
@@ -14,9 +14,10 @@ import (
 
 	"github.com/pipetel/pipetel/internal/simulate"
 	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
 
-// Golden files are rewritten with: go test ./internal/telemetry -run Golden -update
+// Golden files are rewritten with: go test ./internal/telemetry/analytics -run Golden -update
 func init() {
 	// Another test file of this binary may own the flag already; defining it twice panics.
 	if flag.Lookup("update") == nil {
@@ -91,7 +92,7 @@ func TestGoldenDatasetCoversTheIssue(t *testing.T) {
 	}
 	runtimes, deviceTypes, devices, kinds, results := set{}, set{}, set{}, set{}, set{}
 	var infra, noDevice, withDuration, withoutDuration, onlineChecks int
-	byDevice := map[string]*telemetry.Counts{}
+	byDevice := map[string]*analytics.Counts{}
 	for i := range events {
 		e := &events[i]
 		runtimes.add(e.Runtime)
@@ -115,7 +116,7 @@ func TestGoldenDatasetCoversTheIssue(t *testing.T) {
 		}
 		if e.Kind == telemetry.KindJobResult && e.DeviceID != "" {
 			if byDevice[e.DeviceID] == nil {
-				byDevice[e.DeviceID] = &telemetry.Counts{}
+				byDevice[e.DeviceID] = &analytics.Counts{}
 			}
 			byDevice[e.DeviceID].Add(e)
 		}
@@ -176,7 +177,7 @@ func statsCases() []struct {
 		filter  telemetry.Filter
 	}
 	var cases []statsCase
-	for _, field := range telemetry.StatsGroupFields {
+	for _, field := range analytics.StatsGroupFields {
 		cases = append(cases, statsCase{name: "group_by-" + field, groupBy: field})
 	}
 	infra := true
@@ -217,11 +218,11 @@ func TestGoldenStats(t *testing.T) {
 	events := loadDataset(t)
 	for _, c := range statsCases() {
 		t.Run(c.name, func(t *testing.T) {
-			groupBy, err := telemetry.ParseGroupBy(c.groupBy)
+			groupBy, err := analytics.ParseGroupBy(c.groupBy)
 			if err != nil {
 				t.Fatal(err)
 			}
-			acc := telemetry.NewStatsAccumulator(groupBy)
+			acc := analytics.NewStatsAccumulator(groupBy)
 			for i := range events {
 				if c.filter.Matches(&events[i]) {
 					acc.Add(&events[i])
@@ -232,7 +233,7 @@ func TestGoldenStats(t *testing.T) {
 
 			// The next step serves stats from hourly rollups: the same answer must come from
 			// hourly aggregates per dimensions, stored and read back, merged in any order.
-			fromRollups := telemetry.NewStatsAccumulator(groupBy)
+			fromRollups := analytics.NewStatsAccumulator(groupBy)
 			for _, r := range hourlyRollups(t, events, c.filter) {
 				fromRollups.AddAggregate(r.dimensions, r.aggregate)
 			}
@@ -244,8 +245,8 @@ func TestGoldenStats(t *testing.T) {
 }
 
 type rollup struct {
-	dimensions telemetry.Dimensions
-	aggregate  *telemetry.Aggregate
+	dimensions analytics.Dimensions
+	aggregate  *analytics.Aggregate
 }
 
 // hourlyRollups aggregates the matching events per hour and dimensions, and returns the
@@ -254,18 +255,18 @@ func hourlyRollups(t *testing.T, events []telemetry.Event, f telemetry.Filter) [
 	t.Helper()
 	type key struct {
 		hour time.Time
-		dims telemetry.Dimensions
+		dims analytics.Dimensions
 	}
-	aggs := map[key]*telemetry.Aggregate{}
+	aggs := map[key]*analytics.Aggregate{}
 	var order []key
 	for i := range events {
 		e := &events[i]
 		if !f.Matches(e) {
 			continue
 		}
-		k := key{e.TS.Truncate(time.Hour), telemetry.DimensionsOf(e)}
+		k := key{e.TS.Truncate(time.Hour), analytics.DimensionsOf(e)}
 		if aggs[k] == nil {
-			aggs[k] = &telemetry.Aggregate{}
+			aggs[k] = &analytics.Aggregate{}
 			order = append(order, k)
 		}
 		aggs[k].Add(e)
@@ -276,7 +277,7 @@ func hourlyRollups(t *testing.T, events []telemetry.Event, f telemetry.Filter) [
 		if err != nil {
 			t.Fatal(err)
 		}
-		var read telemetry.Aggregate
+		var read analytics.Aggregate
 		if err := read.UnmarshalBinary(stored); err != nil {
 			t.Fatal(err)
 		}
@@ -293,8 +294,8 @@ func TestGoldenAnomalies(t *testing.T) {
 		now    time.Time
 	}
 	var cases []anomalyCase
-	for _, w := range telemetry.AnomalyWindows {
-		for _, scope := range []string{telemetry.AnomalyScopeDeviceType, telemetry.AnomalyScopeDevice} {
+	for _, w := range analytics.AnomalyWindows {
+		for _, scope := range []string{analytics.AnomalyScopeDeviceType, analytics.AnomalyScopeDevice} {
 			cases = append(cases, anomalyCase{
 				name:   "window-" + w + ",scope-" + scope,
 				params: map[string]string{"window": w, "scope": scope},
@@ -310,7 +311,7 @@ func TestGoldenAnomalies(t *testing.T) {
 		})
 	}
 	for _, minTotal := range []string{"1", "10"} {
-		for _, scope := range []string{telemetry.AnomalyScopeDeviceType, telemetry.AnomalyScopeDevice} {
+		for _, scope := range []string{analytics.AnomalyScopeDeviceType, analytics.AnomalyScopeDevice} {
 			cases = append(cases, anomalyCase{
 				name:   "window-24h,min_total-" + minTotal + ",scope-" + scope,
 				params: map[string]string{"window": "24h", "min_total": minTotal, "scope": scope},
@@ -334,8 +335,8 @@ func TestGoldenAnomalies(t *testing.T) {
 		params: map[string]string{"window": "6h", "scope": "device", "min_total": "1", "threshold": "0"},
 		now:    atSince.TS.Add(6 * time.Hour)})
 	t.Run("event-at-since-counts", func(t *testing.T) {
-		p := telemetry.AnomalyParams{Window: 6 * time.Hour, Threshold: 0, MinTotal: 1, Scope: telemetry.AnomalyScopeDevice}
-		with, without := telemetry.NewAnomalyAccumulator(p, atSince.TS.Add(6*time.Hour)), telemetry.NewAnomalyAccumulator(p, atSince.TS.Add(6*time.Hour))
+		p := analytics.AnomalyParams{Window: 6 * time.Hour, Threshold: 0, MinTotal: 1, Scope: analytics.AnomalyScopeDevice}
+		with, without := analytics.NewAnomalyAccumulator(p, atSince.TS.Add(6*time.Hour)), analytics.NewAnomalyAccumulator(p, atSince.TS.Add(6*time.Hour))
 		if !with.Since().Equal(atSince.TS) {
 			t.Fatalf("since %s, want %s", with.Since(), atSince.TS)
 		}
@@ -345,7 +346,7 @@ func TestGoldenAnomalies(t *testing.T) {
 				without.Add(&events[i])
 			}
 		}
-		count := func(r telemetry.AnomalyReport) int64 {
+		count := func(r analytics.AnomalyReport) int64 {
 			for _, row := range r.ResultAnomalies {
 				if *row.DeviceID == atSince.DeviceID {
 					return row.Total
@@ -359,11 +360,11 @@ func TestGoldenAnomalies(t *testing.T) {
 	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := telemetry.ParseAnomalyParams(c.params)
+			p, err := analytics.ParseAnomalyParams(c.params)
 			if err != nil {
 				t.Fatal(err)
 			}
-			acc := telemetry.NewAnomalyAccumulator(p, c.now)
+			acc := analytics.NewAnomalyAccumulator(p, c.now)
 			for i := range events {
 				acc.Add(&events[i])
 			}

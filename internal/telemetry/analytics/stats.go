@@ -1,4 +1,8 @@
-package telemetry
+// Package analytics is the stats and anomaly arithmetic of the domain: pure functions over
+// telemetry.Event and mergeable partial aggregates. It is kept apart from package telemetry
+// so that functions which only ingest or list events do not carry the duration sketch's
+// dependencies.
+package analytics
 
 import (
 	"bytes"
@@ -15,6 +19,8 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
 	"github.com/DataDog/sketches-go/ddsketch/store"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
 // StatsGroupFields are the fields GET /telemetry/stats accepts in group_by, in the order
@@ -49,12 +55,12 @@ func ParseGroupBy(s string) ([]string, error) {
 	return fields, nil
 }
 
-func groupByError(format string, args ...any) *Error {
+func groupByError(format string, args ...any) *telemetry.Error {
 	message := fmt.Sprintf(format, args...)
-	return &Error{
-		Code:    CodeInvalid,
+	return &telemetry.Error{
+		Code:    telemetry.CodeInvalid,
 		Message: strings.ToUpper(message[:1]) + message[1:] + ".",
-		Fields:  []FieldError{{Index: -1, Field: "group_by", Message: message}},
+		Fields:  []telemetry.FieldError{{Index: -1, Field: "group_by", Message: message}},
 	}
 }
 
@@ -75,7 +81,7 @@ type Dimensions struct {
 }
 
 // DimensionsOf returns the dimensions of e.
-func DimensionsOf(e *Event) Dimensions {
+func DimensionsOf(e *telemetry.Event) Dimensions {
 	return Dimensions{
 		Runtime: e.Runtime, DeviceType: e.DeviceType, DeviceID: e.DeviceID,
 		JobName: e.JobName, Tree: e.Tree, Branch: e.Branch, Arch: e.Arch,
@@ -122,16 +128,16 @@ type Counts struct {
 }
 
 // Add counts e.
-func (c *Counts) Add(e *Event) {
+func (c *Counts) Add(e *telemetry.Event) {
 	c.Total++
 	switch e.Result {
-	case ResultPass:
+	case telemetry.ResultPass:
 		c.Pass++
-	case ResultFail:
+	case telemetry.ResultFail:
 		c.Fail++
-	case ResultIncomplete:
+	case telemetry.ResultIncomplete:
 		c.Incomplete++
-	case ResultSkip:
+	case telemetry.ResultSkip:
 		c.Skip++
 	}
 	if e.IsInfraError {
@@ -311,7 +317,7 @@ type Aggregate struct {
 }
 
 // Add records e.
-func (a *Aggregate) Add(e *Event) {
+func (a *Aggregate) Add(e *telemetry.Event) {
 	a.Counts.Add(e)
 	if e.Duration != nil && validDuration(*e.Duration) {
 		if a.Durations == nil {
@@ -395,7 +401,7 @@ func NewStatsAccumulator(groupBy []string) *StatsAccumulator {
 }
 
 // Add counts e in its group.
-func (a *StatsAccumulator) Add(e *Event) {
+func (a *StatsAccumulator) Add(e *telemetry.Event) {
 	a.group(DimensionsOf(e)).agg.Add(e)
 }
 

@@ -1,4 +1,4 @@
-package telemetry_test
+package analytics_test
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipetel/pipetel/internal/simulate"
 	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
 
 func TestParseGroupBy(t *testing.T) {
@@ -24,9 +25,9 @@ func TestParseGroupBy(t *testing.T) {
 		{" runtime , device_type ", []string{"runtime", "device_type"}},
 		{"lab,device_id", []string{"lab", "device_id"}},
 		{"runtime,lab", []string{"runtime", "lab"}}, // two names, two keys, one value
-		{strings.Join(telemetry.StatsGroupFields, ","), telemetry.StatsGroupFields},
+		{strings.Join(analytics.StatsGroupFields, ","), analytics.StatsGroupFields},
 	} {
-		got, err := telemetry.ParseGroupBy(c.in)
+		got, err := analytics.ParseGroupBy(c.in)
 		if err != nil || strings.Join(got, ",") != strings.Join(c.want, ",") {
 			t.Errorf("ParseGroupBy(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
@@ -40,7 +41,7 @@ func TestParseGroupBy(t *testing.T) {
 		{"Runtime", `"Runtime"`},
 		{"runtime,device_type,runtime", "twice"},
 	} {
-		_, err := telemetry.ParseGroupBy(c.in)
+		_, err := analytics.ParseGroupBy(c.in)
 		var e *telemetry.Error
 		if !errors.As(err, &e) || e.Code != telemetry.CodeInvalid {
 			t.Errorf("ParseGroupBy(%q) error = %v, want a CodeInvalid *Error", c.in, err)
@@ -61,11 +62,11 @@ func ev(kind, runtime, deviceType, result string, infra bool) telemetry.Event {
 
 func statsJSON(t *testing.T, groupBy string, events []telemetry.Event) string {
 	t.Helper()
-	fields, err := telemetry.ParseGroupBy(groupBy)
+	fields, err := analytics.ParseGroupBy(groupBy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc := telemetry.NewStatsAccumulator(fields)
+	acc := analytics.NewStatsAccumulator(fields)
 	for i := range events {
 		acc.Add(&events[i])
 	}
@@ -117,13 +118,13 @@ func TestStatsCountsRatesNullKeysAndTies(t *testing.T) {
 
 func TestRatesRoundToThreePlacesHalfToEven(t *testing.T) {
 	for _, c := range []struct {
-		counts    telemetry.Counts
+		counts    analytics.Counts
 		fail, inf float64
 	}{
-		{telemetry.Counts{Total: 16, Fail: 1, InfraError: 3}, 0.062, 0.188}, // 0.0625 → 0.062, 0.1875 → 0.188, as Python's round
-		{telemetry.Counts{Total: 3, Fail: 1, Incomplete: 1, InfraError: 1}, 0.667, 0.333},
-		{telemetry.Counts{Total: 8, Incomplete: 1}, 0.125, 0},
-		{telemetry.Counts{}, 0, 0},
+		{analytics.Counts{Total: 16, Fail: 1, InfraError: 3}, 0.062, 0.188}, // 0.0625 → 0.062, 0.1875 → 0.188, as Python's round
+		{analytics.Counts{Total: 3, Fail: 1, Incomplete: 1, InfraError: 1}, 0.667, 0.333},
+		{analytics.Counts{Total: 8, Incomplete: 1}, 0.125, 0},
+		{analytics.Counts{}, 0, 0},
 	} {
 		if got := c.counts.FailRate(); got != c.fail {
 			t.Errorf("%+v FailRate = %v, want %v", c.counts, got, c.fail)
@@ -143,8 +144,8 @@ func TestStatsDurationsComeOnlyFromEventsThatCarryThem(t *testing.T) {
 		{Kind: "job_result", Runtime: "lava-a", Result: "pass", Duration: seconds(20.25)},
 		{Kind: "job_submission", Runtime: "lava-b"},
 	}
-	fields, _ := telemetry.ParseGroupBy("runtime")
-	acc := telemetry.NewStatsAccumulator(fields)
+	fields, _ := analytics.ParseGroupBy("runtime")
+	acc := analytics.NewStatsAccumulator(fields)
 	for i := range events {
 		acc.Add(&events[i])
 	}
@@ -172,17 +173,17 @@ func simulated(t testing.TB, events int) []telemetry.Event {
 
 func TestStatsAccumulatorsMergeIntoTheSameAnswer(t *testing.T) {
 	events := simulated(t, 6000)
-	fields, _ := telemetry.ParseGroupBy("runtime,device_type,kind")
-	whole := telemetry.NewStatsAccumulator(fields)
-	shards := make([]*telemetry.StatsAccumulator, 7)
+	fields, _ := analytics.ParseGroupBy("runtime,device_type,kind")
+	whole := analytics.NewStatsAccumulator(fields)
+	shards := make([]*analytics.StatsAccumulator, 7)
 	for i := range shards {
-		shards[i] = telemetry.NewStatsAccumulator(fields)
+		shards[i] = analytics.NewStatsAccumulator(fields)
 	}
 	for i := range events {
 		whole.Add(&events[i])
 		shards[i%len(shards)].Add(&events[i])
 	}
-	merged := telemetry.NewStatsAccumulator(fields)
+	merged := analytics.NewStatsAccumulator(fields)
 	for i := len(shards) - 1; i >= 0; i-- {
 		if err := merged.Merge(shards[i]); err != nil {
 			t.Fatal(err)
@@ -194,8 +195,8 @@ func TestStatsAccumulatorsMergeIntoTheSameAnswer(t *testing.T) {
 		t.Errorf("merged shards differ from one accumulator:\n%s", firstDifference(want, got))
 	}
 
-	other, _ := telemetry.ParseGroupBy("runtime")
-	if err := merged.Merge(telemetry.NewStatsAccumulator(other)); err == nil {
+	other, _ := analytics.ParseGroupBy("runtime")
+	if err := merged.Merge(analytics.NewStatsAccumulator(other)); err == nil {
 		t.Error("merging stats grouped by other fields succeeded")
 	}
 }
@@ -207,7 +208,7 @@ func TestAggregateBinaryRoundTrip(t *testing.T) {
 		{ev("job_result", "r", "", "fail", true), ev("job_submission", "r", "", "", false)},
 		{{Kind: "build_result", Result: "pass", Duration: seconds(612.5)}, {Kind: "build_result", Result: "skip", Duration: seconds(0)}},
 	} {
-		var a telemetry.Aggregate
+		var a analytics.Aggregate
 		for i := range events {
 			a.Add(&events[i])
 		}
@@ -215,7 +216,7 @@ func TestAggregateBinaryRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var back telemetry.Aggregate
+		var back analytics.Aggregate
 		if err := back.UnmarshalBinary(b); err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +229,7 @@ func TestAggregateBinaryRoundTrip(t *testing.T) {
 		}
 	}
 
-	var a telemetry.Aggregate
+	var a analytics.Aggregate
 	for _, bad := range [][]byte{nil, {0}, {9, 1, 1}, {1, 5, 1}, {1, 1, 1, 1, 1, 1, 1, 0xff}} {
 		if err := a.UnmarshalBinary(bad); err == nil {
 			t.Errorf("UnmarshalBinary(%v) succeeded", bad)
@@ -243,7 +244,7 @@ func TestAggregateBinaryRoundTrip(t *testing.T) {
 	_ = coarse.Add(3)
 	var encoded []byte
 	coarse.Encode(&encoded, false)
-	var d telemetry.DurationSketch
+	var d analytics.DurationSketch
 	if err := d.UnmarshalBinary(encoded); err == nil {
 		t.Error("a sketch with 5% accuracy was accepted")
 	}
@@ -273,23 +274,23 @@ func TestDurationPercentilesWithinOnePercentOfExact(t *testing.T) {
 		t.Fatalf("%d durations, want at least 100,000", len(durations))
 	}
 
-	whole := telemetry.NewDurationSketch()
-	parts := make([]*telemetry.DurationSketch, 16)
+	whole := analytics.NewDurationSketch()
+	parts := make([]*analytics.DurationSketch, 16)
 	for i := range parts {
-		parts[i] = telemetry.NewDurationSketch()
+		parts[i] = analytics.NewDurationSketch()
 	}
 	for i, d := range durations {
 		whole.Add(d)
 		parts[i%len(parts)].Add(d)
 	}
 	// As the rollups will: store each part, read it back, merge.
-	merged := telemetry.NewDurationSketch()
+	merged := analytics.NewDurationSketch()
 	for _, p := range parts {
 		b, err := p.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var read telemetry.DurationSketch
+		var read analytics.DurationSketch
 		if err := read.UnmarshalBinary(b); err != nil {
 			t.Fatal(err)
 		}
@@ -298,13 +299,13 @@ func TestDurationPercentilesWithinOnePercentOfExact(t *testing.T) {
 
 	sorted := append([]float64(nil), durations...)
 	sort.Float64s(sorted)
-	for _, s := range []*telemetry.DurationSketch{whole, merged} {
+	for _, s := range []*analytics.DurationSketch{whole, merged} {
 		if s.Count() != int64(len(sorted)) || s.Max() != sorted[len(sorted)-1] {
 			t.Errorf("count %d and max %v, want %d and %v exactly", s.Count(), s.Max(), len(sorted), sorted[len(sorted)-1])
 		}
 		for _, q := range []float64{0, 0.01, 0.25, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999, 1} {
 			exact, got := exactPercentile(sorted, q), s.Quantile(q)
-			if math.Abs(got-exact) > telemetry.DurationRelativeAccuracy*exact {
+			if math.Abs(got-exact) > analytics.DurationRelativeAccuracy*exact {
 				t.Errorf("quantile %v = %v, exact %v: off by %.3f%%", q, got, exact, 100*math.Abs(got-exact)/exact)
 			}
 		}
@@ -316,7 +317,7 @@ func TestDurationPercentilesWithinOnePercentOfExact(t *testing.T) {
 			got  float64
 		}{{"p50", 0.5, summary.P50}, {"p80", 0.8, summary.P80}, {"p95", 0.95, summary.P95}, {"p99", 0.99, summary.P99}, {"max", 1, summary.Max}} {
 			exact := exactPercentile(sorted, c.q)
-			if math.Abs(c.got-exact) > telemetry.DurationRelativeAccuracy*exact+0.5e-6 {
+			if math.Abs(c.got-exact) > analytics.DurationRelativeAccuracy*exact+0.5e-6 {
 				t.Errorf("%s = %v, exact %v", c.name, c.got, exact)
 			}
 		}
@@ -328,10 +329,10 @@ func TestDurationPercentilesWithinOnePercentOfExact(t *testing.T) {
 
 func BenchmarkStatsAdd(b *testing.B) {
 	events := simulated(b, 10_000)
-	fields, _ := telemetry.ParseGroupBy("runtime,device_type")
+	fields, _ := analytics.ParseGroupBy("runtime,device_type")
 	b.ResetTimer()
 	for b.Loop() {
-		acc := telemetry.NewStatsAccumulator(fields)
+		acc := analytics.NewStatsAccumulator(fields)
 		for i := range events {
 			acc.Add(&events[i])
 		}
