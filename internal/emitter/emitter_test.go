@@ -74,11 +74,14 @@ func TestBatchesSplitAtSize(t *testing.T) {
 
 // fakeAPI answers POST /telemetry as the API does, counting events, and answers 503 to
 // every batch's first send when busy is set.
+// fakeAPI stands in for the service to observe the client. When busy, it refuses the
+// first attempt of every batch (known by its first event) with a 503, whatever order
+// concurrent workers send them in, so each batch is resent exactly once.
 type fakeAPI struct {
-	mu       sync.Mutex
-	busy     bool
-	seen     map[string]bool
-	requests int
+	mu      sync.Mutex
+	busy    bool
+	seen    map[string]bool
+	refused map[string]bool
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -93,8 +96,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.requests++
-	if f.busy && f.requests%2 == 1 {
+	if f.refused == nil {
+		f.refused = map[string]bool{}
+	}
+	if f.busy && len(events) > 0 && !f.refused[events[0].ID] {
+		f.refused[events[0].ID] = true
 		w.Header().Set("Retry-After", "0")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, `{"detail":"busy","request_id":"x"}`)
