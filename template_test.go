@@ -23,6 +23,7 @@ import (
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/config"
+	"github.com/pipetel/pipetel/internal/routes"
 	"github.com/pipetel/pipetel/internal/store"
 )
 
@@ -70,7 +71,7 @@ func TestTemplateRoutes(t *testing.T) {
 	}
 	used := map[string]bool{}
 	known := map[endpoint]bool{}
-	for _, r := range api.Routes {
+	for _, r := range routes.All {
 		want := logicalID(r.Function)
 		for _, p := range []string{r.Path, api.LatestPrefix + r.Path} {
 			ep := endpoint{r.Method, p}
@@ -82,19 +83,19 @@ func TestTemplateRoutes(t *testing.T) {
 			case len(got) > 1:
 				t.Errorf("route %s: served by %d function events (%s); want exactly one, on %s", ep, len(got), strings.Join(got, ", "), want)
 			case got[0] != want:
-				t.Errorf("route %s: served by %s; api.Routes names function %q, so want %s", ep, got[0], r.Function, want)
+				t.Errorf("route %s: served by %s; routes.All names function %q, so want %s", ep, got[0], r.Function, want)
 			}
 			used[want] = true
 		}
 	}
 	for _, ep := range slices.SortedFunc(maps.Keys(served), endpoint.compare) {
 		if !known[ep] {
-			t.Errorf("%s serves %s on %s, which api.Routes does not list", templateFile, ep, strings.Join(served[ep], ", "))
+			t.Errorf("%s serves %s on %s, which routes.All does not list", templateFile, ep, strings.Join(served[ep], ", "))
 		}
 	}
 	for _, id := range tp.ids(typeFunction) {
 		if !used[id] && !tp.hasScheduleEvent(id) {
-			t.Errorf("function %s serves no route of api.Routes and has no schedule: remove it or route it", id)
+			t.Errorf("function %s serves no route of routes.All and has no schedule: remove it or route it", id)
 		}
 		for name, ev := range pairs(lookup(tp.resource(id), "Properties", "Events")) {
 			if typ := scalar(lookup(ev, "Type")); !allowedEventTypes[typ] {

@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/api/reports"
 	"github.com/pipetel/pipetel/internal/app"
 )
 
-func main() { app.Start(api.NewAnomalies) }
+func main() { app.Start(reports.NewAnomalies) }

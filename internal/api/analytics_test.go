@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/api/reports"
 	"github.com/pipetel/pipetel/internal/dynamotest"
 	"github.com/pipetel/pipetel/internal/simulate"
 	"github.com/pipetel/pipetel/internal/store"
@@ -51,7 +52,7 @@ func newAnalytics(t *testing.T, now time.Time) analyticsAPI {
 		t.Fatal(err)
 	}
 	deps := api.Deps{Events: events, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return now }}
-	return analyticsAPI{stats: api.NewStats(deps), anomalies: api.NewAnomalies(deps)}
+	return analyticsAPI{stats: reports.NewStats(deps), anomalies: reports.NewAnomalies(deps)}
 }
 
 // queryOfGolden turns a golden file name such as "kind-job_result,group_by-lab,device_id.json"
@@ -177,7 +178,7 @@ func TestAnomalyWindowEdges(t *testing.T) {
 func TestAnalyticsBadParametersNameWhatIsAccepted(t *testing.T) {
 	a := newAPI(t, nil)
 	deps := a.deps
-	stats, anomalies := api.NewStats(deps), api.NewAnomalies(deps)
+	stats, anomalies := reports.NewStats(deps), reports.NewAnomalies(deps)
 	for _, tc := range []struct {
 		name    string
 		h       api.Handler

@@ -43,7 +43,7 @@ func errorResponse(err error, requestID string) events.APIGatewayV2HTTPResponse 
 		te = &telemetry.Error{Code: telemetry.CodeInternal,
 			Message: "Something went wrong on our side; try again, and quote the request id if it persists."}
 	}
-	resp := jsonResponse(statusOf(te.Code), errorBody{Detail: te.Message, Errors: te.Fields, RequestID: requestID})
+	resp := JSON(statusOf(te.Code), errorBody{Detail: te.Message, Errors: te.Fields, RequestID: requestID})
 	if te.RetryAfter > 0 {
 		setRetryAfter(resp, te.RetryAfter)
 	}
@@ -63,7 +63,7 @@ func RouteError(status int, allow []string, requestID string) events.APIGatewayV
 	if status == http.StatusMethodNotAllowed {
 		detail = "This path does not take that method; see the Allow header."
 	}
-	resp := jsonResponse(status, errorBody{Detail: detail, RequestID: requestID})
+	resp := JSON(status, errorBody{Detail: detail, RequestID: requestID})
 	if len(allow) > 0 {
 		resp.Headers["Allow"] = strings.Join(allow, ", ")
 	}

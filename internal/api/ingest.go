@@ -55,16 +55,16 @@ type eventRef struct {
 // NewIngest serves POST /telemetry.
 func NewIngest(d Deps) Handler {
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		return serve(ctx, d, "ingest", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
+		return Serve(ctx, d, "ingest", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
 			return ingest(ctx, d, log, req)
 		})
 	}
 }
 
 func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	q := newParams(req)
+	q := NewParams(req)
 	partial := q.bool("partial")
-	if err := q.check([]string{"partial"}); err != nil {
+	if err := q.Check([]string{"partial"}); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	raw, err := body(req)
@@ -142,7 +142,7 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 		resp.Rejected = &badEvents
 		resp.Results = results
 	}
-	return jsonResponse(http.StatusOK, resp), nil
+	return JSON(http.StatusOK, resp), nil
 }
 
 // notStoredResponse is 503 with Retry-After when the store shed load or was unreachable,
@@ -167,7 +167,7 @@ func notStoredResponse(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 	if partial {
 		body.Rejected, body.Results = &rejected, results
 	}
-	resp := jsonResponse(statusOf(code), body)
+	resp := JSON(statusOf(code), body)
 	if code != telemetry.CodeInternal {
 		retryAfter := 2 * time.Second
 		var te *telemetry.Error

@@ -20,13 +20,13 @@ const maxFilterValue = 256
 
 // params reads a request's query string, remembering which parameters were used and
 // every problem found, so one 400 can name them all.
-type params struct {
+type Params struct {
 	values   url.Values
 	problems []string
 }
 
-func newParams(req events.APIGatewayV2HTTPRequest) *params {
-	p := &params{}
+func NewParams(req events.APIGatewayV2HTTPRequest) *Params {
+	p := &Params{}
 	values, err := url.ParseQuery(req.RawQueryString)
 	if err != nil {
 		p.problemf("the query string is not valid URL encoding (%v)", err)
@@ -42,13 +42,13 @@ func newParams(req events.APIGatewayV2HTTPRequest) *params {
 	return p
 }
 
-func (p *params) problemf(format string, args ...any) {
+func (p *Params) problemf(format string, args ...any) {
 	p.problems = append(p.problems, fmt.Sprintf(format, args...))
 }
 
 // get returns the single value of name. A repeated parameter is a problem: which one
 // should win is not ours to guess.
-func (p *params) get(name string) (string, bool) {
+func (p *Params) Get(name string) (string, bool) {
 	vs, ok := p.values[name]
 	if !ok {
 		return "", false
@@ -59,8 +59,8 @@ func (p *params) get(name string) (string, bool) {
 	return vs[0], true
 }
 
-func (p *params) int(name string, def, lo, hi int) int {
-	raw, ok := p.get(name)
+func (p *Params) int(name string, def, lo, hi int) int {
+	raw, ok := p.Get(name)
 	if !ok {
 		return def
 	}
@@ -72,8 +72,8 @@ func (p *params) int(name string, def, lo, hi int) int {
 	return n
 }
 
-func (p *params) bool(name string) *bool {
-	raw, ok := p.get(name)
+func (p *Params) bool(name string) *bool {
+	raw, ok := p.Get(name)
 	if !ok {
 		return nil
 	}
@@ -87,7 +87,7 @@ func (p *params) bool(name string) *bool {
 
 // filter reads the filter parameters among fields (wire names, plus "lab" as an alias of
 // runtime, and since/until), as GET /telemetry and the stats route accept them.
-func (p *params) filter(fields []string) telemetry.Filter {
+func (p *Params) Filter(fields []string) telemetry.Filter {
 	f := telemetry.Filter{Equals: map[string]string{}}
 	for _, field := range fields {
 		switch field {
@@ -125,8 +125,8 @@ func (p *params) filter(fields []string) telemetry.Filter {
 
 // filterValue returns the value of a string filter. An empty one is refused rather than
 // guessed at: it could mean "no filter" or "events without the field".
-func (p *params) filterValue(name string) (string, bool) {
-	v, ok := p.get(name)
+func (p *Params) filterValue(name string) (string, bool) {
+	v, ok := p.Get(name)
 	switch {
 	case !ok:
 		return "", false
@@ -140,8 +140,8 @@ func (p *params) filterValue(name string) (string, bool) {
 	return v, true
 }
 
-func (p *params) time(name string) (t time.Time) {
-	raw, ok := p.get(name)
+func (p *Params) time(name string) (t time.Time) {
+	raw, ok := p.Get(name)
 	if !ok {
 		return t
 	}
@@ -154,7 +154,7 @@ func (p *params) time(name string) (t time.Time) {
 }
 
 // check reports the problems found and any parameter not in accepted, as one 400.
-func (p *params) check(accepted []string) error {
+func (p *Params) Check(accepted []string) error {
 	var unknown []string
 	for name := range p.values {
 		if !slices.Contains(accepted, name) {

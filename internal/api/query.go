@@ -37,18 +37,18 @@ type queryResponse struct {
 // NewQuery serves GET /telemetry.
 func NewQuery(d Deps) Handler {
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		return serve(ctx, d, "query", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
-			q := newParams(req)
-			f := q.filter(queryFilterParams)
+		return Serve(ctx, d, "query", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
+			q := NewParams(req)
+			f := q.Filter(queryFilterParams)
 			page := telemetry.PageRequest{
 				Limit:  q.int("limit", defaultLimit, 1, maxLimit),
 				Offset: q.int("offset", 0, 0, maxOffset),
 			}
-			page.Cursor, _ = q.get("cursor")
+			page.Cursor, _ = q.Get("cursor")
 			if page.Cursor != "" && page.Offset > 0 {
 				q.problemf("give either cursor or offset, not both: the cursor already knows where the next page starts")
 			}
-			if err := q.check(queryParams); err != nil {
+			if err := q.Check(queryParams); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
 			result, err := d.Events.QueryEvents(ctx, f, page)
@@ -63,7 +63,7 @@ func NewQuery(d Deps) Handler {
 			if result.Next != "" {
 				resp.Next = &result.Next
 			}
-			return jsonResponse(http.StatusOK, resp), nil
+			return JSON(http.StatusOK, resp), nil
 		})
 	}
 }

@@ -27,7 +27,7 @@ func requestID(ctx context.Context, req events.APIGatewayV2HTTPRequest) string {
 
 // serve runs one request through fn with a logger that carries the request id, turns any
 // error into the error shape, and logs one line per request. Every route goes through it.
-func serve(ctx context.Context, d Deps, route string, req events.APIGatewayV2HTTPRequest,
+func Serve(ctx context.Context, d Deps, route string, req events.APIGatewayV2HTTPRequest,
 	fn func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error)) (events.APIGatewayV2HTTPResponse, error) {
 	id := requestID(ctx, req)
 	log := d.Log.With("request_id", id, "route", route)

@@ -6,7 +6,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
-func jsonResponse(status int, body any) events.APIGatewayV2HTTPResponse {
+func JSON(status int, body any) events.APIGatewayV2HTTPResponse {
 	b, err := json.Marshal(body)
 	if err != nil {
 		// Every body here is built from plain structs; a failure is a programming error.

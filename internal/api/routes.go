@@ -1,6 +1,8 @@
-// Package api holds the API Gateway (HTTP API, payload v2) handlers: request parsing,
-// validation through the domain, responses, and the one mapping from errors to statuses.
-// The Lambdas and the local gateway call the same constructors.
+// Package api holds the API Gateway (HTTP API, payload v2) handlers of the event routes
+// (ingest and query) and what every route shares: request parsing, the error shape, and
+// the one mapping from errors to statuses. The Lambdas and the local gateway call the same
+// constructors. The aggregating routes live in package reports, so that the functions
+// serving only events do not link their dependencies.
 package api
 
 import (
@@ -34,11 +36,3 @@ type Route struct {
 
 // LatestPrefix is the prefix KernelCI clients put before every path ({base}/latest/...).
 const LatestPrefix = "/latest"
-
-// Routes is the API. Every route is served at Path and at LatestPrefix+Path.
-var Routes = []Route{
-	{Method: "POST", Path: "/telemetry", Function: "ingest", New: NewIngest},
-	{Method: "GET", Path: "/telemetry", Function: "query", New: NewQuery},
-	{Method: "GET", Path: "/telemetry/stats", Function: "stats", New: NewStats},
-	{Method: "GET", Path: "/telemetry/anomalies", Function: "anomalies", New: NewAnomalies},
-}

@@ -11,10 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/app"
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/devgateway"
+	"github.com/pipetel/pipetel/internal/routes"
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
@@ -37,7 +37,7 @@ func loadConfig(endpoint, table string) (config.Config, error) {
 }
 
 // service is the whole API on 127.0.0.1 for one events table: the local gateway over
-// the handlers that api.Routes' constructors build, as `make dev` serves them.
+// the handlers that routes.All' constructors build, as `make dev` serves them.
 type service struct {
 	url    string
 	events *countingStore // what the handlers store through, with what they read counted
@@ -59,7 +59,7 @@ func startService(ctx context.Context, endpoint, table string) (*service, error)
 	}
 	counted := &countingStore{EventStore: deps.Events}
 	deps.Events = counted
-	gw, err := devgateway.New(api.Routes, deps, log)
+	gw, err := devgateway.New(routes.All, deps, log)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/routes"
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
@@ -452,11 +453,11 @@ func TestNewRejectsAmbiguousRoutes(t *testing.T) {
 
 // The real route table must build: every route has a constructor and no two collide.
 func TestNewAcceptsTheAPIRoutes(t *testing.T) {
-	g, err := New(api.Routes, api.Deps{Log: slog.New(slog.DiscardHandler), Now: time.Now}, slog.New(slog.DiscardHandler))
+	g, err := New(routes.All, api.Deps{Log: slog.New(slog.DiscardHandler), Now: time.Now}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range api.Routes {
+	for _, r := range routes.All {
 		for _, p := range []string{r.Path, api.LatestPrefix + r.Path} {
 			if _, ok := g.paths[p][r.Method]; !ok {
 				t.Errorf("%s %s is not served", r.Method, p)

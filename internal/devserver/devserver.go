@@ -19,6 +19,7 @@ import (
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/devgateway"
 	"github.com/pipetel/pipetel/internal/dynamolocal"
+	"github.com/pipetel/pipetel/internal/routes"
 	"github.com/pipetel/pipetel/internal/store"
 )
 
@@ -65,7 +66,7 @@ func Addr(flagAddr string, getenv func(string) string) string {
 	return net.JoinHostPort(DefaultHost, port)
 }
 
-// Run serves every route of api.Routes on ln until ctx ends, then shuts down gracefully:
+// Run serves every route of routes.All on ln until ctx ends, then shuts down gracefully:
 // it stops taking requests, lets those in flight finish, stops the schedule and stops
 // DynamoDB Local. Unless the environment names DYNAMODB_ENDPOINT, it starts DynamoDB
 // Local itself. It owns ln and closes it.
@@ -120,7 +121,7 @@ func Run(ctx context.Context, ln net.Listener, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	gw, err := devgateway.New(api.Routes, deps, log)
+	gw, err := devgateway.New(routes.All, deps, log)
 	if err != nil {
 		return err
 	}
@@ -210,9 +211,9 @@ func describeData(dataDir string) string {
 
 // writeNotes tells the person at the terminal where the server is and how to try it.
 func writeNotes(w io.Writer, base, dynamo, table string, jobs []Job) {
-	var routes []string
-	for _, r := range api.Routes {
-		routes = append(routes, fmt.Sprintf("%s %s (%s)", r.Method, r.Path, r.Function))
+	var served []string
+	for _, r := range routes.All {
+		served = append(served, fmt.Sprintf("%s %s (%s)", r.Method, r.Path, r.Function))
 	}
 	schedule := "no scheduled functions yet"
 	if len(jobs) > 0 {
@@ -236,5 +237,5 @@ Try:
 
 Ctrl-C stops the server and DynamoDB Local.
 
-`, base, strings.Join(routes, ", "), api.LatestPrefix, dynamo, table, schedule)
+`, base, strings.Join(served, ", "), api.LatestPrefix, dynamo, table, schedule)
 }

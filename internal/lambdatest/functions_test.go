@@ -13,9 +13,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/dynamotest"
+	"github.com/pipetel/pipetel/internal/routes"
 	"github.com/pipetel/pipetel/internal/store"
 )
 
@@ -49,7 +49,7 @@ func TestFunctionsServeSampleEvents(t *testing.T) {
 
 	fns := functionDirs(t, root)
 	routeFns := map[string]bool{}
-	for _, r := range api.Routes {
+	for _, r := range routes.All {
 		routeFns[r.Function] = true
 		if !fns[r.Function] {
 			t.Errorf("route %s %s is served by %q, which has no folder under functions/", r.Method, r.Path, r.Function)

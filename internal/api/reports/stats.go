@@ -1,4 +1,4 @@
-package api
+package reports
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
@@ -17,13 +18,13 @@ var statsFilterParams = []string{"kind", "runtime", "lab", "device_type", "devic
 var statsParams = append([]string{"group_by"}, statsFilterParams...)
 
 // NewStats serves GET /telemetry/stats: counts, rates and duration percentiles per group.
-func NewStats(d Deps) Handler {
+func NewStats(d api.Deps) api.Handler {
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		return serve(ctx, d, "stats", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
-			q := newParams(req)
-			rawGroupBy, _ := q.get("group_by")
-			f := q.filter(statsFilterParams)
-			if err := q.check(statsParams); err != nil {
+		return api.Serve(ctx, d, "stats", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
+			q := api.NewParams(req)
+			rawGroupBy, _ := q.Get("group_by")
+			f := q.Filter(statsFilterParams)
+			if err := q.Check(statsParams); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
 			groupBy, err := analytics.ParseGroupBy(rawGroupBy)
@@ -45,7 +46,7 @@ func NewStats(d Deps) Handler {
 			if rows == nil {
 				rows = []analytics.StatsRow{}
 			}
-			return jsonResponse(http.StatusOK, rows), nil
+			return api.JSON(http.StatusOK, rows), nil
 		})
 	}
 }

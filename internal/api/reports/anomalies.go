@@ -1,4 +1,4 @@
-package api
+package reports
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
@@ -16,17 +17,17 @@ var anomalyParams = []string{"window", "threshold", "min_total", "scope"}
 
 // NewAnomalies serves GET /telemetry/anomalies: devices and labs failing above a
 // threshold within a recent window, and recurring runtime errors.
-func NewAnomalies(d Deps) Handler {
+func NewAnomalies(d api.Deps) api.Handler {
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		return serve(ctx, d, "anomalies", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
-			q := newParams(req)
+		return api.Serve(ctx, d, "anomalies", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
+			q := api.NewParams(req)
 			given := map[string]string{}
 			for _, name := range anomalyParams {
-				if v, ok := q.get(name); ok {
+				if v, ok := q.Get(name); ok {
 					given[name] = v
 				}
 			}
-			if err := q.check(anomalyParams); err != nil {
+			if err := q.Check(anomalyParams); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
 			p, err := analytics.ParseAnomalyParams(given)
@@ -59,7 +60,7 @@ func NewAnomalies(d Deps) Handler {
 			}
 			report := total.Report()
 			log.Debug("anomalies", "result_anomalies", len(report.ResultAnomalies), "error_anomalies", len(report.ErrorAnomalies))
-			return jsonResponse(http.StatusOK, report), nil
+			return api.JSON(http.StatusOK, report), nil
 		})
 	}
 }

@@ -1,0 +1,24 @@
+package pipetel_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestEventFunctionsLinkNoAnalytics: ingest and query never aggregate, so they must not
+// link the duration sketch and the protobuf runtime it brings (about 5 MB of bootstrap
+// and cold start). Only the stats and anomalies functions do.
+func TestEventFunctionsLinkNoAnalytics(t *testing.T) {
+	for _, fn := range []string{"ingest", "query"} {
+		out, err := exec.Command("go", "list", "-deps", "./functions/"+fn).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		for _, pkg := range strings.Fields(string(out)) {
+			if strings.Contains(pkg, "telemetry/analytics") || strings.Contains(pkg, "sketches-go") || strings.Contains(pkg, "protobuf") {
+				t.Errorf("functions/%s links %s", fn, pkg)
+			}
+		}
+	}
+}

@@ -1,0 +1,17 @@
+// Package routes is the table of the public API: every route, its function, and the
+// constructor of its handler. The local gateway, the template test and the Lambda tests
+// read it; the Lambdas themselves do not, so each links only its own handler.
+package routes
+
+import (
+	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/api/reports"
+)
+
+// All is the API. Every route is served at Path and at api.LatestPrefix+Path.
+var All = []api.Route{
+	{Method: "POST", Path: "/telemetry", Function: "ingest", New: api.NewIngest},
+	{Method: "GET", Path: "/telemetry", Function: "query", New: api.NewQuery},
+	{Method: "GET", Path: "/telemetry/stats", Function: "stats", New: reports.NewStats},
+	{Method: "GET", Path: "/telemetry/anomalies", Function: "anomalies", New: reports.NewAnomalies},
+}
