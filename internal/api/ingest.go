@@ -93,11 +93,9 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 			badEvents++
 			continue
 		}
-		e := dec.Event
-		e.ReceivedAt = now
-		valid = append(valid, e)
+		valid = append(valid, dec.Event) // DecodeBatch stamped ReceivedAt with now
 		validAt = append(validAt, i)
-		results[i].ID = e.ID
+		results[i].ID = dec.Event.ID
 		if len(dec.UnknownFields) > 0 {
 			resp.UnknownFields = append(resp.UnknownFields, unknownFields{Index: i, Fields: dec.UnknownFields})
 		}
