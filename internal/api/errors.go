@@ -55,13 +55,17 @@ func setRetryAfter(resp events.APIGatewayV2HTTPResponse, d time.Duration) {
 	resp.Headers["Retry-After"] = strconv.Itoa(int((d + time.Second - 1) / time.Second))
 }
 
-// RouteError answers a request that matched no route (404) or matched a path with
-// another method (405, with allow naming the methods that path takes). API Gateway answers
-// these itself in a deployment; the local gateway uses this so both look alike to clients.
-func RouteError(status int, allow []string, requestID string) events.APIGatewayV2HTTPResponse {
+// GatewayError is what API Gateway itself answers, in the API's error shape: a request
+// that matched no route (404), a path asked with another method (405, allow naming the
+// methods it takes), or a function that failed instead of answering (502). A deployment's
+// gateway answers these itself; the local gateway uses this so both look alike to clients.
+func GatewayError(status int, allow []string, requestID string) events.APIGatewayV2HTTPResponse {
 	detail := "No such route: the API serves /telemetry, /telemetry/stats and /telemetry/anomalies, also under /latest."
-	if status == http.StatusMethodNotAllowed {
+	switch status {
+	case http.StatusMethodNotAllowed:
 		detail = "This path does not take that method; see the Allow header."
+	case http.StatusBadGateway:
+		detail = "The function serving this route failed; try again, and quote the request id if it persists."
 	}
 	resp := JSON(status, errorBody{Detail: detail, RequestID: requestID})
 	if len(allow) > 0 {

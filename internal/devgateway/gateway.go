@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -106,14 +105,14 @@ func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp e
 	rt, allowed := methods[r.Method]
 	switch {
 	case !known:
-		return api.RouteError(http.StatusNotFound, nil, id), "", true
+		return api.GatewayError(http.StatusNotFound, nil, id), "", true
 	case !allowed:
 		allow := make([]string, 0, len(methods))
 		for m := range methods {
 			allow = append(allow, m)
 		}
 		slices.Sort(allow)
-		return api.RouteError(http.StatusMethodNotAllowed, allow, id), "", true
+		return api.GatewayError(http.StatusMethodNotAllowed, allow, id), "", true
 	}
 
 	// One byte past Lambda's payload limit is enough for the handler to see the body is too
@@ -129,7 +128,7 @@ func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp e
 	if err != nil {
 		g.log.Error("function failed; answering 502 as API Gateway would",
 			"request_id", id, "route", rt.key, "function", rt.function, "error", err.Error())
-		resp = badGateway(id)
+		resp = api.GatewayError(http.StatusBadGateway, nil, id)
 	}
 	return resp, rt.key, true
 }
@@ -323,7 +322,7 @@ func (g *Gateway) write(w http.ResponseWriter, r *http.Request, id string, resp 
 	if err != nil {
 		g.log.Error("function returned a response API Gateway cannot send; answering 502",
 			"request_id", id, "error", err.Error())
-		resp = badGateway(id)
+		resp = api.GatewayError(http.StatusBadGateway, nil, id)
 		body = []byte(resp.Body)
 	}
 	h := w.Header()
@@ -364,24 +363,6 @@ func responseBody(resp events.APIGatewayV2HTTPResponse) ([]byte, error) {
 		return nil, fmt.Errorf("isBase64Encoded with a body that is not base64: %w", err)
 	}
 	return body, nil
-}
-
-// badGateway is the answer to a function that failed instead of answering. It keeps the
-// API's error shape so clients parse one shape everywhere, and says nothing of the failure
-// itself: that is in the log, under the request id.
-func badGateway(requestID string) events.APIGatewayV2HTTPResponse {
-	b, _ := json.Marshal(struct {
-		Detail    string `json:"detail"`
-		RequestID string `json:"request_id"`
-	}{
-		Detail:    "The function serving this route failed; try again, and quote the request id if it persists.",
-		RequestID: requestID,
-	})
-	return events.APIGatewayV2HTTPResponse{
-		StatusCode: http.StatusBadGateway,
-		Headers:    map[string]string{"Content-Type": "application/json"},
-		Body:       string(b),
-	}
 }
 
 // newRequestID makes an id shaped like API Gateway's (16 base64 characters). Eighty random

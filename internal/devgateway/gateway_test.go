@@ -196,7 +196,7 @@ func TestUnknownPathIs404(t *testing.T) {
 	for _, path := range []string{"/nope", "/telemetry/", "/latest", "/latest/nope", "/Telemetry"} {
 		w := serve(g, httptest.NewRequest("GET", path, nil))
 		id := w.Header().Get("Apigw-Requestid")
-		want := api.RouteError(http.StatusNotFound, nil, id)
+		want := api.GatewayError(http.StatusNotFound, nil, id)
 		if w.Code != 404 || w.Body.String() != want.Body || w.Header().Get("Content-Type") != "application/json" {
 			t.Errorf("GET %s: %d %s %q, want 404 %s", path, w.Code, w.Header().Get("Content-Type"), w.Body, want.Body)
 		}
@@ -212,7 +212,7 @@ func TestOtherMethodIs405(t *testing.T) {
 	for _, path := range []string{"/telemetry", "/latest/telemetry"} {
 		w := serve(g, httptest.NewRequest("DELETE", path, nil))
 		id := w.Header().Get("Apigw-Requestid")
-		want := api.RouteError(http.StatusMethodNotAllowed, []string{"GET", "POST"}, id)
+		want := api.GatewayError(http.StatusMethodNotAllowed, []string{"GET", "POST"}, id)
 		if w.Code != 405 || w.Body.String() != want.Body {
 			t.Errorf("DELETE %s: %d %q, want 405 %s", path, w.Code, w.Body, want.Body)
 		}
