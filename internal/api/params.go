@@ -168,12 +168,5 @@ func (p *Params) Check(accepted []string) error {
 	if len(p.problems) == 0 {
 		return nil
 	}
-	return telemetry.Invalidf("%s.", capitalize(strings.Join(p.problems, "; ")))
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return telemetry.InvalidProblems(p.problems, nil)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -61,6 +62,16 @@ func (e *Error) Unwrap() error { return e.Cause }
 // Invalidf builds a CodeInvalid error.
 func Invalidf(format string, args ...any) *Error {
 	return &Error{Code: CodeInvalid, Message: fmt.Sprintf(format, args...)}
+}
+
+// InvalidProblems builds one CodeInvalid error from every problem found, each a clause
+// such as "limit must be a whole number", joined into the one sentence a client reads.
+func InvalidProblems(problems []string, fields []FieldError) *Error {
+	message := strings.Join(problems, "; ")
+	if message != "" {
+		message = strings.ToUpper(message[:1]) + message[1:] + "."
+	}
+	return &Error{Code: CodeInvalid, Message: message, Fields: fields}
 }
 
 // ErrorCode returns the code of err, CodeInternal for errors that are not *Error.

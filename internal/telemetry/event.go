@@ -149,11 +149,11 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Extra        json.RawMessage `json:"extra"`
 	}{
 		ID: e.ID, Kind: e.Kind, Runtime: e.Runtime, TS: FormatTime(e.TS),
-		DeviceType: nullable(e.DeviceType), DeviceID: nullable(e.DeviceID),
-		JobName: nullable(e.JobName), TestName: nullable(e.TestName), JobID: nullable(e.JobID),
-		NodeID: nullable(e.NodeID), Tree: nullable(e.Tree), Branch: nullable(e.Branch),
-		Arch: nullable(e.Arch), Result: nullable(e.Result), IsInfraError: e.IsInfraError,
-		ErrorType: nullable(e.ErrorType), ErrorMsg: nullable(e.ErrorMsg), Retry: e.Retry,
+		DeviceType: Nullable(e.DeviceType), DeviceID: Nullable(e.DeviceID),
+		JobName: Nullable(e.JobName), TestName: Nullable(e.TestName), JobID: Nullable(e.JobID),
+		NodeID: Nullable(e.NodeID), Tree: Nullable(e.Tree), Branch: Nullable(e.Branch),
+		Arch: Nullable(e.Arch), Result: Nullable(e.Result), IsInfraError: e.IsInfraError,
+		ErrorType: Nullable(e.ErrorType), ErrorMsg: Nullable(e.ErrorMsg), Retry: e.Retry,
 		Duration: e.Duration, Extra: e.Extra,
 	}
 	if out.Extra == nil {
@@ -162,7 +162,8 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-func nullable(s string) *string {
+// Nullable is s as an optional JSON value: null when the field is absent (empty).
+func Nullable(s string) *string {
 	if s == "" {
 		return nil
 	}

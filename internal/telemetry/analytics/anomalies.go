@@ -86,8 +86,7 @@ func ParseAnomalyParams(values map[string]string) (AnomalyParams, error) {
 		for i, fe := range problems {
 			messages[i] = fe.Message
 		}
-		message := strings.Join(messages, "; ") + "."
-		return AnomalyParams{}, &telemetry.Error{Code: telemetry.CodeInvalid, Message: strings.ToUpper(message[:1]) + message[1:], Fields: problems}
+		return AnomalyParams{}, telemetry.InvalidProblems(messages, problems)
 	}
 	return p, nil
 }
@@ -299,18 +298,18 @@ func (a *AnomalyAccumulator) Report() AnomalyReport {
 		row := ResultAnomaly{
 			Runtime:              key.runtime,
 			Lab:                  key.runtime,
-			DeviceType:           nullable(key.deviceType),
+			DeviceType:           telemetry.Nullable(key.deviceType),
 			Counts:               c,
 			InfraRate:            c.InfraRate(),
 			FailRate:             c.FailRate(),
 			ConstantFailure:      c.Fail+c.Incomplete == c.Total,
 			ConstantInfraFailure: c.InfraError == c.Total,
 			LastSeen:             telemetry.FormatTime(g.latest.ts),
-			LatestErrorType:      nullable(g.latest.errorType),
-			LatestErrorMsg:       nullable(g.latest.errorMsg),
+			LatestErrorType:      telemetry.Nullable(g.latest.errorType),
+			LatestErrorMsg:       telemetry.Nullable(g.latest.errorMsg),
 		}
 		if a.params.Scope == AnomalyScopeDevice {
-			row.DeviceID = nullable(key.deviceID)
+			row.DeviceID = telemetry.Nullable(key.deviceID)
 		}
 		if row.FailRate >= a.params.Threshold || row.InfraRate >= a.params.Threshold {
 			report.ResultAnomalies = append(report.ResultAnomalies, row)
@@ -334,7 +333,7 @@ func (a *AnomalyAccumulator) Report() AnomalyReport {
 	for key, n := range a.errors {
 		if n >= minTotal {
 			report.ErrorAnomalies = append(report.ErrorAnomalies, ErrorAnomaly{
-				Runtime: key.runtime, ErrorType: nullable(key.errorType), Count: n,
+				Runtime: key.runtime, ErrorType: telemetry.Nullable(key.errorType), Count: n,
 			})
 		}
 	}
@@ -346,11 +345,4 @@ func (a *AnomalyAccumulator) Report() AnomalyReport {
 		return compareNullable([]*string{&x.Runtime, x.ErrorType}, []*string{&y.Runtime, y.ErrorType}) < 0
 	})
 	return report
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

@@ -57,11 +57,7 @@ func ParseGroupBy(s string) ([]string, error) {
 
 func groupByError(format string, args ...any) *telemetry.Error {
 	message := fmt.Sprintf(format, args...)
-	return &telemetry.Error{
-		Code:    telemetry.CodeInvalid,
-		Message: strings.ToUpper(message[:1]) + message[1:] + ".",
-		Fields:  []telemetry.FieldError{{Index: -1, Field: "group_by", Message: message}},
-	}
+	return telemetry.InvalidProblems([]string{message}, []telemetry.FieldError{{Index: -1, Field: "group_by", Message: message}})
 }
 
 // Dimensions are the values of every field stats can group or filter by, for one event or
