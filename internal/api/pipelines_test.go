@@ -1,0 +1,403 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/api/reports"
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// examplePipeline is the pipeline-metrics-collector's documented example.
+const examplePipeline = `{"project": "test/project", "pipeline_id": 1, "ref": "master",
+ "created_at": "2023-06-13T14:11:24.029+07:00", "duration": 97, "duration_e2e": 27,
+ "has_restarts": false, "jobs_failed": [], "build": 64, "builds": [{"build-e2e": 64}],
+ "jobs": [{"name": "e2e", "started_at": "2023-06-13T14:12:33.677+07:00",
+           "finished_at": "2023-06-13T14:13:01.293+07:00", "duration": 27, "up": 7, "e2e": 5}]}`
+
+type pipelinesAPI struct {
+	testAPI
+	post, pipelineStats, stats api.Handler
+}
+
+func newPipelinesAPI(t *testing.T) pipelinesAPI {
+	t.Helper()
+	a := newAPI(t, nil)
+	return pipelinesAPI{testAPI: a, post: api.NewPipelines(a.deps),
+		pipelineStats: reports.NewPipelineStats(a.deps), stats: reports.NewStats(a.deps)}
+}
+
+func postPipeline(path, rawQuery, body string) events.APIGatewayV2HTTPRequest {
+	req := request("POST", rawQuery, body)
+	req.RawPath, req.RequestContext.HTTP.Path = path, path
+	return req
+}
+
+// stored is every stored event, as GET /telemetry returns them, in a fixed order.
+func (a pipelinesAPI) stored(t *testing.T) string {
+	t.Helper()
+	r := call(t, a.query, request("GET", "limit=1000", ""))
+	if r.status != 200 {
+		t.Fatalf("query: %d %s", r.status, r.raw)
+	}
+	items := r.body["items"].([]any)
+	texts := make([]string, len(items))
+	for i, it := range items {
+		b, _ := json.Marshal(it)
+		texts[i] = string(b)
+	}
+	slices.Sort(texts)
+	return strings.Join(texts, "\n")
+}
+
+func TestExamplePipelineStoredOnceThenAlreadyReported(t *testing.T) {
+	a := newPipelinesAPI(t)
+	first := call(t, a.post, postPipeline("/pipelines", "", examplePipeline))
+	if first.status != 200 || first.body["inserted"] != 3.0 || first.body["duplicates"] != 0.0 {
+		t.Fatalf("first post: %d %s", first.status, first.raw)
+	}
+	if evs := first.body["events"].([]any); len(evs) != 3 {
+		t.Fatalf("first post answered %d events, want the pipeline, its job and its build: %s", len(evs), first.raw)
+	}
+	before := a.stored(t)
+
+	changed := strings.Replace(examplePipeline, `"duration": 97`, `"duration": 500`, 1)
+	for _, tc := range []struct{ name, path, body string }{
+		{"the same again", "/pipelines", examplePipeline},
+		{"with a changed duration", "/pipelines", changed},
+		{"through the collector's path", "/save_metrics", changed},
+	} {
+		r := call(t, a.post, postPipeline(tc.path, "", tc.body))
+		if r.status != 208 || r.body["inserted"] != 0.0 {
+			t.Errorf("%s: %d %s, want 208 Already Reported and nothing inserted", tc.name, r.status, r.raw)
+		}
+		if r.body["ids"] == nil || fmt.Sprint(r.body["ids"]) != fmt.Sprint(first.body["ids"]) {
+			t.Errorf("%s: ids %v, want the first post's %v", tc.name, r.body["ids"], first.body["ids"])
+		}
+	}
+	if after := a.stored(t); after != before {
+		t.Fatalf("storage changed after 208 answers:\nbefore %s\nafter  %s", before, after)
+	}
+
+	want := map[string]string{ // kind → fields the stored event must have
+		telemetry.KindPipelineResult: `"branch":"master","duration":97,` +
+			`"extra":{"build":64,"created_at":"2023-06-13T14:11:24.029+07:00","duration_e2e":27,"has_restarts":false,"jobs_failed":[]},` +
+			`"result":"pass","runtime":"gitlab","node_id":"1","tree":"test/project","ts":"2023-06-13T07:11:24.029000Z"`,
+		telemetry.KindJobResult: `"duration":27,` +
+			`"extra":{"e2e":5,"finished_at":"2023-06-13T14:13:01.293+07:00","started_at":"2023-06-13T14:12:33.677+07:00","up":7},` +
+			`"job_name":"e2e","result":"pass","retry":0,"ts":"2023-06-13T07:11:24.029000Z"`,
+		telemetry.KindBuildResult: `"duration":64,"job_name":"build-e2e","node_id":"1","tree":"test/project"`,
+	}
+	for kind, fields := range want {
+		r := call(t, a.query, request("GET", "kind="+kind, ""))
+		items := r.body["items"].([]any)
+		if len(items) != 1 {
+			t.Fatalf("GET /telemetry?kind=%s: %d items, want 1: %s", kind, len(items), r.raw)
+		}
+		got, _ := json.Marshal(items[0])
+		var wantFields map[string]any
+		if err := json.Unmarshal([]byte("{"+fields+"}"), &wantFields); err != nil {
+			t.Fatal(err)
+		}
+		gotFields := items[0].(map[string]any)
+		for k, v := range wantFields {
+			if fmt.Sprint(gotFields[k]) != fmt.Sprint(v) {
+				t.Errorf("%s: %s is %v, want %v (event %s)", kind, k, gotFields[k], v, got)
+			}
+		}
+	}
+
+	resp, err := a.stats(t.Context(), request("GET", "group_by=tree,kind", ""))
+	var rows []map[string]any
+	if err != nil || resp.StatusCode != 200 || json.Unmarshal([]byte(resp.Body), &rows) != nil {
+		t.Fatalf("stats: %d %v %s", resp.StatusCode, err, resp.Body)
+	}
+	got := map[string]float64{}
+	for _, row := range rows {
+		got[fmt.Sprint(row["tree"], " ", row["kind"])] = row["total"].(float64)
+	}
+	for _, kind := range []string{telemetry.KindPipelineResult, telemetry.KindJobResult, telemetry.KindBuildResult} {
+		if got["test/project "+kind] != 1 {
+			t.Errorf("stats grouped by tree,kind: %v, want one test/project %s", got, kind)
+		}
+	}
+}
+
+func TestPipelineRunKeepsUnknownFieldsAndNamesThem(t *testing.T) {
+	a := newPipelinesAPI(t)
+	doc := strings.Replace(examplePipeline, `"ref": "master"`,
+		`"ref": "master", "all_e2e_jobs": ["e2e"], "runner": {"tags": ["docker"]}`, 1)
+	doc = strings.Replace(doc, `"up": 7`, `"up": 7, "pull": 1.50, "queued": 3`, 1)
+	r := call(t, a.post, postPipeline("/pipelines", "runtime=gitlab-ee", doc))
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	if got := fmt.Sprint(r.body["unknown_fields"]); got != "[jobs[0].queued runner]" {
+		t.Errorf("unknown_fields %s, want [jobs[0].queued runner]", got)
+	}
+	q := call(t, a.query, request("GET", "runtime=gitlab-ee&kind=job_result", ""))
+	items := q.body["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("job events of runtime gitlab-ee: %s", q.raw)
+	}
+	extra, _ := json.Marshal(items[0].(map[string]any)["extra"])
+	if !strings.Contains(string(extra), `"pull":1.5`) || !strings.Contains(string(extra), `"queued":3`) {
+		t.Errorf("job extra %s, want the per-stage pull and the unknown queued kept", extra)
+	}
+	q = call(t, a.query, request("GET", "kind=pipeline_result", ""))
+	extra, _ = json.Marshal(q.body["items"].([]any)[0].(map[string]any)["extra"])
+	if !strings.Contains(string(extra), `"runner":{"tags":["docker"]}`) || !strings.Contains(string(extra), `"all_e2e_jobs":["e2e"]`) {
+		t.Errorf("pipeline extra %s, want runner and all_e2e_jobs kept", extra)
+	}
+}
+
+func TestBadPipelineDocumentsNameEveryProblemAndStoreNothing(t *testing.T) {
+	a := newPipelinesAPI(t)
+	for _, tc := range []struct {
+		name   string
+		from   string // replaced in examplePipeline by to
+		to     string
+		fields []string // every field the 400 must name
+	}{
+		{"missing project", `"project": "test/project", `, ``, []string{"project"}},
+		{"missing pipeline_id", `"pipeline_id": 1, `, ``, []string{"pipeline_id"}},
+		{"negative duration", `"duration": 97`, `"duration": -1`, []string{"duration"}},
+		{"job finished before it started", `"finished_at": "2023-06-13T14:13:01.293+07:00"`,
+			`"finished_at": "2023-06-13T14:12:00+07:00"`, []string{"jobs[0].finished_at"}},
+		{"failed job not in jobs", `"jobs_failed": []`, `"jobs_failed": [{"name": "lint", "duration": 3}]`, []string{"jobs_failed[0].name"}},
+		{"failed job named by a string", `"jobs_failed": []`, `"jobs_failed": ["e2e", "deploy"]`, []string{"jobs_failed[1]"}},
+		{"all at once", `"project": "test/project", "pipeline_id": 1, `, `"pipeline_id": null, `,
+			[]string{"project", "pipeline_id"}},
+		{"negative stage and build", `"up": 7`, `"up": -7, "pull": "5"`, []string{"jobs[0].up", "jobs[0].pull"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := strings.Replace(examplePipeline, tc.from, tc.to, 1)
+			if doc == examplePipeline {
+				t.Fatalf("%q is not in the example", tc.from)
+			}
+			r := call(t, a.post, postPipeline("/pipelines", "", doc))
+			if r.status != 400 {
+				t.Fatalf("%d %s, want 400", r.status, r.raw)
+			}
+			var got []string
+			for _, e := range r.body["errors"].([]any) {
+				got = append(got, e.(map[string]any)["field"].(string))
+			}
+			detail := r.body["detail"].(string)
+			for _, f := range tc.fields {
+				if !slices.Contains(got, f) {
+					t.Errorf("errors name %v, want %s among them: %s", got, f, r.raw)
+				}
+				if !strings.Contains(detail, f) {
+					t.Errorf("detail %q does not name %s", detail, f)
+				}
+			}
+		})
+	}
+	every := `{"pipeline_id": -3, "created_at": "yesterday", "duration": -1, "has_restarts": "no",
+	  "jobs": [{"name": "e2e", "started_at": "2023-06-13T14:12:33Z", "finished_at": "2023-06-13T14:12:00Z", "duration": -2}],
+	  "jobs_failed": ["lint"], "builds": [{"build-e2e": -64}]}`
+	r := call(t, a.post, postPipeline("/pipelines", "", every))
+	var got []string
+	for _, e := range r.body["errors"].([]any) {
+		got = append(got, e.(map[string]any)["field"].(string))
+	}
+	want := []string{"project", "pipeline_id", "created_at", "duration", "has_restarts",
+		"jobs[0].duration", "jobs[0].finished_at", "jobs_failed[0]", "builds[0].build-e2e"}
+	if r.status != 400 || !slices.Equal(got, want) {
+		t.Errorf("%d, errors name %v, want %v: %s", r.status, got, want, r.raw)
+	}
+	if got := a.total(t); got != 0 {
+		t.Fatalf("%v events stored after bad documents, want 0", got)
+	}
+}
+
+// simulatedRun is one generated pipeline run: its document and what the test expects of it.
+type simulatedRun struct {
+	doc           string
+	project, ref  string
+	created       time.Time
+	duration, e2e float64
+	restarts      bool
+	jobs          map[string][]float64
+}
+
+// simulateRuns makes n pipeline runs over the 10 days before end, most of one project on
+// master, some restarted (a job appearing twice), durations in whole seconds as GitLab
+// reports them and in fractions.
+func simulateRuns(n int, end time.Time) []simulatedRun {
+	rng := rand.New(rand.NewPCG(14, 2026))
+	zones := []*time.Location{time.UTC, time.FixedZone("", 7*3600), time.FixedZone("", -5*3600)}
+	runs := make([]simulatedRun, n)
+	for i := range runs {
+		r := &runs[i]
+		r.project, r.ref = "test/project", "master"
+		if rng.IntN(5) == 0 {
+			r.project = "other/project"
+		}
+		if rng.IntN(4) == 0 {
+			r.ref = "feature"
+		}
+		r.created = end.Add(-time.Duration(rng.Int64N(int64(240 * time.Hour)))).Truncate(time.Millisecond)
+		r.restarts = rng.IntN(7) == 0
+		r.e2e = float64(20 + rng.IntN(400))
+		r.duration = r.e2e + math.Round(rng.ExpFloat64()*300*1000)/1000
+		r.jobs = map[string][]float64{}
+		var jobs []string
+		add := func(name string, d float64) {
+			r.jobs[name] = append(r.jobs[name], d)
+			jobs = append(jobs, fmt.Sprintf(`{"name": %q, "started_at": %q, "finished_at": %q, "duration": %v, "up": %d}`,
+				name, r.created.Format(time.RFC3339Nano), r.created.Add(time.Duration(d*float64(time.Second))).Format(time.RFC3339Nano),
+				d, rng.IntN(30)))
+		}
+		add("e2e", r.e2e)
+		add("lint", float64(5+rng.IntN(60)))
+		if rng.IntN(2) == 0 {
+			add("unit", math.Round(rng.NormFloat64()*20+120))
+		}
+		if r.restarts {
+			add("e2e", float64(20+rng.IntN(400)))
+		}
+		failed := "[]"
+		if rng.IntN(10) == 0 {
+			failed = `[{"name": "lint", "duration": 3}]`
+		}
+		r.doc = fmt.Sprintf(`{"project": %q, "pipeline_id": %d, "ref": %q, "created_at": %q, "duration": %v,
+		  "duration_e2e": %v, "has_restarts": %t, "jobs_failed": %s, "jobs": [%s]}`,
+			r.project, 1000+i, r.ref, r.created.In(zones[i%len(zones)]).Format("2006-01-02T15:04:05.000Z07:00"),
+			r.duration, r.e2e, r.restarts, failed, strings.Join(jobs, ","))
+	}
+	return runs
+}
+
+// exactQuantile is the value at rank ⌊q·(n−1)⌋ of the sorted values, the rank the sketch
+// answers for; 0 for none.
+func exactQuantile(values []float64, q float64) float64 {
+	if len(values) == 0 {
+		return 0
+	}
+	v := slices.Clone(values)
+	slices.Sort(v)
+	return v[int(math.Floor(q*float64(len(v)-1)))]
+}
+
+func TestPipelineStatsWithinOnePercentOfExact(t *testing.T) {
+	a := newPipelinesAPI(t)
+	runs := simulateRuns(2000, testNow)
+	// Some runs go through the handler, the rest straight to the store in one batch,
+	// mapped by the same decoder: a request per document would only slow the test.
+	const viaHandler = 40
+	var direct []telemetry.Event
+	for i, r := range runs {
+		if i < viaHandler {
+			if resp := call(t, a.post, postPipeline("/pipelines", "", r.doc)); resp.status != 200 {
+				t.Fatalf("run %d: %d %s", i, resp.status, resp.raw)
+			}
+			continue
+		}
+		run, err := telemetry.DecodePipelineRun([]byte(r.doc), telemetry.DefaultPipelineRuntime, testNow)
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, r.doc)
+		}
+		direct = append(direct, run.Events...)
+	}
+	outcomes, err := a.deps.Events.PutEvents(t.Context(), direct)
+	if err != nil || slices.Contains(outcomes, telemetry.NotStored) {
+		t.Fatalf("store: %v", err)
+	}
+
+	since, until := testNow.Add(-200*time.Hour), testNow.Add(-30*time.Hour)
+	for _, tc := range []struct {
+		query    url.Values
+		inRange  func(simulatedRun) bool
+		excluded bool
+	}{
+		{url.Values{"project": {"test/project"}}, func(r simulatedRun) bool { return r.project == "test/project" }, false},
+		{url.Values{"project": {"test/project"}, "ref": {"master"}, "exclude_restarts": {"true"}},
+			func(r simulatedRun) bool { return r.project == "test/project" && r.ref == "master" }, true},
+		{url.Values{"project": {"test/project"}, "ref": {"master"}, "since": {since.Format(time.RFC3339)}, "until": {until.Format(time.RFC3339)}},
+			func(r simulatedRun) bool {
+				return r.project == "test/project" && r.ref == "master" && !r.created.Before(since) && !r.created.After(until)
+			}, false},
+		{url.Values{"project": {"test/project"}, "ref": {"master"}, "since": {since.Format(time.RFC3339)}, "until": {until.Format(time.RFC3339)}, "exclude_restarts": {"1"}},
+			func(r simulatedRun) bool {
+				return r.project == "test/project" && r.ref == "master" && !r.created.Before(since) && !r.created.After(until)
+			}, true},
+	} {
+		t.Run(tc.query.Encode(), func(t *testing.T) {
+			series := map[string][]float64{}
+			count := 0
+			for _, r := range runs {
+				if !tc.inRange(r) || (tc.excluded && r.restarts) {
+					continue
+				}
+				count++
+				series["duration"] = append(series["duration"], r.duration)
+				series["duration_e2e"] = append(series["duration_e2e"], r.e2e)
+				series["duration_without_e2e"] = append(series["duration_without_e2e"], r.duration-r.e2e)
+				for name, ds := range r.jobs {
+					series["job "+name] = append(series["job "+name], ds...)
+				}
+			}
+			resp, err := a.pipelineStats(t.Context(), request("GET", tc.query.Encode(), ""))
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("%d %v %s", resp.StatusCode, err, resp.Body)
+			}
+			var got struct {
+				Pipelines int `json:"pipelines"`
+				Jobs      []struct {
+					JobName  string             `json:"job_name"`
+					Duration map[string]float64 `json:"duration"`
+				} `json:"jobs"`
+			}
+			var raw map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {
+				t.Fatal(err)
+			}
+			_ = json.Unmarshal([]byte(resp.Body), &raw)
+			if got.Pipelines != count || count < 100 {
+				t.Fatalf("pipelines %d, want %d (and enough to mean something)", got.Pipelines, count)
+			}
+			summaries := map[string]map[string]float64{}
+			for _, name := range []string{"duration", "duration_e2e", "duration_without_e2e"} {
+				var s map[string]float64
+				if err := json.Unmarshal(raw[name], &s); err != nil {
+					t.Fatalf("%s: %v in %s", name, err, resp.Body)
+				}
+				summaries[name] = s
+			}
+			for _, j := range got.Jobs {
+				summaries["job "+j.JobName] = j.Duration
+			}
+			if len(summaries) != len(series) {
+				t.Errorf("answer has series %v, want %d", slices.Sorted(maps.Keys(summaries)), len(series))
+			}
+			for name, values := range series {
+				s := summaries[name]
+				if int(s["count"]) != len(values) {
+					t.Errorf("%s: count %v, want %d", name, s["count"], len(values))
+				}
+				for _, p := range []struct {
+					key string
+					q   float64
+				}{{"p50", 0.5}, {"p80", 0.8}, {"p95", 0.95}, {"p99", 0.99}} {
+					want := exactQuantile(values, p.q)
+					if math.Abs(s[p.key]-want) > 0.01*want+1e-6 {
+						t.Errorf("%s %s = %v, exact %v: off by more than 1%%", name, p.key, s[p.key], want)
+					}
+				}
+			}
+		})
+	}
+}
