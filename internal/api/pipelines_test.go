@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/api/reports"
+	"github.com/pipetel/pipetel/internal/dynamotest"
+	"github.com/pipetel/pipetel/internal/store"
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
@@ -220,6 +223,36 @@ func TestBadPipelineDocumentsNameEveryProblemAndStoreNothing(t *testing.T) {
 	}
 	if got := a.total(t); got != 0 {
 		t.Fatalf("%v events stored after bad documents, want 0", got)
+	}
+}
+
+func TestPipelineRunNotStoredWholeIsStoredByItsResend(t *testing.T) {
+	run, err := telemetry.DecodePipelineRun([]byte(examplePipeline), "gitlab", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The job and the build can never be written, the pipeline_result always could.
+	var refuse atomic.Bool
+	refuse.Store(true)
+	faults := &dynamotest.Faults{Unprocess: func(sk string, _ int) bool {
+		return refuse.Load() && !strings.HasSuffix(sk, "#"+run.Events[0].ID)
+	}}
+	a := newAPI(t, func(db store.DynamoAPI) store.DynamoAPI {
+		faults.DynamoAPI = db
+		return faults
+	})
+	post := api.NewPipelines(a.deps)
+	r := call(t, post, postPipeline("/pipelines", "", examplePipeline))
+	if r.status != 503 || r.headers["Retry-After"] == "" || fmt.Sprint(r.body["not_stored"]) == "[]" {
+		t.Fatalf("with the job and build refused: %d %s, want 503 naming what to resend", r.status, r.raw)
+	}
+	if got := a.total(t); got != 0 {
+		t.Fatalf("%v events stored; the run's jobs failed, so its pipeline_result must not be written", got)
+	}
+	refuse.Store(false)
+	// Not 208: the run was never stored whole, so the resend stores it.
+	if r := call(t, post, postPipeline("/pipelines", "", examplePipeline)); r.status != 200 || r.body["inserted"] != 3.0 {
+		t.Fatalf("resend: %d %s, want 200 with 3 inserted", r.status, r.raw)
 	}
 }
 
