@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/api/reports"
 	"github.com/pipetel/pipetel/internal/dynamotest"
+	"github.com/pipetel/pipetel/internal/simulate"
 	"github.com/pipetel/pipetel/internal/store"
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
@@ -256,64 +256,6 @@ func TestPipelineRunNotStoredWholeIsStoredByItsResend(t *testing.T) {
 	}
 }
 
-// simulatedRun is one generated pipeline run: its document and what the test expects of it.
-type simulatedRun struct {
-	doc           string
-	project, ref  string
-	created       time.Time
-	duration, e2e float64
-	restarts      bool
-	jobs          map[string][]float64
-}
-
-// simulateRuns makes n pipeline runs over the 10 days before end, most of one project on
-// master, some restarted (a job appearing twice), durations in whole seconds as GitLab
-// reports them and in fractions.
-func simulateRuns(n int, end time.Time) []simulatedRun {
-	rng := rand.New(rand.NewPCG(14, 2026))
-	zones := []*time.Location{time.UTC, time.FixedZone("", 7*3600), time.FixedZone("", -5*3600)}
-	runs := make([]simulatedRun, n)
-	for i := range runs {
-		r := &runs[i]
-		r.project, r.ref = "test/project", "master"
-		if rng.IntN(5) == 0 {
-			r.project = "other/project"
-		}
-		if rng.IntN(4) == 0 {
-			r.ref = "feature"
-		}
-		r.created = end.Add(-time.Duration(rng.Int64N(int64(240 * time.Hour)))).Truncate(time.Millisecond)
-		r.restarts = rng.IntN(7) == 0
-		r.e2e = float64(20 + rng.IntN(400))
-		r.duration = r.e2e + math.Round(rng.ExpFloat64()*300*1000)/1000
-		r.jobs = map[string][]float64{}
-		var jobs []string
-		add := func(name string, d float64) {
-			r.jobs[name] = append(r.jobs[name], d)
-			jobs = append(jobs, fmt.Sprintf(`{"name": %q, "started_at": %q, "finished_at": %q, "duration": %v, "up": %d}`,
-				name, r.created.Format(time.RFC3339Nano), r.created.Add(time.Duration(d*float64(time.Second))).Format(time.RFC3339Nano),
-				d, rng.IntN(30)))
-		}
-		add("e2e", r.e2e)
-		add("lint", float64(5+rng.IntN(60)))
-		if rng.IntN(2) == 0 {
-			add("unit", math.Round(rng.NormFloat64()*20+120))
-		}
-		if r.restarts {
-			add("e2e", float64(20+rng.IntN(400)))
-		}
-		failed := "[]"
-		if rng.IntN(10) == 0 {
-			failed = `[{"name": "lint", "duration": 3}]`
-		}
-		r.doc = fmt.Sprintf(`{"project": %q, "pipeline_id": %d, "ref": %q, "created_at": %q, "duration": %v,
-		  "duration_e2e": %v, "has_restarts": %t, "jobs_failed": %s, "jobs": [%s]}`,
-			r.project, 1000+i, r.ref, r.created.In(zones[i%len(zones)]).Format("2006-01-02T15:04:05.000Z07:00"),
-			r.duration, r.e2e, r.restarts, failed, strings.Join(jobs, ","))
-	}
-	return runs
-}
-
 // exactQuantile is the value at rank ⌊q·(n−1)⌋ of the sorted values, the rank the sketch
 // answers for; 0 for none.
 func exactQuantile(values []float64, q float64) float64 {
@@ -327,23 +269,32 @@ func exactQuantile(values []float64, q float64) float64 {
 
 func TestPipelineStatsWithinOnePercentOfExact(t *testing.T) {
 	a := newPipelinesAPI(t)
-	runs := simulateRuns(2000, testNow)
+	runs := simulate.PipelineRuns(14, 2000, testNow.Add(-240*time.Hour), testNow)
 	// Some runs go through the handler, the rest straight to the store in one batch,
-	// mapped by the same decoder: a request per document would only slow the test.
+	// mapped by the same decoder: a request per document would only slow the test, and
+	// so would their build_result events, which the stats do not read.
 	const viaHandler = 40
 	var direct []telemetry.Event
 	for i, r := range runs {
+		doc, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if i < viaHandler {
-			if resp := call(t, a.post, postPipeline("/pipelines", "", r.doc)); resp.status != 200 {
+			if resp := call(t, a.post, postPipeline("/pipelines", "", string(doc))); resp.status != 200 {
 				t.Fatalf("run %d: %d %s", i, resp.status, resp.raw)
 			}
 			continue
 		}
-		run, err := telemetry.DecodePipelineRun([]byte(r.doc), telemetry.DefaultPipelineRuntime, testNow)
+		run, err := telemetry.DecodePipelineRun(doc, telemetry.DefaultPipelineRuntime, testNow)
 		if err != nil {
-			t.Fatalf("run %d: %v\n%s", i, err, r.doc)
+			t.Fatalf("run %d: %v\n%s", i, err, doc)
 		}
-		direct = append(direct, run.Events...)
+		for _, e := range run.Events {
+			if e.Kind != telemetry.KindBuildResult {
+				direct = append(direct, e)
+			}
+		}
 	}
 	outcomes, err := a.deps.Events.PutEvents(t.Context(), direct)
 	if err != nil || slices.Contains(outcomes, telemetry.NotStored) {
@@ -353,34 +304,34 @@ func TestPipelineStatsWithinOnePercentOfExact(t *testing.T) {
 	since, until := testNow.Add(-200*time.Hour), testNow.Add(-30*time.Hour)
 	for _, tc := range []struct {
 		query    url.Values
-		inRange  func(simulatedRun) bool
+		inRange  func(simulate.PipelineRun) bool
 		excluded bool
 	}{
-		{url.Values{"project": {"test/project"}}, func(r simulatedRun) bool { return r.project == "test/project" }, false},
+		{url.Values{"project": {"test/project"}}, func(r simulate.PipelineRun) bool { return r.Project == "test/project" }, false},
 		{url.Values{"project": {"test/project"}, "ref": {"master"}, "exclude_restarts": {"true"}},
-			func(r simulatedRun) bool { return r.project == "test/project" && r.ref == "master" }, true},
+			func(r simulate.PipelineRun) bool { return r.Project == "test/project" && r.Ref == "master" }, true},
 		{url.Values{"project": {"test/project"}, "ref": {"master"}, "since": {since.Format(time.RFC3339)}, "until": {until.Format(time.RFC3339)}},
-			func(r simulatedRun) bool {
-				return r.project == "test/project" && r.ref == "master" && !r.created.Before(since) && !r.created.After(until)
+			func(r simulate.PipelineRun) bool {
+				return r.Project == "test/project" && r.Ref == "master" && !r.Created.Before(since) && !r.Created.After(until)
 			}, false},
 		{url.Values{"project": {"test/project"}, "ref": {"master"}, "since": {since.Format(time.RFC3339)}, "until": {until.Format(time.RFC3339)}, "exclude_restarts": {"1"}},
-			func(r simulatedRun) bool {
-				return r.project == "test/project" && r.ref == "master" && !r.created.Before(since) && !r.created.After(until)
+			func(r simulate.PipelineRun) bool {
+				return r.Project == "test/project" && r.Ref == "master" && !r.Created.Before(since) && !r.Created.After(until)
 			}, true},
 	} {
 		t.Run(tc.query.Encode(), func(t *testing.T) {
 			series := map[string][]float64{}
 			count := 0
 			for _, r := range runs {
-				if !tc.inRange(r) || (tc.excluded && r.restarts) {
+				if !tc.inRange(r) || (tc.excluded && r.HasRestarts) {
 					continue
 				}
 				count++
-				series["duration"] = append(series["duration"], r.duration)
-				series["duration_e2e"] = append(series["duration_e2e"], r.e2e)
-				series["duration_without_e2e"] = append(series["duration_without_e2e"], r.duration-r.e2e)
-				for name, ds := range r.jobs {
-					series["job "+name] = append(series["job "+name], ds...)
+				series["duration"] = append(series["duration"], r.Duration)
+				series["duration_e2e"] = append(series["duration_e2e"], r.DurationE2E)
+				series["duration_without_e2e"] = append(series["duration_without_e2e"], r.Duration-r.DurationE2E)
+				for _, j := range r.Jobs {
+					series["job "+j.Name] = append(series["job "+j.Name], j.Duration)
 				}
 			}
 			resp, err := a.pipelineStats(t.Context(), request("GET", tc.query.Encode(), ""))
