@@ -190,6 +190,19 @@ func (d *runDecoder) object(path string, raw []byte) map[string]json.RawMessage 
 	return members
 }
 
+// failed reports whether a problem was already found at path.
+func (d *runDecoder) failed(path string) bool {
+	return slices.ContainsFunc(d.errs, func(fe FieldError) bool { return fe.Field == path })
+}
+
+// required reports path as missing when an optional read of it gave nothing and found
+// nothing wrong either: absent, null or empty.
+func (d *runDecoder) required(path, value, what string) {
+	if value == "" && !d.failed(path) {
+		d.fail(path, "is required, %s", what)
+	}
+}
+
 func join(path, name string) string {
 	if path == "" {
 		return name
@@ -324,9 +337,7 @@ func (d *runDecoder) decode(body []byte, runtime string) PipelineRun {
 	}
 	var run PipelineRun
 	run.Project = d.text("project", doc["project"], maxStringLen)
-	if run.Project == "" && !slices.ContainsFunc(d.errs, func(fe FieldError) bool { return fe.Field == "project" }) {
-		d.fail("project", `is required, the project's path such as "test/project"`)
-	}
+	d.required("project", run.Project, `the project's path such as "test/project"`)
 	run.PipelineID = d.pipelineID(doc["pipeline_id"])
 	ref := d.text("ref", doc["ref"], maxStringLen)
 	created := d.instant("created_at", doc["created_at"])
@@ -415,9 +426,7 @@ func (d *runDecoder) jobs(base Event, raw json.RawMessage) ([]Event, map[string]
 		e.Kind = KindJobResult
 		e.Result = ResultPass
 		e.JobName = d.text(join(path, "name"), job["name"], maxStringLen)
-		if !present(job["name"]) {
-			d.fail(join(path, "name"), "is required, the job's name")
-		}
+		d.required(join(path, "name"), e.JobName, "the job's name")
 		e.Duration = d.seconds(join(path, "duration"), job["duration"])
 		for _, stage := range jobStageFields {
 			d.seconds(join(path, stage), job[stage])
@@ -451,6 +460,7 @@ func (d *runDecoder) jobsFailed(raw json.RawMessage, jobs map[string]bool) map[s
 		switch elem[0] {
 		case '"':
 			name = d.text(path, elem, maxStringLen)
+			d.required(path, name, "the name of a job in jobs")
 		case '{':
 			m := d.object(path, elem)
 			if m == nil {
@@ -459,10 +469,7 @@ func (d *runDecoder) jobsFailed(raw json.RawMessage, jobs map[string]bool) map[s
 			d.seconds(join(path, "duration"), m["duration"])
 			path = join(path, "name")
 			name = d.text(path, m["name"], maxStringLen)
-			if !present(m["name"]) {
-				d.fail(path, "is required, the name of a job in jobs")
-				continue
-			}
+			d.required(path, name, "the name of a job in jobs")
 		default:
 			d.fail(path, `must be a job's name or an object {"name": ..., "duration": ...}, not %s`, describeJSON(elem))
 			continue

@@ -107,6 +107,9 @@ func TestPipelineDocumentErrors(t *testing.T) {
 		{"created_at in the future", strings.Replace(pipelineExample, `2023-06-13T14:11:24.029+07:00`, `2027-01-01T00:00:00Z`, 1), []string{"created_at"}},
 		{"field twice", strings.Replace(pipelineExample, `"ref": "master"`, `"ref": "master", "ref": "main"`, 1), []string{"ref"}},
 		{"job without a name", strings.Replace(pipelineExample, `"name": "e2e", `, ``, 1), []string{"jobs[0].name"}},
+		{"job with an empty name", strings.Replace(pipelineExample, `"name": "e2e", `, `"name": "", `, 1), []string{"jobs[0].name"}},
+		{"empty failed job", strings.Replace(pipelineExample, `"jobs_failed": []`, `"jobs_failed": ["", {"name": null}]`, 1),
+			[]string{"jobs_failed[0]", "jobs_failed[1].name"}},
 		{"jobs not an array", strings.Replace(pipelineExample, `"jobs": [{`, `"jobs": {"x": [{`, 1) + "}", []string{"jobs"}},
 		{"build not a number", strings.Replace(pipelineExample, `{"build-e2e": 64}`, `{"build-e2e": "64"}`, 1), []string{"builds[0].build-e2e"}},
 		{"bad runtime", pipelineExample, []string{"runtime"}},
@@ -139,4 +142,32 @@ func TestPipelineDocumentErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecodePipelineRun checks that no body makes DecodePipelineRun panic, that a refused
+// one is refused as the client's problem, and that an accepted run is events every store
+// key needs: a pipeline_result first, then ids all different and 24 hex characters.
+func FuzzDecodePipelineRun(f *testing.F) {
+	f.Add([]byte(pipelineExample))
+	f.Add([]byte(`{"project":"p","pipeline_id":"x","created_at":"2026-08-20","jobs":[{"name":"a"},{"name":"a"}],"jobs_failed":["a"],"builds":[{"b":1,"c":2}]}`))
+	f.Add([]byte(`{"project":"p","pipeline_id":1,"created_at":"2026-08-20","jobs":[{"name":"\ud800"}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		run, err := DecodePipelineRun(body, "gitlab", decodeTestNow)
+		if err != nil {
+			if c := ErrorCode(err); c != CodeInvalid && c != CodeTooLarge {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		if len(run.Events) == 0 || run.Events[0].Kind != KindPipelineResult {
+			t.Fatalf("accepted run without a pipeline_result first: %+v", run.Events)
+		}
+		seen := map[string]bool{}
+		for _, e := range run.Events {
+			if len(e.ID) != 24 || seen[e.ID] || e.TS.IsZero() || e.Tree == "" || e.NodeID == "" {
+				t.Fatalf("event %+v: want a new 24-character id, a ts, a tree and a node_id", e)
+			}
+			seen[e.ID] = true
+		}
+	})
 }
