@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
@@ -24,6 +25,10 @@ type Deps struct {
 	Events telemetry.EventStore
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Tokens is the tokens table, for the authorizer; the routes never read it.
+	Tokens auth.TokenStore
+	// PublicReads opens every GET route to requests without a token (see checkAccess).
+	PublicReads bool
 }
 
 // Route is one route of the public API and the function that serves it.

@@ -23,6 +23,8 @@ const (
 	EnvWriteConcurrency = "WRITE_CONCURRENCY"
 	EnvCursorSecret     = "CURSOR_SECRET"
 	EnvLogLevel         = "LOG_LEVEL"
+	EnvTokensTable      = "TOKENS_TABLE" // the authorizer's and the CLI's; empty elsewhere
+	EnvPublicReads      = "PUBLIC_READS" // "true": GET routes need no token
 	// Set by Lambda from the function's role.
 	EnvAccessKeyID     = "AWS_ACCESS_KEY_ID"
 	EnvSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
@@ -33,7 +35,7 @@ const (
 var Variables = []string{
 	EnvEventsTable, EnvDynamoEndpoint, EnvRegion, EnvEventShards, EnvRuntimeShards,
 	EnvKindShards, EnvRetentionDays, EnvWriteConcurrency, EnvCursorSecret, EnvLogLevel,
-	EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken,
+	EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken, EnvTokensTable, EnvPublicReads,
 }
 
 // Config is the configuration of one function.
@@ -52,6 +54,8 @@ type Config struct {
 	CursorSecret     string
 	LogLevel         string
 	Credentials      aws.Credentials
+	TokensTable      string // empty: this process checks no tokens
+	PublicReads      bool
 }
 
 // Defaults, sized so that at 10,000 events/s no key value takes more than ~420 writes/s,
@@ -78,6 +82,14 @@ func Load(getenv func(string) string) (Config, error) {
 			SessionToken:    getenv(EnvSessionToken),
 			Source:          "environment",
 		},
+	}
+	c.TokensTable = strings.TrimSpace(getenv(EnvTokensTable))
+	switch v := strings.TrimSpace(getenv(EnvPublicReads)); strings.ToLower(v) {
+	case "", "false":
+	case "true":
+		c.PublicReads = true
+	default:
+		return Config{}, fmt.Errorf("%s=%q: want true or false", EnvPublicReads, v)
 	}
 	if c.EventsTable == "" {
 		return Config{}, fmt.Errorf("%s is not set: name the DynamoDB events table", EnvEventsTable)
