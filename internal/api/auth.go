@@ -121,12 +121,16 @@ func setChallenge(resp events.APIGatewayV2HTTPResponse) {
 
 // GatewayAuthError is what API Gateway answers itself when the authorizer stops a
 // request before any function: 401 when the request lacks the identity source (no
-// Authorization header), 500 when the authorizer failed. A deployment's gateway answers
-// {"message":"Unauthorized"} and {"message":"Internal Server Error"}; the local gateway
-// uses this, in the API's error shape, so a client sees the same statuses.
+// Authorization header), 403 when the authorizer said no (pipetel's never does), 500 when
+// it failed. A deployment's gateway answers {"message":"Unauthorized"}, "Forbidden" and
+// "Internal Server Error"; the local gateway uses this, in the API's error shape, so a
+// client sees the same statuses.
 func GatewayAuthError(status int, requestID string) events.APIGatewayV2HTTPResponse {
-	if status == http.StatusUnauthorized {
+	switch status {
+	case http.StatusUnauthorized:
 		return errorResponse(errNoToken, requestID)
+	case http.StatusForbidden:
+		return JSON(status, errorBody{Detail: "The authorizer refused this request.", RequestID: requestID})
 	}
 	return JSON(http.StatusInternalServerError, errorBody{
 		Detail:    "The authorizer could not check the token; try again, and quote the request id if it persists.",
