@@ -135,3 +135,25 @@ func positiveInt(getenv func(string) string, name string, def, max int) (int, er
 	}
 	return n, nil
 }
+
+// LoadTokens reads the configuration of a process that works on the tokens table alone,
+// such as the operator's CLI: the same variables as Load, of which it needs
+// TOKENS_TABLE and not EVENTS_TABLE.
+func LoadTokens(getenv func(string) string) (Config, error) {
+	c := Config{
+		TokensTable:    strings.TrimSpace(getenv(EnvTokensTable)),
+		DynamoEndpoint: strings.TrimSpace(getenv(EnvDynamoEndpoint)),
+		Region:         strings.TrimSpace(getenv(EnvRegion)),
+		LogLevel:       strings.TrimSpace(getenv(EnvLogLevel)),
+		Credentials: aws.Credentials{
+			AccessKeyID:     getenv(EnvAccessKeyID),
+			SecretAccessKey: getenv(EnvSecretAccessKey),
+			SessionToken:    getenv(EnvSessionToken),
+			Source:          "environment",
+		},
+	}
+	if c.TokensTable == "" {
+		return Config{}, fmt.Errorf("%s is not set: name the DynamoDB tokens table (the stack's TokensTableName output)", EnvTokensTable)
+	}
+	return c, nil
+}
