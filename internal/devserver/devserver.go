@@ -30,12 +30,9 @@ import (
 const (
 	DefaultEventsTable = "pipetel-dev-events"
 	DefaultTokensTable = "pipetel-dev-tokens"
-	// EndpointFileName, beside the token file, holds the DynamoDB endpoint of a running
-	// dev server, for `make token`.
-	EndpointFileName = "dynamodb-endpoint"
-	DefaultDataDir   = ".local/dynamodb"
-	DefaultHost      = "127.0.0.1"
-	DefaultPort      = "3000"
+	DefaultDataDir     = ".local/dynamodb"
+	DefaultHost        = "127.0.0.1"
+	DefaultPort        = "3000"
 	// EnvPort overrides DefaultPort when no address is given, as many local tools expect.
 	EnvPort = "PORT"
 )

@@ -16,6 +16,10 @@ import (
 // DevTokenName names the token `make dev` makes for its user.
 const DevTokenName = "dev"
 
+// EndpointFileName, beside the token file, holds the DynamoDB endpoint of a running dev
+// server, for `make token`.
+const EndpointFileName = "dynamodb-endpoint"
+
 // DefaultTokenFile is where `make dev` keeps its token, beside its data, out of git.
 const DefaultTokenFile = ".local/dev-token"
 
