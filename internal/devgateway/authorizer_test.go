@@ -16,6 +16,7 @@ import (
 	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/dynamotest"
+	"github.com/pipetel/pipetel/internal/emitter"
 	"github.com/pipetel/pipetel/internal/routes"
 	"github.com/pipetel/pipetel/internal/store"
 )
@@ -230,4 +231,33 @@ func newGatewayWithAuthorizer(t *testing.T, a *Authorizer) (*Gateway, *recorder)
 	g, _, get, _ := newGateway(t)
 	g.UseAuthorizer(a)
 	return g, get
+}
+
+// TestKernelCIClientWithAnIngestAndReadToken: KernelCI's clients send "Authorization:
+// Bearer <token>" on their POSTs to {base}/latest/telemetry and on their GETs; one token
+// with ingest and read does both.
+func TestKernelCIClientWithAnIngestAndReadToken(t *testing.T) {
+	ag := newAuthGateway(t, false)
+	tok := ag.token(t, "lab-collabora", 90*24*time.Hour, auth.ScopeIngest, auth.ScopeRead)
+	srv := httptest.NewServer(ag.g)
+	defer srv.Close()
+	c := &emitter.Client{URL: srv.URL + "/latest/telemetry", HTTP: srv.Client(), Token: tok}
+	res, err := c.Post(t.Context(), emitter.Batch{Events: 1, Body: []byte(oneEvent)})
+	if err != nil || res.Inserted != 1 {
+		t.Fatalf("POST as KernelCI: %+v, %v", res, err)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/latest/telemetry/stats?group_by=runtime", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET stats as KernelCI: %d", resp.StatusCode)
+	}
+	c.Token = ""
+	if _, err := c.Post(t.Context(), emitter.Batch{Events: 1, Body: []byte(oneEvent)}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("POST without the token: %v, want a 401", err)
+	}
 }
