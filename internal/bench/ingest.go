@@ -132,7 +132,7 @@ func (b *bench) ingestHTTP(ctx context.Context, label string, batches []emitter.
 	if err != nil {
 		return IngestRun{}, err
 	}
-	client := &emitter.Client{URL: svc.url + "/telemetry", HTTP: httpClient(workers)}
+	client := &emitter.Client{URL: svc.url + "/telemetry", HTTP: httpClient(workers, b.token)}
 	m := startMeter(b.progress, label, n)
 	start := time.Now()
 	res, err := client.PostAll(ctx, batches, workers, func(r emitter.Result) { m.set(r.Events) })
