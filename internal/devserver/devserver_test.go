@@ -319,6 +319,11 @@ func TestRunServesEveryRoute(t *testing.T) {
 	if err := s.stop(); err != nil {
 		t.Fatalf("Run after Ctrl-C: %v", err)
 	}
+	// The notes show the token to the person who started the server; the service's log
+	// lines, which go wherever logs go, never hold it.
+	if strings.Contains(s.log.String(), s.token) || strings.Contains(s.log.String(), auth.Hash(s.token)) {
+		t.Errorf("the service log holds the dev token or its hash")
+	}
 	notes := s.notes.String()
 	for _, want := range []string{s.base, "curl -sS -X POST " + s.base + "/telemetry", tables.Events, "(from DYNAMODB_ENDPOINT)",
 		s.token, `-H "Authorization: Bearer $(cat ` + s.tokenFile + `)"`} {
