@@ -76,12 +76,11 @@ func checkAccess(d Deps, req events.APIGatewayV2HTTPRequest) error {
 	if scope == auth.ScopeRead && d.PublicReads {
 		return nil
 	}
-	var decision auth.Decision
+	var lambdaContext map[string]any
 	if a := req.RequestContext.Authorizer; a != nil {
-		decision = auth.FromContext(a.Lambda)
-	} else {
-		decision = auth.FromContext(nil)
+		lambdaContext = a.Lambda
 	}
+	decision := auth.FromContext(lambdaContext)
 	switch decision.Outcome {
 	case auth.OutcomeAllowed:
 		if decision.Allows(scope) {

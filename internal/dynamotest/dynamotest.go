@@ -107,6 +107,9 @@ func deleteTables(t testing.TB, client *dynamodb.Client, tables store.Tables) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, name := range []string{tables.Events, tables.Tokens} {
+		if name == "" {
+			continue // not created
+		}
 		_, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 		var notFound *types.ResourceNotFoundException
 		if err != nil && !errors.As(err, &notFound) {

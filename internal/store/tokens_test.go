@@ -100,8 +100,8 @@ func TestTokensCreateListRevoke(t *testing.T) {
 	if !got.Revoked || !got.LastUsed.Equal(testNow) {
 		t.Fatalf("after touch and revoke: %+v", got)
 	}
-	// The name is free again; the revoked token stays listed.
-	createToken(t, s, "lab-a", nil)
+	// The name is free again; the revoked token stays listed, before the newer one.
+	createToken(t, s, "lab-a", func(tk *auth.Token) { tk.Created = testNow })
 	list, err := s.List(t.Context())
 	if err != nil {
 		t.Fatal(err)
