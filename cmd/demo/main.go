@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,7 +26,14 @@ func main() {
 	flag.DurationVar(&o.Span, "span", 48*time.Hour, "events are spread over this long before now")
 	flag.IntVar(&o.Batch, "batch", 500, "events per request")
 	flag.IntVar(&o.Workers, "workers", 2, "requests in flight")
+	tokenFile := flag.String("token-file", ".local/dev-token", "file holding a token with the ingest scope (make dev writes this one)")
 	flag.Parse()
+	tok, err := os.ReadFile(*tokenFile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo: the token: %v; `make dev` writes it when it starts\n", err)
+		os.Exit(1)
+	}
+	o.Token = strings.TrimSpace(string(tok))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

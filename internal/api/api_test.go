@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/dynamotest"
 	"github.com/pipetel/pipetel/internal/store"
 )
@@ -47,14 +48,17 @@ func newAPI(t *testing.T, wrap func(store.DynamoAPI) store.DynamoAPI) testAPI {
 			Backoff: store.Backoff{Attempts: 10, Base: time.Millisecond, Max: time.Millisecond},
 			Now:     func() time.Time { return testNow },
 		}),
-		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Now: func() time.Time { return testNow },
+		Log:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Now:    func() time.Time { return testNow },
+		Tokens: store.NewTokens(dynamotest.Client(t), tables.Tokens),
 	}
 	return testAPI{ingest: api.NewIngest(deps), query: api.NewQuery(deps), deps: deps}
 }
 
+// request is the event API Gateway sends for a request that the authorizer let through
+// with a token holding every scope, as the deployed routes receive it.
 func request(method, rawQuery, body string) events.APIGatewayV2HTTPRequest {
-	return events.APIGatewayV2HTTPRequest{
+	return withDecision(events.APIGatewayV2HTTPRequest{
 		RawPath:        "/telemetry",
 		RawQueryString: rawQuery,
 		Body:           body,
@@ -62,7 +66,13 @@ func request(method, rawQuery, body string) events.APIGatewayV2HTTPRequest {
 			RequestID: "req-test-1",
 			HTTP:      events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: "/telemetry"},
 		},
-	}
+	}, auth.Decision{Outcome: auth.OutcomeAllowed, Name: "test", Scopes: auth.AllScopes})
+}
+
+// withDecision is req as the authorizer's decision d leaves it.
+func withDecision(req events.APIGatewayV2HTTPRequest, d auth.Decision) events.APIGatewayV2HTTPRequest {
+	req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: d.Context()}
+	return req
 }
 
 type response struct {

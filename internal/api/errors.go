@@ -30,6 +30,10 @@ func statusOf(code telemetry.Code) int {
 		return http.StatusTooManyRequests
 	case telemetry.CodeUnavailable:
 		return http.StatusServiceUnavailable
+	case telemetry.CodeUnauthenticated:
+		return http.StatusUnauthorized
+	case telemetry.CodeForbidden:
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }
@@ -46,6 +50,9 @@ func errorResponse(err error, requestID string) events.APIGatewayV2HTTPResponse 
 	resp := JSON(statusOf(te.Code), errorBody{Detail: te.Message, Errors: te.Fields, RequestID: requestID})
 	if te.RetryAfter > 0 {
 		setRetryAfter(resp, te.RetryAfter)
+	}
+	if te.Code == telemetry.CodeUnauthenticated {
+		setChallenge(resp)
 	}
 	return resp
 }

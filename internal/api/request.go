@@ -32,7 +32,11 @@ func Serve(ctx context.Context, d Deps, route string, req events.APIGatewayV2HTT
 	id := requestID(ctx, req)
 	log := d.Log.With("request_id", id, "route", route)
 	start := time.Now()
-	resp, err := guard(ctx, log, fn)
+	var resp events.APIGatewayV2HTTPResponse
+	err := checkAccess(d, req)
+	if err == nil {
+		resp, err = guard(ctx, log, fn)
+	}
 	if err != nil {
 		code := telemetry.ErrorCode(err)
 		if code == telemetry.CodeInternal || code == telemetry.CodeUnavailable || code == telemetry.CodeThrottled {

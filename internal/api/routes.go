@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
@@ -27,6 +28,10 @@ type Deps struct {
 	// PipelineRuntime is the runtime of pipeline runs whose request names none; empty
 	// means telemetry.DefaultPipelineRuntime.
 	PipelineRuntime string
+	// Tokens is the tokens table, for the authorizer; the routes never read it.
+	Tokens auth.TokenStore
+	// PublicReads opens every GET route to requests without a token (see checkAccess).
+	PublicReads bool
 }
 
 // Route is one route of the public API and the function that serves it.

@@ -50,14 +50,31 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (api.Deps
 		WriteConcurrency: cfg.WriteConcurrency,
 		CursorSecret:     []byte(cfg.CursorSecret),
 	})
-	return api.Deps{Events: events, Log: log, Now: time.Now, PipelineRuntime: cfg.PipelineRuntime}, nil
+	deps := api.Deps{Events: events, Log: log, Now: time.Now, PublicReads: cfg.PublicReads,
+		PipelineRuntime: cfg.PipelineRuntime}
+	if cfg.TokensTable != "" {
+		deps.Tokens = store.NewTokens(client, cfg.TokensTable)
+	}
+	return deps, nil
 }
 
 // Start runs one Lambda function: it builds the dependencies once per cold start and
 // serves the handler newHandler makes from them.
 func Start(newHandler func(api.Deps) api.Handler) {
+	lambda.Start(newHandler(startDeps(false)))
+}
+
+// StartAuthorizer runs the authorizer function, which needs TOKENS_TABLE.
+func StartAuthorizer(newHandler func(api.Deps) api.AuthorizerHandler) {
+	lambda.Start(newHandler(startDeps(true)))
+}
+
+func startDeps(needTokens bool) api.Deps {
 	cfg, err := config.Load(os.Getenv)
 	log := NewLogger(os.Stdout, cfg.LogLevel)
+	if err == nil && needTokens && cfg.TokensTable == "" {
+		err = fmt.Errorf("%s is not set: name the DynamoDB tokens table", config.EnvTokensTable)
+	}
 	if err != nil {
 		log.Error("configuration", "error", err.Error())
 		os.Exit(1)
@@ -67,5 +84,5 @@ func Start(newHandler func(api.Deps) api.Handler) {
 		log.Error("start", "error", fmt.Sprint(err))
 		os.Exit(1)
 	}
-	lambda.Start(newHandler(deps))
+	return deps
 }

@@ -84,7 +84,7 @@ func DefaultOptions() Options {
 		ColdStarts:     10,
 		MemoryBody:     6_000_000,
 		PipelineRuns:   400,
-		Functions:      []string{"ingest", "query", "stats", "anomalies"},
+		Functions:      []string{"ingest", "query", "stats", "anomalies", "pipelines", "pipelinestats", "authorizer"},
 		Go:             "go",
 		BuildDir:       ".cache/bench",
 		EventsDir:      "events",
@@ -103,6 +103,8 @@ type bench struct {
 	// The large and small data sets, loaded once for the query, paging, stats and
 	// anomalies sections.
 	large, small string
+	// token is the run's bearer token (ingest and read) in tokensTable.
+	token string
 	// windowStart is where the data sets' window begins: every stored event of either
 	// set is at or after it, except the paging events, which are older.
 	windowStart time.Time
@@ -147,6 +149,10 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 	b.endpoint = ddb.Endpoint()
 	b.db, err = store.NewClient(ctx, store.ClientOptions{Region: region, Endpoint: b.endpoint, MaxConns: 64})
 	if err != nil {
+		return r, err
+	}
+
+	if b.token, err = b.newToken(ctx); err != nil {
 		return r, err
 	}
 
@@ -196,6 +202,9 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 	if want(SectionColdStart) {
 		if r.ColdStart, err = b.coldStarts(ctx, builds); err != nil {
 			return r, fmt.Errorf("cold start: %w", err)
+		}
+		if r.Authorizer, err = b.authorizerCost(ctx, builds); err != nil {
+			return r, fmt.Errorf("authorizer: %w", err)
 		}
 	}
 	if want(SectionMemory) {

@@ -150,6 +150,8 @@ func TestReportJSONKeysAreStable(t *testing.T) {
 		"anomalies.served_from_rollups", "anomalies.small", "anomalies.small.events",
 		"anomalies.small.events_read_per_request", "anomalies.small.p50_ms", "anomalies.small.p95_ms",
 		"anomalies.small.samples",
+		"authorizer", "authorizer.query_warm_p50_ms", "authorizer.ratio_to_query", "authorizer.samples",
+		"authorizer.warm_p50_ms", "authorizer.warm_p95_ms",
 		"cold_start", "cold_start.*", "cold_start.*.bootstrap_bytes", "cold_start.*.bootstrap_mb",
 		"cold_start.*.first_response_max_ms", "cold_start.*.first_response_min_ms",
 		"cold_start.*.first_response_ms", "cold_start.*.init_ms", "cold_start.*.runs", "cold_start.*.status",
@@ -314,11 +316,17 @@ func TestPaddedBodyIsAsLargeAsAskedAndValid(t *testing.T) {
 }
 
 func TestStatusOfAPIGatewayResponse(t *testing.T) {
-	if s, err := statusOf([]byte(`{"statusCode":413,"body":"{}"}`)); err != nil || s != 413 {
+	if s, err := statusOf("ingest", []byte(`{"statusCode":413,"body":"{}"}`)); err != nil || s != 413 {
 		t.Errorf("statusOf = %d, %v", s, err)
 	}
-	if _, err := statusOf([]byte(`{"errorMessage":"boom"}`)); err == nil {
+	if _, err := statusOf("query", []byte(`{"errorMessage":"boom"}`)); err == nil {
 		t.Error("a function error read as a response")
+	}
+	if s, err := statusOf("authorizer", []byte(`{"isAuthorized":true,"context":{}}`)); err != nil || s != 200 {
+		t.Errorf("statusOf(authorizer answer) = %d, %v", s, err)
+	}
+	if _, err := statusOf("authorizer", []byte(`{"errorMessage":"boom"}`)); err == nil {
+		t.Error("an authorizer error read as an answer")
 	}
 }
 

@@ -138,7 +138,7 @@ func (b *bench) ingestHTTPAt(ctx context.Context, path, label string, batches []
 	if err != nil {
 		return IngestRun{}, err
 	}
-	client := &emitter.Client{URL: svc.url + path, HTTP: httpClient(workers)}
+	client := &emitter.Client{URL: svc.url + path, HTTP: httpClient(workers, b.token)}
 	m := startMeter(b.progress, label, n)
 	start := time.Now()
 	res, err := client.PostAll(ctx, batches, workers, func(r emitter.Result) { m.set(r.Events) })

@@ -76,7 +76,7 @@ func (b *bench) pipelines(ctx context.Context) (Pipelines, error) {
 		"/pipelines/stats?project=" + url.QueryEscape(runs[0].Project),
 		"/telemetry/stats?group_by=tree,kind",
 	}
-	hc := httpClient(1)
+	hc := httpClient(1, b.token)
 	times := make([][]float64, len(paths))
 	for round := -1; round < b.o.GrowthSamples; round++ {
 		for i, path := range paths {

@@ -77,7 +77,7 @@ func (b *bench) query(ctx context.Context) (Query, error) {
 		return Query{}, err
 	}
 	defer svc.close()
-	hc := httpClient(1)
+	hc := httpClient(1, b.token)
 	requests := []string{"/telemetry?runtime=lava-collabora&limit=50", "/telemetry?test_name=baseline.login&limit=50"}
 	times := make([][]float64, len(requests))
 	reads := make([][]float64, len(requests))
@@ -136,7 +136,7 @@ func (b *bench) paging(ctx context.Context) (Paging, error) {
 		return Paging{}, err
 	}
 	defer svc.close()
-	hc := httpClient(1)
+	hc := httpClient(1, b.token)
 	if _, err := get(ctx, hc, svc.url+base, nil); err != nil { // untimed: warms the path
 		return Paging{}, err
 	}
@@ -246,7 +246,7 @@ func (b *bench) growth(ctx context.Context, name, path string) (Growth, error) {
 		defer svc.close()
 		svcs[i] = svc
 	}
-	hc := httpClient(1)
+	hc := httpClient(1, b.token)
 	times := make([][]float64, len(sets))
 	read := make([]int64, len(sets))
 	for round := -1; round < b.o.GrowthSamples; round++ {

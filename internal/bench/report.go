@@ -23,8 +23,10 @@ type Report struct {
 	Pipelines Pipelines            `json:"pipelines"`
 	ColdStart map[string]ColdStart `json:"cold_start"` // by function name
 	Memory    Memory               `json:"memory"`
-	Goals     []Goal               `json:"goals"`
-	Seconds   float64              `json:"seconds"` // the whole run
+	// Authorizer is what the authorizer adds to a request (measured with cold starts).
+	Authorizer Authorizer `json:"authorizer"`
+	Goals      []Goal     `json:"goals"`
+	Seconds    float64    `json:"seconds"` // the whole run
 }
 
 // Machine says where the figures come from; they mean little without it.
@@ -182,6 +184,19 @@ type ColdStart struct {
 	MaxMs           float64 `json:"first_response_max_ms"`
 	InitMs          float64 `json:"init_ms"` // median: exec to first request for an event
 	Status          int     `json:"status"`  // of the sample event's answer
+}
+
+// Authorizer is the cost of the token check per request, warm, under the emulator: a
+// request whose Authorization value API Gateway has not cached waits for one authorizer
+// invocation (a GetItem on the tokens table) before the route's function runs; a cached
+// one waits for nothing. Ratio compares it with the query function's warm answer to its
+// sample event, measured in turn with it.
+type Authorizer struct {
+	Samples      int     `json:"samples"`
+	WarmP50Ms    float64 `json:"warm_p50_ms"`
+	WarmP95Ms    float64 `json:"warm_p95_ms"`
+	QueryP50Ms   float64 `json:"query_warm_p50_ms"`
+	RatioToQuery float64 `json:"ratio_to_query"`
 }
 
 // Memory is the ingest function's peak resident memory on the largest batch allowed.
@@ -347,6 +362,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 			row(fmt.Sprintf("%s first response, median of %d (status %d)", fn, c.Runs, c.Status),
 				fmt.Sprintf("%.1f ms (init %.1f, range %.1f–%.1f)", c.FirstResponseMs, c.InitMs, c.MinMs, c.MaxMs), "", "≤ 30 ms", yesNo(c.FirstResponseMs <= 30))
 		}
+	}
+	if a := r.Authorizer; a.Samples > 0 {
+		row(fmt.Sprintf("authorizer, warm, per uncached request (%d samples)", a.Samples),
+			fmt.Sprintf("p50 %.1f ms, p95 %.1f ms", a.WarmP50Ms, a.WarmP95Ms),
+			fmt.Sprintf("%.2f of a warm query (%.1f ms)", a.RatioToQuery, a.QueryP50Ms), "", "")
 	}
 	if mem := r.Memory; mem.PeakRSSMB > 0 {
 		row(fmt.Sprintf("ingest peak RSS, %.1f MB body, %d events (%s)", float64(mem.BodyBytes)/1e6, mem.Events, mem.Source),

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/app"
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/devgateway"
@@ -24,10 +25,15 @@ import (
 func lambdaEnv(endpoint, table string) map[string]string {
 	return map[string]string{
 		config.EnvEventsTable:    table,
+		config.EnvTokensTable:    tokensTable,
 		config.EnvDynamoEndpoint: endpoint,
 		config.EnvRegion:         region,
 	}
 }
+
+// tokensTable is the one tokens table of a run: every service and function the bench
+// starts checks the bench's token in it, as a deployment checks its clients'.
+const tokensTable = "bench-tokens"
 
 const region = "us-east-1"
 
@@ -63,6 +69,8 @@ func startService(ctx context.Context, endpoint, table string) (*service, error)
 	if err != nil {
 		return nil, err
 	}
+	// Behind the authorizer with API Gateway's cache, as `make dev` and a deployment.
+	gw.UseAuthorizer(devgateway.NewAuthorizer(api.NewAuthorizer(deps), api.AuthorizerCacheTTL, false, time.Now))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -114,16 +122,28 @@ func (c *countingStore) reads() (items, events int64) {
 }
 
 // httpClient keeps enough idle connections for every worker, so the bench measures
-// requests, not TCP handshakes.
-func httpClient(workers int) *http.Client {
+// requests, not TCP handshakes, and sends token on every request, as clients do.
+func httpClient(workers int, token string) *http.Client {
 	return &http.Client{
 		Timeout: 5 * time.Minute,
-		Transport: &http.Transport{
+		Transport: bearer{token: token, next: &http.Transport{
 			MaxIdleConns:        2 * workers,
 			MaxIdleConnsPerHost: 2 * workers,
 			IdleConnTimeout:     time.Minute,
-		},
+		}},
 	}
+}
+
+// bearer adds "Authorization: Bearer <token>" to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 // get sends one GET and decodes a 200 answer into out, returning how long it took from

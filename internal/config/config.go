@@ -25,6 +25,8 @@ const (
 	EnvLogLevel         = "LOG_LEVEL"
 	// EnvPipelineRuntime names the CI system whose pipeline runs POST /pipelines receives.
 	EnvPipelineRuntime = "PIPELINE_RUNTIME"
+	EnvTokensTable     = "TOKENS_TABLE" // the authorizer's and the CLI's; empty elsewhere
+	EnvPublicReads     = "PUBLIC_READS" // "true": GET routes need no token
 	// Set by Lambda from the function's role.
 	EnvAccessKeyID     = "AWS_ACCESS_KEY_ID"
 	EnvSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
@@ -35,7 +37,7 @@ const (
 var Variables = []string{
 	EnvEventsTable, EnvDynamoEndpoint, EnvRegion, EnvEventShards, EnvRuntimeShards,
 	EnvKindShards, EnvRetentionDays, EnvWriteConcurrency, EnvCursorSecret, EnvLogLevel,
-	EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken,
+	EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken, EnvTokensTable, EnvPublicReads,
 	EnvPipelineRuntime,
 }
 
@@ -58,6 +60,8 @@ type Config struct {
 	// PipelineRuntime is the runtime of the events a pipeline run of POST /pipelines
 	// becomes, unless the request names one (telemetry.DefaultPipelineRuntime when unset).
 	PipelineRuntime string
+	TokensTable     string // empty: this process checks no tokens
+	PublicReads     bool
 }
 
 // Defaults, sized so that at 10,000 events/s no key value takes more than ~420 writes/s,
@@ -86,6 +90,14 @@ func Load(getenv func(string) string) (Config, error) {
 		},
 	}
 	c.PipelineRuntime = strings.TrimSpace(getenv(EnvPipelineRuntime))
+	c.TokensTable = strings.TrimSpace(getenv(EnvTokensTable))
+	switch v := strings.TrimSpace(getenv(EnvPublicReads)); strings.ToLower(v) {
+	case "", "false":
+	case "true":
+		c.PublicReads = true
+	default:
+		return Config{}, fmt.Errorf("%s=%q: want true or false", EnvPublicReads, v)
+	}
 	if c.EventsTable == "" {
 		return Config{}, fmt.Errorf("%s is not set: name the DynamoDB events table", EnvEventsTable)
 	}
@@ -129,4 +141,26 @@ func positiveInt(getenv func(string) string, name string, def, max int) (int, er
 		return 0, fmt.Errorf("%s=%q: want a whole number from 1 to %d", name, raw, max)
 	}
 	return n, nil
+}
+
+// LoadTokens reads the configuration of a process that works on the tokens table alone,
+// such as the operator's CLI: the same variables as Load, of which it needs
+// TOKENS_TABLE and not EVENTS_TABLE.
+func LoadTokens(getenv func(string) string) (Config, error) {
+	c := Config{
+		TokensTable:    strings.TrimSpace(getenv(EnvTokensTable)),
+		DynamoEndpoint: strings.TrimSpace(getenv(EnvDynamoEndpoint)),
+		Region:         strings.TrimSpace(getenv(EnvRegion)),
+		LogLevel:       strings.TrimSpace(getenv(EnvLogLevel)),
+		Credentials: aws.Credentials{
+			AccessKeyID:     getenv(EnvAccessKeyID),
+			SecretAccessKey: getenv(EnvSecretAccessKey),
+			SessionToken:    getenv(EnvSessionToken),
+			Source:          "environment",
+		},
+	}
+	if c.TokensTable == "" {
+		return Config{}, fmt.Errorf("%s is not set: name the DynamoDB tokens table (the stack's TokensTableName output)", EnvTokensTable)
+	}
+	return c, nil
 }

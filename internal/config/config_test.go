@@ -65,3 +65,29 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestTokensAndPublicReads(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  bool
+		err   bool
+	}{{"", false, false}, {"false", false, false}, {"true", true, false}, {"TRUE", true, false}, {"yes", false, true}} {
+		cfg, err := config.Load(env(map[string]string{config.EnvEventsTable: "e", config.EnvTokensTable: "tk", config.EnvPublicReads: c.value}))
+		if (err != nil) != c.err || cfg.PublicReads != c.want {
+			t.Errorf("%s=%q: %v, %v; want %v, error %v", config.EnvPublicReads, c.value, cfg.PublicReads, err, c.want, c.err)
+		}
+		if err == nil && cfg.TokensTable != "tk" {
+			t.Errorf("tokens table %q", cfg.TokensTable)
+		}
+		if err != nil && !strings.Contains(err.Error(), config.EnvPublicReads) {
+			t.Errorf("error %v does not name %s", err, config.EnvPublicReads)
+		}
+	}
+	// The CLI needs the tokens table, not the events table.
+	if _, err := config.LoadTokens(env(map[string]string{config.EnvEventsTable: "e"})); err == nil || !strings.Contains(err.Error(), config.EnvTokensTable) {
+		t.Errorf("LoadTokens without %s: %v", config.EnvTokensTable, err)
+	}
+	if c, err := config.LoadTokens(env(map[string]string{config.EnvTokensTable: "tk", config.EnvRegion: "eu-west-1"})); err != nil || c.TokensTable != "tk" || c.Region != "eu-west-1" {
+		t.Errorf("LoadTokens: %+v, %v", c, err)
+	}
+}

@@ -43,6 +43,8 @@ type Gateway struct {
 	paths map[string]map[string]route // path → method → route
 	log   *slog.Logger
 	now   func() time.Time
+	// authorizer, if set, stands before every route (see UseAuthorizer).
+	authorizer *Authorizer
 }
 
 type route struct {
@@ -124,7 +126,11 @@ func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp e
 		g.log.Warn("read request body", "request_id", id, "route", rt.key, "error", err.Error())
 		return events.APIGatewayV2HTTPResponse{}, rt.key, false
 	}
-	resp, err = g.invoke(r.Context(), rt, request(r, body, rt.key, id, received))
+	event := request(r, body, rt.key, id, received)
+	if denied, stop := g.authorizer.apply(r.Context(), &event); stop {
+		return denied, rt.key, true
+	}
+	resp, err = g.invoke(r.Context(), rt, event)
 	if err != nil {
 		g.log.Error("function failed; answering 502 as API Gateway would",
 			"request_id", id, "route", rt.key, "function", rt.function, "error", err.Error())

@@ -11,11 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/app"
+	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/devgateway"
 	"github.com/pipetel/pipetel/internal/dynamolocal"
@@ -26,6 +29,7 @@ import (
 // Defaults of a local run.
 const (
 	DefaultEventsTable = "pipetel-dev-events"
+	DefaultTokensTable = "pipetel-dev-tokens"
 	DefaultDataDir     = ".local/dynamodb"
 	DefaultHost        = "127.0.0.1"
 	DefaultPort        = "3000"
@@ -48,13 +52,16 @@ type Options struct {
 	// Getenv reads the environment (required): config.Load reads it through the defaults
 	// of a local run.
 	Getenv func(string) string
+	// TokenFile is where the dev token is kept (DefaultTokenFile when empty).
+	TokenFile string
 	// Log receives the service's JSON log lines; Notes receives what a person at the
 	// terminal wants to read (where it listens, what to try). nil: discarded.
 	Log, Notes io.Writer
 }
 
 // Addr is the address to listen on: flagAddr if given, else DefaultHost with $PORT, else
-// DefaultHost:DefaultPort. Loopback by default, because the API has no authentication.
+// DefaultHost:DefaultPort. Loopback by default: the dev token has every scope and sits in
+// a file anyone on the machine with the checkout can read.
 func Addr(flagAddr string, getenv func(string) string) string {
 	if flagAddr != "" {
 		return flagAddr
@@ -121,10 +128,24 @@ func Run(ctx context.Context, ln net.Listener, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	if o.TokenFile == "" {
+		o.TokenFile = DefaultTokenFile
+	}
+	token, err := ensureDevToken(ctx, deps.Tokens.(*store.Tokens), o.TokenFile, time.Now())
+	if err != nil {
+		return err
+	}
 	gw, err := devgateway.New(routes.All, deps, log)
 	if err != nil {
 		return err
 	}
+	// `make token` finds the running DynamoDB Local here.
+	endpointFile := filepath.Join(filepath.Dir(o.TokenFile), EndpointFileName)
+	if err := os.WriteFile(endpointFile, []byte(endpoint+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(endpointFile)
+	gw.UseAuthorizer(devgateway.NewAuthorizer(api.NewAuthorizer(deps), api.AuthorizerCacheTTL, cfg.PublicReads, time.Now))
 	jobs := Schedule(deps)
 
 	srv := &http.Server{
@@ -135,7 +156,7 @@ func Run(ctx context.Context, ln net.Listener, o Options) (err error) {
 	// ln is already bound, so announcing before serving tells no lie: a client that comes
 	// at once waits in the listen queue.
 	base := baseURL(ln.Addr())
-	writeNotes(o.Notes, base, dynamoNote, cfg.EventsTable, jobs)
+	writeNotes(o.Notes, base, dynamoNote, cfg, jobs, token, o.TokenFile)
 	log.Info("dev server listening", "url", base, "dynamodb_endpoint", endpoint, "events_table", cfg.EventsTable)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -171,6 +192,7 @@ func Run(ctx context.Context, ln net.Listener, o Options) (err error) {
 func localEnv(getenv func(string) string, endpoint string) func(string) string {
 	defaults := map[string]string{
 		config.EnvEventsTable:    DefaultEventsTable,
+		config.EnvTokensTable:    DefaultTokensTable,
 		config.EnvDynamoEndpoint: endpoint,
 	}
 	return func(name string) string {
@@ -186,7 +208,7 @@ func createTables(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	return store.CreateTables(ctx, client, store.Tables{Events: cfg.EventsTable})
+	return store.CreateTables(ctx, client, store.Tables{Events: cfg.EventsTable, Tokens: cfg.TokensTable})
 }
 
 // baseURL is the URL a client on this machine uses to reach addr. A server bound to every
@@ -210,7 +232,7 @@ func describeData(dataDir string) string {
 }
 
 // writeNotes tells the person at the terminal where the server is and how to try it.
-func writeNotes(w io.Writer, base, dynamo, table string, jobs []Job) {
+func writeNotes(w io.Writer, base, dynamo string, cfg config.Config, jobs []Job, token, tokenFile string) {
 	var served []string
 	for _, r := range routes.All {
 		served = append(served, fmt.Sprintf("%s %s (%s)", r.Method, r.Path, r.Function))
@@ -227,15 +249,25 @@ func writeNotes(w io.Writer, base, dynamo, table string, jobs []Job) {
 pipetel dev server listening on %[1]s
   routes    %[2]s; each also under %[3]s
   DynamoDB  %[4]s
-  table     %[5]s
+  tables    %[5]s, %[8]s
   schedule  %[6]s
+  token     %[7]s (in %[9]s; scopes %[10]s)%[11]s
 
 Try:
-  curl -sS -X POST %[1]s/telemetry -H 'Content-Type: application/json' \
+  curl -sS -X POST %[1]s/telemetry -H "Authorization: Bearer $(cat %[9]s)" \
+    -H 'Content-Type: application/json' \
     -d '[{"kind":"job_result","runtime":"lava-collabora","device_type":"qemu-x86","job_name":"baseline-x86","result":"pass","duration":42.5}]'
-  curl -sS '%[1]s/telemetry?runtime=lava-collabora&kind=job_result'
+  curl -sS -H "Authorization: Bearer $(cat %[9]s)" '%[1]s/telemetry?runtime=lava-collabora&kind=job_result'
 
 Ctrl-C stops the server and DynamoDB Local.
 
-`, base, strings.Join(served, ", "), api.LatestPrefix, dynamo, table, schedule)
+`, base, strings.Join(served, ", "), api.LatestPrefix, dynamo, cfg.EventsTable, schedule, token, cfg.TokensTable,
+		tokenFile, auth.JoinScopes(auth.AllScopes, ", "), publicNote(cfg.PublicReads))
+}
+
+func publicNote(public bool) string {
+	if !public {
+		return ""
+	}
+	return "\n  reads     public: GET routes answer without a token (" + config.EnvPublicReads + "=true)"
 }

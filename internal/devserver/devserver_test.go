@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/dynamolocal"
 	"github.com/pipetel/pipetel/internal/dynamotest"
@@ -174,6 +175,9 @@ type server struct {
 	err    error         // what Run returned, once exited is closed
 	log    *syncBuffer
 	notes  *syncBuffer
+	// tokenFile is where Run keeps the dev token, which do sends.
+	tokenFile string
+	token     string
 }
 
 func startRun(t *testing.T, o Options) *server {
@@ -186,6 +190,10 @@ func startRun(t *testing.T, o Options) *server {
 	s := &server{base: "http://" + ln.Addr().String(), cancel: cancel, exited: make(chan struct{}),
 		log: &syncBuffer{}, notes: &syncBuffer{}}
 	o.Log, o.Notes = s.log, s.notes
+	if o.TokenFile == "" {
+		o.TokenFile = filepath.Join(t.TempDir(), "dev-token")
+	}
+	s.tokenFile = o.TokenFile
 	go func() {
 		defer close(s.exited)
 		s.err = Run(ctx, ln, o)
@@ -204,10 +212,31 @@ func (s *server) stop() error {
 	return s.err
 }
 
-// do sends a request. The listener is bound before Run starts, so a request made while
-// Run is still starting waits in the listen queue until Run serves it; if Run fails
-// instead, its error is the one to report.
+// do sends a request with the dev token, as a user following the notes does.
 func (s *server) do(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
+	return s.send(t, method, path, body, s.devToken(t))
+}
+
+// devToken is the token Run keeps in its token file. Run writes it before it serves, so
+// it is read after a first request has been answered.
+func (s *server) devToken(t *testing.T) string {
+	t.Helper()
+	if s.token == "" {
+		s.send(t, "GET", "/nope", "", "")
+		b, err := os.ReadFile(s.tokenFile)
+		if err != nil {
+			t.Fatalf("the dev token: %v", err)
+		}
+		s.token = strings.TrimSpace(string(b))
+	}
+	return s.token
+}
+
+// send sends a request, with token if not empty. The listener is bound before Run starts,
+// so a request made while Run is still starting waits in the listen queue until Run
+// serves it; if Run fails instead, its error is the one to report.
+func (s *server) send(t *testing.T, method, path, body, token string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, s.base+path, strings.NewReader(body))
 	if err != nil {
@@ -215,6 +244,9 @@ func (s *server) do(t *testing.T, method, path, body string) (int, string) {
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	client := &http.Client{Timeout: 2 * time.Minute}
 	resp, err := client.Do(req)
@@ -248,6 +280,7 @@ func TestRunServesEveryRoute(t *testing.T) {
 	s := startRun(t, Options{Getenv: envOf(map[string]string{
 		config.EnvDynamoEndpoint: endpoint,
 		config.EnvEventsTable:    tables.Events,
+		config.EnvTokensTable:    tables.Tokens,
 	})})
 
 	status, body := s.do(t, "POST", "/telemetry", oneEvent)
@@ -275,12 +308,25 @@ func TestRunServesEveryRoute(t *testing.T) {
 	if status, body = s.do(t, "GET", "/nope", ""); status != 404 {
 		t.Errorf("GET /nope: %d %s, want 404", status, body)
 	}
+	// The dev server is authenticated like a deployment.
+	if status, body = s.send(t, "POST", "/telemetry", oneEvent, ""); status != 401 {
+		t.Errorf("POST /telemetry without a token: %d %s, want 401", status, body)
+	}
+	if status, body = s.send(t, "GET", "/telemetry", "", auth.NewToken()); status != 401 {
+		t.Errorf("GET /telemetry with an unknown token: %d %s, want 401", status, body)
+	}
 
 	if err := s.stop(); err != nil {
 		t.Fatalf("Run after Ctrl-C: %v", err)
 	}
+	// The notes show the token to the person who started the server; the service's log
+	// lines, which go wherever logs go, never hold it.
+	if strings.Contains(s.log.String(), s.token) || strings.Contains(s.log.String(), auth.Hash(s.token)) {
+		t.Errorf("the service log holds the dev token or its hash")
+	}
 	notes := s.notes.String()
-	for _, want := range []string{s.base, "curl -sS -X POST " + s.base + "/telemetry", tables.Events, "(from DYNAMODB_ENDPOINT)"} {
+	for _, want := range []string{s.base, "curl -sS -X POST " + s.base + "/telemetry", tables.Events, "(from DYNAMODB_ENDPOINT)",
+		s.token, `-H "Authorization: Bearer $(cat ` + s.tokenFile + `)"`} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes do not mention %q:\n%s", want, notes)
 		}
@@ -315,7 +361,11 @@ func TestRunKeepsDataInItsOwnDynamoDBLocal(t *testing.T) {
 		t.Errorf("nothing written under %s", dataDir)
 	}
 
+	opts.TokenFile = first.tokenFile
 	second := startRun(t, opts)
+	if second.devToken(t) != first.devToken(t) {
+		t.Errorf("the dev token changed across a restart with the data kept")
+	}
 	status, body = second.do(t, "GET", "/telemetry?runtime=lava-collabora", "")
 	if status != 200 || !strings.Contains(body, `"job_name":"baseline"`) {
 		t.Errorf("GET after restart: %d %s, want the event stored before it", status, body)

@@ -21,6 +21,7 @@ type DemoOptions struct {
 	Workers int           // requests in flight
 	Now     time.Time
 	HTTP    *http.Client // nil: a client with a generous timeout
+	Token   string       // bearer token with the ingest scope (make dev's dev token)
 }
 
 // LoadDemo posts simulated events to a running server, reporting progress to w. The
@@ -46,7 +47,7 @@ func LoadDemo(ctx context.Context, o DemoOptions, w io.Writer) (Result, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 2 * time.Minute}
 	}
-	c := &Client{URL: o.URL, HTTP: hc}
+	c := &Client{URL: o.URL, HTTP: hc, Token: o.Token}
 	fmt.Fprintf(w, "loading %d simulated events (seed %d, %s up to now) into %s in batches of %d\n",
 		o.Events, o.Seed, o.Span, o.URL, o.Batch)
 	start := time.Now()

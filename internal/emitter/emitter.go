@@ -91,6 +91,9 @@ func Batches(events []telemetry.Event, size int) ([]Batch, error) {
 type Client struct {
 	URL  string // e.g. http://127.0.0.1:3000/telemetry
 	HTTP *http.Client
+	// Token, if set, is sent as "Authorization: Bearer <Token>", as KernelCI's clients
+	// send theirs.
+	Token string
 	// Attempts bounds the sends of one batch the service keeps answering 429 or 503;
 	// 0 means 5.
 	Attempts int
@@ -178,6 +181,9 @@ func (c *Client) send(ctx context.Context, hc *http.Client, payload []byte) (sta
 		return 0, nil, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, 0, err

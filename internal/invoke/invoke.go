@@ -126,13 +126,19 @@ func Run(ctx context.Context, o Options) (lambdatest.Result, error) {
 	if err != nil {
 		return lambdatest.Result{}, err
 	}
-	if err := store.CreateTables(ctx, client, store.Tables{Events: o.Table}); err != nil {
+	// The authorizer reads a tokens table; it is named after the events table.
+	tokens := o.Env[config.EnvTokensTable]
+	if tokens == "" {
+		tokens = o.Table + "-tokens"
+	}
+	if err := store.CreateTables(ctx, client, store.Tables{Events: o.Table, Tokens: tokens}); err != nil {
 		return lambdatest.Result{}, err
 	}
 
 	env := map[string]string{}
 	maps.Copy(env, o.Env)
 	env[config.EnvEventsTable] = o.Table
+	env[config.EnvTokensTable] = tokens
 	env[config.EnvDynamoEndpoint] = o.Endpoint
 	env[config.EnvRegion] = o.Region
 	return lambdatest.Run(ctx, lambdatest.Options{

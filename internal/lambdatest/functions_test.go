@@ -83,6 +83,8 @@ func TestFunctionsServeSampleEvents(t *testing.T) {
 		return b
 	}
 
+	t.Run("tokens", func(t *testing.T) { checkTokens(t, root, endpoint, built) })
+
 	for fn := range fns {
 		t.Run(fn, func(t *testing.T) {
 			t.Parallel()
@@ -259,6 +261,7 @@ func invokeBootstrap(t *testing.T, bootstrap, endpoint string, tables store.Tabl
 		Bootstrap: bootstrap,
 		Env: map[string]string{
 			config.EnvEventsTable:    tables.Events,
+			config.EnvTokensTable:    tables.Tokens,
 			config.EnvDynamoEndpoint: endpoint,
 		},
 	}, evs...)

@@ -37,6 +37,7 @@ var ProbeAttributes = []string{AttrPK, AttrSK, AttrExpiresAt}
 // Tables names the tables of one deployment.
 type Tables struct {
 	Events string
+	Tokens string // empty: not created
 }
 
 // EventsTableInput is the definition of the events table: the one place its keys, indexes
@@ -102,6 +103,12 @@ func CreateTables(ctx context.Context, client TableAPI, t Tables, opts ...TableO
 	}
 	for _, in := range []*dynamodb.CreateTableInput{EventsTableInput(t.Events)} {
 		if err := createTable(ctx, client, in, o); err != nil {
+			return err
+		}
+	}
+	if t.Tokens != "" {
+		// Tokens expire by their own attribute and stay listed: no TTL.
+		if err := createTable(ctx, client, TokensTableInput(t.Tokens), tableOptions{keepExpired: true}); err != nil {
 			return err
 		}
 	}

@@ -18,6 +18,10 @@ const (
 	CodeThrottled   Code = "throttled"   // the store is shedding load; retry after a pause
 	CodeUnavailable Code = "unavailable" // the store could not be reached; retry later
 	CodeInternal    Code = "internal"    // a fault of ours; the message is not shown
+	// CodeUnauthenticated: no usable token; send one. CodeForbidden: the token lacks the
+	// route's scope; ask for one that has it.
+	CodeUnauthenticated Code = "unauthenticated"
+	CodeForbidden       Code = "forbidden"
 )
 
 // FieldError names one problem with one field of one event (or of one query parameter,
