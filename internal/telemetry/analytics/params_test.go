@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
@@ -97,6 +98,30 @@ func TestAggregateDecodingRefusesTruncatedInput(t *testing.T) {
 		var got analytics.Aggregate
 		if err := got.UnmarshalBinary(b[:n]); err == nil {
 			t.Errorf("%d of %d bytes decoded without error: %+v", n, len(b), got)
+		}
+	}
+}
+
+// TestNewestOfEqualTimesIsTheGreaterID: two events of a group at the same ts report the
+// one with the greater id as the latest, whichever arrives first, so the answer does not
+// depend on the order shards are read in.
+func TestNewestOfEqualTimesIsTheGreaterID(t *testing.T) {
+	ts := time.Date(2026, 7, 20, 10, 0, 0, 0, time.UTC)
+	event := func(id string) telemetry.Event {
+		return telemetry.Event{ID: id, Kind: telemetry.KindJobResult, Runtime: "r", DeviceType: "d", TS: ts,
+			Result: telemetry.ResultFail, ErrorMsg: "from " + id}
+	}
+	params := analytics.DefaultAnomalyParams()
+	params.MinTotal, params.Threshold = 1, 0
+	for _, order := range [][]string{{"id-a", "id-b"}, {"id-b", "id-a"}} {
+		acc := analytics.NewAnomalyAccumulator(params, ts.Add(time.Hour))
+		for _, id := range order {
+			e := event(id)
+			acc.Add(&e)
+		}
+		rows := acc.Report().ResultAnomalies
+		if len(rows) != 1 || rows[0].LatestErrorMsg == nil || *rows[0].LatestErrorMsg != "from id-b" {
+			t.Errorf("added %v: rows %+v, want one whose latest error is from id-b", order, rows)
 		}
 	}
 }
