@@ -334,3 +334,46 @@ func TestRepeatOfAnUnstoredEventIsNotStored(t *testing.T) {
 		t.Errorf("outcomes %v, want %v", outcomes, want)
 	}
 }
+
+// TestCursorIsBoundToTheFlagFilters: is_infra_error and retry are part of the query a
+// cursor was issued for, like the other filters.
+func TestCursorIsBoundToTheFlagFilters(t *testing.T) {
+	s := newEvents(t, nil)
+	put(t, s, makeEvents(60, "flags"))
+	yes, no, zero, one := true, false, 0, 1
+	f := telemetry.Filter{IsInfraError: &no, Retry: &zero}
+	page, err := s.QueryEvents(t.Context(), f, telemetry.PageRequest{Limit: 3})
+	if err != nil || page.Next == "" {
+		t.Fatalf("first page: next %q, err %v", page.Next, err)
+	}
+	for name, changed := range map[string]telemetry.Filter{
+		"is_infra_error flipped": {IsInfraError: &yes, Retry: &zero},
+		"retry changed":          {IsInfraError: &no, Retry: &one},
+		"is_infra_error dropped": {Retry: &zero},
+		"retry dropped":          {IsInfraError: &no},
+	} {
+		_, err := s.QueryEvents(t.Context(), changed, telemetry.PageRequest{Limit: 3, Cursor: page.Next})
+		if telemetry.ErrorCode(err) != telemetry.CodeInvalid {
+			t.Errorf("%s: got %v, want an invalid-request error", name, err)
+		}
+	}
+}
+
+// TestDefaultBackoffAnswersWellWithinTheGateway: the default retries pause at all, and
+// even at their longest they leave the reserve and the answer inside API Gateway's 30 s.
+func TestDefaultBackoffAnswersWellWithinTheGateway(t *testing.T) {
+	b := store.DefaultBackoff
+	if b.Base <= 0 || b.Max < b.Base || b.Reserve <= 0 {
+		t.Fatalf("DefaultBackoff %+v: want a positive base, a max at least the base, and a reserve", b)
+	}
+	var worst time.Duration
+	for n := range b.Attempts - 1 {
+		worst += min(b.Base<<n, b.Max)
+	}
+	if limit := 30*time.Second - b.Reserve; worst >= limit/2 {
+		t.Errorf("retries may pause %s in all; want well within the %s API Gateway leaves", worst, limit)
+	}
+	if b.Reserve < time.Second {
+		t.Errorf("reserve %s leaves the handler too little time to answer", b.Reserve)
+	}
+}
