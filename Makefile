@@ -28,6 +28,13 @@ test: $(DYNAMODB_LOCAL) lint
 bench: $(DYNAMODB_LOCAL)
 	$(GO) run ./cmd/bench -go $(GO) $(BENCH_FLAGS)
 
+# make mutate: mutation testing of the product packages, per package, printed and written
+# to .local/mutate.json (see TESTING.md). Slow, so not part of `make test`. MUTATE_FLAGS
+# passes flags on (-pkgs ./internal/store, -workers 2).
+.PHONY: mutate
+mutate: $(DYNAMODB_LOCAL)
+	$(GO) run ./cmd/dynamolocal run -- $(GO) run ./cmd/mutate $(MUTATE_FLAGS)
+
 # make demo: simulated events over the last 48 h into a running `make dev` server.
 # DEMO_FLAGS passes flags on (-events 20000, -url ...). Never run by anything else.
 demo:

@@ -175,13 +175,15 @@ func TestReportJSONKeysAreStable(t *testing.T) {
 		"pipelines.runs_per_s", "pipelines.stats_events_read_per_request", "pipelines.stats_p50_ms",
 		"pipelines.stats_ratio", "pipelines.stats_request", "pipelines.telemetry_events_per_s",
 		"pipelines.telemetry_stats_p50_ms", "pipelines.tries", "pipelines.workers",
-		"paging", "paging.cursor", "paging.cursor.events", "paging.cursor.first_10_pages",
-		"paging.cursor.first_10_pages.items_read_per_page", "paging.cursor.first_10_pages.ms_per_page",
+		"paging", "paging.cursor", "paging.cursor.events", "paging.cursor.first_page",
+		"paging.cursor.first_page.items_read_per_page", "paging.cursor.first_page.ms_per_page",
+		"paging.cursor.pages_2_to_11", "paging.cursor.pages_2_to_11.items_read_per_page", "paging.cursor.pages_2_to_11.ms_per_page",
 		"paging.cursor.items_read", "paging.cursor.last_10_pages", "paging.cursor.last_10_pages.items_read_per_page",
 		"paging.cursor.last_10_pages.ms_per_page", "paging.cursor.last_to_first_items_ratio", "paging.cursor.pages",
 		"paging.cursor.total_ms", "paging.limit", "paging.matching_events", "paging.offset", "paging.offset.events",
-		"paging.offset.first_10_pages", "paging.offset.first_10_pages.items_read_per_page",
-		"paging.offset.first_10_pages.ms_per_page", "paging.offset.items_read", "paging.offset.last_10_pages",
+		"paging.offset.first_page", "paging.offset.first_page.items_read_per_page", "paging.offset.first_page.ms_per_page",
+		"paging.offset.pages_2_to_11", "paging.offset.pages_2_to_11.items_read_per_page",
+		"paging.offset.pages_2_to_11.ms_per_page", "paging.offset.items_read", "paging.offset.last_10_pages",
 		"paging.offset.last_10_pages.items_read_per_page", "paging.offset.last_10_pages.ms_per_page",
 		"paging.offset.last_to_first_items_ratio", "paging.offset.pages", "paging.offset.total_ms",
 		"paging.offset_to_cursor_items_ratio", "paging.offset_to_cursor_time_ratio", "paging.request",
@@ -330,22 +332,43 @@ func TestStatusOfAPIGatewayResponse(t *testing.T) {
 	}
 }
 
-func TestPagingRunComparesFirstAndLastTenPages(t *testing.T) {
+func TestPagingRunComparesEarlyAndLastTenPages(t *testing.T) {
 	var stats []pageStat
 	for i := range 50 {
 		stats = append(stats, pageStat{ms: float64(i + 1), items: 100 * (i + 1)})
 	}
+	stats[0].items = 5000 // the cursor's first page also counts the total
 	run := pagingRun(stats, 5000)
-	if run.Pages != 50 || run.Events != 5000 || run.ItemsRead != 127500 || run.TotalMs != 1275 {
+	if run.Pages != 50 || run.Events != 5000 || run.ItemsRead != 132400 || run.TotalMs != 1275 {
 		t.Errorf("run %+v", run)
 	}
-	// Pages 1–10 average 550 items, pages 41–50 average 4550.
-	if run.First10.ItemsReadPerPage != 550 || run.Last10.ItemsReadPerPage != 4550 || run.Growth != 8.27 {
-		t.Errorf("first %+v, last %+v, growth %v", run.First10, run.Last10, run.Growth)
+	// The first page stands apart; pages 2–11 average 650 items, pages 41–50 average 4550.
+	if run.FirstPage.ItemsReadPerPage != 5000 || run.First10.ItemsReadPerPage != 650 || run.Last10.ItemsReadPerPage != 4550 || run.Growth != 7 {
+		t.Errorf("first page %+v, pages 2–11 %+v, last %+v, growth %v", run.FirstPage, run.First10, run.Last10, run.Growth)
 	}
-	// Fewer than ten pages: both ends are the whole run.
+	// Fewer than eleven pages: both ends are every page after the first.
 	short := pagingRun(stats[:3], 300)
-	if short.First10 != short.Last10 || short.Growth != 1 {
+	if short.First10 != short.Last10 || short.Growth != 1 || short.First10.ItemsReadPerPage != 250 {
 		t.Errorf("short run %+v", short)
+	}
+}
+
+// TestBootstrapGoalIsJudgedOnTheExactSize: 8,004,000 bytes print as 8.00 MB but miss the
+// 8 MB goal; 8,000,000 bytes meet it.
+func TestBootstrapGoalIsJudgedOnTheExactSize(t *testing.T) {
+	for bytes, want := range map[int64]bool{8_004_000: false, 8_000_001: false, 8_000_000: true} {
+		r := Report{ColdStart: map[string]ColdStart{"query": {BootstrapBytes: bytes, BootstrapMB: round(float64(bytes)/1e6, 2)}}}
+		judged := false
+		for _, g := range r.goals() {
+			if strings.Contains(g.Name, "bootstrap") {
+				judged = true
+				if g.Met != want {
+					t.Errorf("%d bytes: goal met %v, want %v", bytes, g.Met, want)
+				}
+			}
+		}
+		if !judged {
+			t.Errorf("%d bytes: no bootstrap goal judged", bytes)
+		}
 	}
 }

@@ -206,9 +206,16 @@ func pagingRun(stats []pageStat, events int) PagingRun {
 		run.ItemsRead += s.items
 	}
 	run.TotalMs = round(total, 1)
-	k := min(10, len(stats))
-	run.First10 = pageCost(stats[:k])
-	run.Last10 = pageCost(stats[len(stats)-k:])
+	run.FirstPage = pageCost(stats[:min(1, len(stats))])
+	// The first page alone counts the total for the cursor (later pages carry it), so it is
+	// left out of the comparison: growth compares pages 2–11 with the last ten.
+	rest := stats
+	if len(stats) > 1 {
+		rest = stats[1:]
+	}
+	k := min(10, len(rest))
+	run.First10 = pageCost(rest[:k])
+	run.Last10 = pageCost(rest[len(rest)-k:])
 	run.Growth = round(ratio(run.Last10.ItemsReadPerPage, run.First10.ItemsReadPerPage), 2)
 	return run
 }

@@ -118,13 +118,15 @@ type Paging struct {
 
 // PagingRun is one way of paging through every matching event.
 type PagingRun struct {
-	Pages     int      `json:"pages"`
-	Events    int      `json:"events"`
-	TotalMs   float64  `json:"total_ms"`
-	ItemsRead int      `json:"items_read"`
-	First10   PageCost `json:"first_10_pages"`
+	Pages     int     `json:"pages"`
+	Events    int     `json:"events"`
+	TotalMs   float64 `json:"total_ms"`
+	ItemsRead int     `json:"items_read"`
+	// FirstPage is the first page alone: for the cursor it also counts the total.
+	FirstPage PageCost `json:"first_page"`
+	First10   PageCost `json:"pages_2_to_11"`
 	Last10    PageCost `json:"last_10_pages"`
-	// Growth is items read per page in the last ten pages over the first ten: about 1 when
+	// Growth is items read per page in the last ten pages over pages 2–11: about 1 when
 	// the cost of a page does not depend on how deep it is.
 	Growth float64 `json:"last_to_first_items_ratio"`
 }
@@ -173,6 +175,10 @@ type WindowLatency struct {
 	P95Ms      float64 `json:"p95_ms"`
 	EventsRead int     `json:"events_read_per_request"`
 }
+
+// maxBootstrapBytes is the size goal of a deployable bootstrap, 8 MB (10⁶ bytes each),
+// judged on the exact size: the two-decimal MB figure rounds 8,004,999 bytes to 8.00.
+const maxBootstrapBytes = 8_000_000
 
 // ColdStart is one function's deployable size and cold start.
 type ColdStart struct {
@@ -241,7 +247,7 @@ func (r *Report) goals() []Goal {
 	for _, fn := range sortedKeys(r.ColdStart) {
 		c := r.ColdStart[fn]
 		if c.BootstrapBytes > 0 {
-			add(fn+" bootstrap (arm64, stripped)", c.BootstrapMB, "MB", "≤ 8", c.BootstrapMB <= 8)
+			add(fn+" bootstrap (arm64, stripped)", c.BootstrapMB, "MB", "≤ 8", c.BootstrapBytes <= maxBootstrapBytes)
 		}
 		if c.Runs > 0 {
 			add(fn+" first response", c.FirstResponseMs, "ms", "≤ 30", c.FirstResponseMs <= 30)
@@ -321,8 +327,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			row(fmt.Sprintf("paging %s, %d×%d over %d events", run.name, run.p.Pages, p.Limit, p.Matching),
 				fmt.Sprintf("%.0f ms, %d items read", run.p.TotalMs, run.p.ItemsRead), "", "", "")
-			row(fmt.Sprintf("  %s: items read/page, first 10 → last 10", run.name),
-				fmt.Sprintf("%.0f → %.0f (%.1f → %.1f ms)", run.p.First10.ItemsReadPerPage, run.p.Last10.ItemsReadPerPage, run.p.First10.MsPerPage, run.p.Last10.MsPerPage),
+			row(fmt.Sprintf("  %s: items read/page, first page; pages 2–11 → last 10", run.name),
+				fmt.Sprintf("%.0f; %.0f → %.0f (%.1f → %.1f ms)", run.p.FirstPage.ItemsReadPerPage, run.p.First10.ItemsReadPerPage, run.p.Last10.ItemsReadPerPage, run.p.First10.MsPerPage, run.p.Last10.MsPerPage),
 				fmt.Sprintf("%.2f", run.p.Growth), goal, met)
 		}
 		row("  offset / cursor, whole pagination", "", fmt.Sprintf("time %.2f, items %.2f", p.TimeRatio, p.ItemsRatio), "", "")
@@ -356,7 +362,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, fn := range sortedKeys(r.ColdStart) {
 		c := r.ColdStart[fn]
 		if c.BootstrapBytes > 0 {
-			row(fmt.Sprintf("%s bootstrap, linux/arm64 stripped", fn), fmt.Sprintf("%.2f MB", c.BootstrapMB), "", "≤ 8 MB", yesNo(c.BootstrapMB <= 8))
+			row(fmt.Sprintf("%s bootstrap, linux/arm64 stripped", fn), fmt.Sprintf("%.2f MB (%d bytes)", c.BootstrapMB, c.BootstrapBytes), "", "≤ 8 MB", yesNo(c.BootstrapBytes <= maxBootstrapBytes))
 		}
 		if c.Runs > 0 {
 			row(fmt.Sprintf("%s first response, median of %d (status %d)", fn, c.Runs, c.Status),

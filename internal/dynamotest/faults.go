@@ -39,7 +39,7 @@ func throttled() error {
 }
 
 // BatchWriteItem passes the batch through, minus the items Unprocess holds back, which
-// come back as UnprocessedItems.
+// come back as UnprocessedItems together with any the real call left unprocessed.
 func (f *Faults) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
 	if f.throttleNow() {
 		return nil, throttled()
@@ -68,9 +68,16 @@ func (f *Faults) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItem
 	}
 	out := &dynamodb.BatchWriteItemOutput{UnprocessedItems: held}
 	if len(pass) > 0 {
-		if _, err := f.DynamoAPI.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pass}, opts...); err != nil {
+		got, err := f.DynamoAPI.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pass}, opts...)
+		if err != nil {
 			return nil, err
 		}
+		// What the real call left unprocessed is unprocessed too: dropping it would report
+		// items as written that never were.
+		for table, reqs := range got.UnprocessedItems {
+			held[table] = append(held[table], reqs...)
+		}
+		out.ConsumedCapacity, out.ItemCollectionMetrics = got.ConsumedCapacity, got.ItemCollectionMetrics
 	}
 	return out, nil
 }

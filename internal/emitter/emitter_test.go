@@ -72,78 +72,8 @@ func TestBatchesSplitAtSize(t *testing.T) {
 	}
 }
 
-// fakeAPI answers POST /telemetry as the API does, counting events, and answers 503 to
-// every batch's first send when busy is set.
-// fakeAPI stands in for the service to observe the client. When busy, it refuses the
-// first attempt of every batch (known by its first event) with a 503, whatever order
-// concurrent workers send them in, so each batch is resent exactly once.
-type fakeAPI struct {
-	mu      sync.Mutex
-	busy    bool
-	seen    map[string]bool
-	refused map[string]bool
-}
-
-func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var events []struct {
-		ID string `json:"id"`
-	}
-	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &events) != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = io.WriteString(w, `{"detail":"The body is not a JSON array of events.","request_id":"x"}`)
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.refused == nil {
-		f.refused = map[string]bool{}
-	}
-	if f.busy && len(events) > 0 && !f.refused[events[0].ID] {
-		f.refused[events[0].ID] = true
-		w.Header().Set("Retry-After", "0")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, `{"detail":"busy","request_id":"x"}`)
-		return
-	}
-	inserted, dups := 0, 0
-	for _, e := range events {
-		if f.seen[e.ID] {
-			dups++
-		} else {
-			f.seen[e.ID] = true
-			inserted++
-		}
-	}
-	_ = json.NewEncoder(w).Encode(map[string]int{"inserted": inserted, "duplicates": dups})
-}
-
-func TestPostAllResendsWhatTheServiceCouldNotTake(t *testing.T) {
-	api := &fakeAPI{busy: true, seen: map[string]bool{}}
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	events, _ := simulate.Generate(simulate.Options{Seed: 2, Events: 1000, Start: now.Add(-time.Hour), End: now})
-	batches, _ := Batches(events, 100)
-	c := &Client{URL: srv.URL + "/telemetry", HTTP: srv.Client()}
-	var calls int
-	res, err := c.PostAll(context.Background(), batches, 3, func(Result) { calls++ })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Events != 1000 || res.Inserted != 1000 || res.Duplicates != 0 || res.Resends != 10 {
-		t.Errorf("result %+v, want 1000 events inserted after 10 resends", res)
-	}
-	if calls != len(batches) {
-		t.Errorf("progress called %d times for %d batches", calls, len(batches))
-	}
-
-	// Loading again stores nothing twice.
-	api.busy = false
-	res, err = c.PostAll(context.Background(), batches, 3, nil)
-	if err != nil || res.Inserted != 0 || res.Duplicates != 1000 {
-		t.Errorf("second load: %+v, %v", res, err)
-	}
-}
+// TestPostAllAgainstTheService (service_test.go) covers resending and duplicates against
+// the service itself.
 
 func TestPostStopsAtAnAnswerResendingCannotFix(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -363,43 +363,96 @@ func (s *Events) fillAll(ctx context.Context, streams []*stream) (int, error) {
 }
 
 // count is the number of events matching the query across all its partitions, and the
-// items read to count them. It stops once CountLimit items have been read, so that a
-// broad query costs a bounded amount however much the table holds; exact then reports
-// false and the count is a lower bound.
+// items read to count them. It reads at most CountLimit items, so that a broad query
+// costs a bounded amount however much the table holds; exact then reports false and the
+// count is a lower bound.
+//
+// Partitions are read in parallel, so each page first takes its Limit out of a shared
+// budget and gives back what it did not read: checking a running total between pages
+// would let every partition in flight overshoot at once.
 func (s *Events) count(ctx context.Context, p plan, b bounds, filter expression.ConditionBuilder) (total, read int, exact bool, err error) {
-	var mu sync.Mutex
-	capped := false
-	// Pages no bigger than the partition's share of the limit, so the limit is checked
-	// often enough to hold even when every partition is read at once.
 	partitions := 0
 	for _, group := range p.groups {
 		partitions += len(group)
 	}
-	perPage := int32(max(s.opts.CountLimit/max(partitions, 1), 100))
+	perPage := max(s.opts.CountLimit/max(partitions, 1), 100)
+	budget := newReadBudget(s.opts.CountLimit)
+	var mu sync.Mutex
 	err = s.eachPartition(ctx, p, b, filter, func(ctx context.Context, in *dynamodb.QueryInput) error {
 		in.Select = types.SelectCount
-		in.Limit = aws.Int32(perPage)
-		pages := dynamodb.NewQueryPaginator(s.db, in)
-		for pages.HasMorePages() {
-			mu.Lock()
-			over := read >= s.opts.CountLimit
-			capped = capped || over
-			mu.Unlock()
-			if over {
+		for {
+			n := budget.take(perPage)
+			if n == 0 {
 				return nil
 			}
-			out, err := pages.NextPage(ctx)
+			in.Limit = aws.Int32(int32(n))
+			out, err := s.db.Query(ctx, in)
 			if err != nil {
+				budget.giveBack(n, 0)
 				return fmt.Errorf("count: %w", err)
 			}
+			budget.giveBack(n, int(out.ScannedCount))
 			mu.Lock()
 			total += int(out.Count)
 			read += int(out.ScannedCount)
 			mu.Unlock()
+			if out.LastEvaluatedKey == nil {
+				return nil
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
 		}
-		return nil
 	})
-	return total, read, !capped, err
+	return total, read, !budget.exhausted(), err
+}
+
+// readBudget shares a bound on items read among partitions read in parallel.
+type readBudget struct {
+	mu       sync.Mutex
+	changed  *sync.Cond
+	left     int
+	inFlight int  // pages taken and not yet given back
+	short    bool // a partition had more to read when the budget ran out
+}
+
+func newReadBudget(limit int) *readBudget {
+	b := &readBudget{left: limit}
+	b.changed = sync.NewCond(&b.mu)
+	return b
+}
+
+// take reserves up to want items for one page and returns how many; 0 means the budget is
+// spent and the caller's partition stays unread past this point. While other pages are
+// in flight it waits for them rather than give up: they may give back what they did not
+// read.
+func (b *readBudget) take(want int) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.left == 0 && b.inFlight > 0 {
+		b.changed.Wait()
+	}
+	n := min(want, b.left)
+	if n == 0 {
+		b.short = true
+		return 0
+	}
+	b.left -= n
+	b.inFlight++
+	return n
+}
+
+// giveBack ends a page that reserved n items and read used of them.
+func (b *readBudget) giveBack(n, used int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.left += n - min(used, n)
+	b.inFlight--
+	b.changed.Broadcast()
+}
+
+func (b *readBudget) exhausted() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.short
 }
 
 // eachPartition runs fn for the query input of every partition of p, in parallel.

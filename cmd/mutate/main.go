@@ -1,0 +1,182 @@
+// Command mutate is `make mutate`: mutation testing of the product packages with
+// gremlins (github.com/go-gremlins/gremlins, a tool of go.mod). Each mutant is one small
+// change to the code (a < made <=, a + made -, a condition negated); the package's tests
+// run against it and should fail. It prints the share of mutants caught per package as a
+// table and writes the same figures to .local/mutate.json, to compare run with run. See
+// TESTING.md.
+//
+// Tests needing DynamoDB Local find it through $PIPETEL_TEST_DYNAMODB_ENDPOINT, which
+// `make mutate` sets by running this under cmd/dynamolocal.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// defaultRoots are the product packages, each with its subpackages.
+var defaultRoots = []string{"./internal/telemetry", "./internal/store", "./internal/api"}
+
+func main() {
+	roots := flag.String("pkgs", strings.Join(defaultRoots, ","), "comma-separated package roots to mutate, each with its subpackages")
+	out := flag.String("out", ".local/mutate.json", "where to write the scores as JSON")
+	workers := flag.Int("workers", 1, "mutants tested at once; each runs a package's tests")
+	timeout := flag.Int("timeout-coefficient", 10, "a mutant's tests time out after this many times the unmutated run")
+	from := flag.Bool("from-reports", false, "do not run gremlins; summarise the reports a previous run left beside -out")
+	flag.Parse()
+	if err := run(strings.Split(*roots, ","), *out, *workers, *timeout, *from, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "mutate: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(roots []string, out string, workers, timeout int, fromReports bool, stdout io.Writer) error {
+	reportDir := strings.TrimSuffix(out, filepath.Ext(out))
+	if err := os.MkdirAll(reportDir, 0o755); err != nil {
+		return err
+	}
+	var scores []Score
+	for _, root := range roots {
+		report := filepath.Join(reportDir, strings.ReplaceAll(strings.Trim(root, "./"), "/", "_")+".json")
+		if !fromReports {
+			if err := unleash(root, report, workers, timeout); err != nil {
+				return fmt.Errorf("%s: %w", root, err)
+			}
+		}
+		raw, err := os.ReadFile(report)
+		if err != nil {
+			return fmt.Errorf("%s: %w", root, err)
+		}
+		s, err := Summarize(root, raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", report, err)
+		}
+		scores = append(scores, s...)
+	}
+	WriteTable(stdout, scores)
+	b, err := json.MarshalIndent(Run{Date: time.Now().UTC().Format(time.RFC3339), Packages: scores}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+// unleash runs gremlins over root and its subpackages, at the lowest CPU priority: on a
+// shared machine the mutants should only take what nothing else wants.
+func unleash(root, report string, workers, timeout int) error {
+	cmd := exec.Command("nice", "-n", "19", "go", "tool", "gremlins", "unleash",
+		"--workers", fmt.Sprint(workers), "--timeout-coefficient", fmt.Sprint(timeout), "-o", report, root)
+	// gremlins times each mutant against one unmutated run; a cached result would make that
+	// run take milliseconds and every mutant time out.
+	cmd.Env = append(os.Environ(), "GOFLAGS=-count=1")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
+}
+
+// Run is one `make mutate`, as written to .local/mutate.json.
+type Run struct {
+	Date     string  `json:"date"`
+	Packages []Score `json:"packages"`
+}
+
+// Score counts the mutants of one package by what became of them. Caught mutants made a
+// test fail (Killed) or hang until the timeout (TimedOut). Lived mutants passed every
+// test; NotCovered ones sit in code no test of the package runs, so they are survivors
+// too. NotViable mutants did not compile and count for nothing.
+type Score struct {
+	Package    string `json:"package"`
+	Killed     int    `json:"killed"`
+	TimedOut   int    `json:"timed_out"`
+	Lived      int    `json:"lived"`
+	NotCovered int    `json:"not_covered"`
+	NotViable  int    `json:"not_viable"`
+	// Percent is the share caught among the mutants that compiled, in percent rounded down
+	// to one decimal: (Killed+TimedOut) / (Killed+TimedOut+Lived+NotCovered).
+	Percent float64 `json:"percent_caught"`
+	// Survivors name each lived or uncovered mutant as file:line:column type, sorted.
+	Survivors []string `json:"survivors"`
+}
+
+type gremlinsReport struct {
+	Files []struct {
+		Name      string `json:"file_name"`
+		Mutations []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+			Line   int    `json:"line"`
+			Column int    `json:"column"`
+		} `json:"mutations"`
+	} `json:"files"`
+}
+
+// Summarize splits a gremlins JSON report over root (file names relative to root) into
+// one Score per package, sorted by package.
+func Summarize(root string, raw []byte) ([]Score, error) {
+	var r gremlinsReport
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("not a gremlins report: %w", err)
+	}
+	byPkg := map[string]*Score{}
+	for _, f := range r.Files {
+		file := path.Join(strings.TrimPrefix(root, "./"), filepath.ToSlash(f.Name))
+		pkg := path.Dir(file)
+		s := byPkg[pkg]
+		if s == nil {
+			s = &Score{Package: pkg, Survivors: []string{}}
+			byPkg[pkg] = s
+		}
+		for _, m := range f.Mutations {
+			survivor := false
+			switch m.Status {
+			case "KILLED":
+				s.Killed++
+			case "TIMED OUT":
+				s.TimedOut++
+			case "LIVED":
+				s.Lived++
+				survivor = true
+			case "NOT COVERED":
+				s.NotCovered++
+				survivor = true
+			case "NOT VIABLE":
+				s.NotViable++
+			default:
+				return nil, fmt.Errorf("%s:%d: unknown status %q", file, m.Line, m.Status)
+			}
+			if survivor {
+				s.Survivors = append(s.Survivors, fmt.Sprintf("%s:%d:%d %s (%s)", file, m.Line, m.Column, m.Type, strings.ToLower(m.Status)))
+			}
+		}
+	}
+	var out []Score
+	for _, s := range byPkg {
+		caught := s.Killed + s.TimedOut
+		if all := caught + s.Lived + s.NotCovered; all > 0 {
+			s.Percent = float64(caught*1000/all) / 10
+		}
+		slices.Sort(s.Survivors)
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b Score) int { return strings.Compare(a.Package, b.Package) })
+	return out, nil
+}
+
+// WriteTable prints one line per package, in a fixed layout that diffs well run to run.
+func WriteTable(w io.Writer, scores []Score) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "package\tcaught %\tkilled\ttimed out\tlived\tnot covered\tnot viable\t")
+	for _, s := range scores {
+		fmt.Fprintf(tw, "%s\t%.1f\t%d\t%d\t%d\t%d\t%d\t\n", s.Package, s.Percent, s.Killed, s.TimedOut, s.Lived, s.NotCovered, s.NotViable)
+	}
+	_ = tw.Flush()
+}
