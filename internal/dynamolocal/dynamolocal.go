@@ -55,8 +55,9 @@ type Server struct {
 
 const (
 	// startLimit bounds the wait for a JVM to answer; it normally takes about a second,
-	// but a CI machine running many test binaries at once can be far slower.
-	startLimit = time.Minute
+	// but a machine running many test binaries and JVMs at once on two cores has been seen
+	// to need more than a minute.
+	startLimit = 3 * time.Minute
 	// stopLimit is how long the JVM gets to shut down cleanly, flushing a persistent
 	// database, before it is killed.
 	stopLimit = 10 * time.Second
