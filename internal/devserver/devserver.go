@@ -135,7 +135,7 @@ func Run(ctx context.Context, ln net.Listener, o Options) (err error) {
 	// ln is already bound, so announcing before serving tells no lie: a client that comes
 	// at once waits in the listen queue.
 	base := baseURL(ln.Addr())
-	writeNotes(o.Notes, base, dynamoNote, cfg.EventsTable, jobs)
+	writeNotes(o.Notes, base, endpoint, dynamoNote, cfg.EventsTable, jobs)
 	log.Info("dev server listening", "url", base, "dynamodb_endpoint", endpoint, "events_table", cfg.EventsTable)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -210,7 +210,7 @@ func describeData(dataDir string) string {
 }
 
 // writeNotes tells the person at the terminal where the server is and how to try it.
-func writeNotes(w io.Writer, base, dynamo, table string, jobs []Job) {
+func writeNotes(w io.Writer, base, endpoint, dynamo, table string, jobs []Job) {
 	var served []string
 	for _, r := range routes.All {
 		served = append(served, fmt.Sprintf("%s %s (%s)", r.Method, r.Path, r.Function))
@@ -234,8 +234,9 @@ Try:
   curl -sS -X POST %[1]s/telemetry -H 'Content-Type: application/json' \
     -d '[{"kind":"job_result","runtime":"lava-collabora","device_type":"qemu-x86","job_name":"baseline-x86","result":"pass","duration":42.5}]'
   curl -sS '%[1]s/telemetry?runtime=lava-collabora&kind=job_result'
+  %[7]s=%[8]s make invoke FN=query EVENT=events/query.json
 
 Ctrl-C stops the server and DynamoDB Local.
 
-`, base, strings.Join(served, ", "), api.LatestPrefix, dynamo, table, schedule)
+`, base, strings.Join(served, ", "), api.LatestPrefix+" and "+api.V0Prefix, dynamo, table, schedule, config.EnvDynamoEndpoint, endpoint)
 }
