@@ -73,7 +73,7 @@ func TestTemplateRoutes(t *testing.T) {
 	known := map[endpoint]bool{}
 	for _, r := range routes.All {
 		want := logicalID(r.Function)
-		for _, p := range []string{r.Path, api.LatestPrefix + r.Path} {
+		for _, p := range r.Paths() {
 			ep := endpoint{r.Method, p}
 			known[ep] = true
 			got := served[ep]
@@ -501,7 +501,7 @@ func (tp tmpl) httpEvents() []httpEvent {
 func (tp tmpl) functionsServing(method, path string) []string {
 	var ids []string
 	for _, ev := range tp.httpEvents() {
-		if ev.method == method && (ev.path == path || ev.path == api.LatestPrefix+path) && !slices.Contains(ids, ev.function) {
+		if ev.method == method && (ev.path == path || ev.path == api.LatestPrefix+path || ev.path == api.V0Prefix+path) && !slices.Contains(ids, ev.function) {
 			ids = append(ids, ev.function)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,7 +130,7 @@ func TestIngestSampleThenRepostIsAllDuplicates(t *testing.T) {
 	}
 }
 
-func TestQueryByRuntimeAndKindNewestFirst(t *testing.T) {
+func TestQueryByRuntimeAndKindInEitherOrder(t *testing.T) {
 	a := newAPI(t, nil)
 	call(t, a.ingest, request("POST", "", sampleBatch(t)))
 	r := call(t, a.query, request("GET", "runtime=lava-collabora&kind=job_result", ""))
@@ -144,18 +145,28 @@ func TestQueryByRuntimeAndKindNewestFirst(t *testing.T) {
 	if item["ts"] != "2026-08-20T14:41:02.118734Z" || item["device_id"] != "bcm2711-rpi-4-b-cbg-2" || item["id"] == "" {
 		t.Errorf("item: %v", item)
 	}
-	all := call(t, a.query, request("GET", "lab=lava-collabora", ""))
-	var stamps []string
-	for _, it := range all.body["items"].([]any) {
-		ts := it.(map[string]any)["ts"].(string)
-		if !strings.HasSuffix(ts, "Z") {
-			t.Errorf("ts %q does not end in Z", ts)
+	want := []string{"2026-08-20T14:03:11.482913Z", "2026-08-20T14:03:12.010321Z", "2026-08-20T14:41:02.118734Z", "2026-08-20T14:41:02.119010Z"}
+	for _, tc := range []struct{ query, order string }{
+		{"lab=lava-collabora", "oldest first, the default"},
+		{"lab=lava-collabora&order=asc", "oldest first"},
+		{"lab=lava-collabora&order=desc", "newest first"},
+	} {
+		all := call(t, a.query, request("GET", tc.query, ""))
+		var stamps []string
+		for _, it := range all.body["items"].([]any) {
+			ts := it.(map[string]any)["ts"].(string)
+			if !strings.HasSuffix(ts, "Z") {
+				t.Errorf("ts %q does not end in Z", ts)
+			}
+			stamps = append(stamps, ts)
 		}
-		stamps = append(stamps, ts)
-	}
-	want := []string{"2026-08-20T14:41:02.119010Z", "2026-08-20T14:41:02.118734Z", "2026-08-20T14:03:12.010321Z", "2026-08-20T14:03:11.482913Z"}
-	if fmt.Sprint(stamps) != fmt.Sprint(want) {
-		t.Errorf("lab=lava-collabora: got %v, want newest first %v", stamps, want)
+		w := slices.Clone(want)
+		if strings.HasSuffix(tc.query, "desc") {
+			slices.Reverse(w)
+		}
+		if fmt.Sprint(stamps) != fmt.Sprint(w) {
+			t.Errorf("%s: got %v, want %s %v", tc.query, stamps, tc.order, w)
+		}
 	}
 }
 
@@ -164,7 +175,6 @@ func TestQueryByRuntimeAndKindNewestFirst(t *testing.T) {
 func TestBadInputStoresNothingAndSaysWhy(t *testing.T) {
 	a := newAPI(t, nil)
 	valid := `{"kind":"job_result","runtime":"lava-cip","ts":"2026-08-20T10:00:00Z"}`
-	long := strings.Repeat("x", 257)
 	cases := []struct {
 		name, query, body string
 		status            int
@@ -175,13 +185,10 @@ func TestBadInputStoresNothingAndSaysWhy(t *testing.T) {
 		{"object instead of list", "", valid, 400, "array"},
 		{"missing kind", "", `[{"runtime":"lava-cip"}]`, 400, "kind"},
 		{"missing runtime", "", `[{"kind":"job_result"}]`, 400, "runtime"},
-		{"wrong type", "", `[{"kind":"job_result","runtime":"x","retry":"two"}]`, 400, "retry"},
-		{"bool as string", "", `[{"kind":"job_result","runtime":"x","is_infra_error":"yes"}]`, 400, "is_infra_error"},
+		{"runtime not a string", "", `[{"kind":"job_result","runtime":7}]`, 400, "runtime"},
 		{"unparsable ts", "", `[{"kind":"job_result","runtime":"x","ts":"yesterday"}]`, 400, "ts"},
-		{"far-future ts", "", `[{"kind":"job_result","runtime":"x","ts":"2026-08-23T00:00:00Z"}]`, 400, "future"},
-		{"unknown result", "", `[{"kind":"job_result","runtime":"x","result":"maybe"}]`, 400, "result"},
-		{"oversize string", "", `[{"kind":"job_result","runtime":"x","device_id":"` + long + `"}]`, 400, "device_id"},
-		{"one bad among good", "", "[" + valid + `,{"kind":"Bad Kind","runtime":"x"}]`, 400, "kind"},
+		{"malformed id", "", `[{"kind":"job_result","runtime":"x","id":"a/b"}]`, 400, "id"},
+		{"one bad among good", "", "[" + valid + `,{"kind":"job_result"}]`, 400, "runtime"},
 		{"7 MB body", "", "[" + strings.Repeat(valid+",", 7<<20/len(valid)) + valid + "]", 413, "6 MB"},
 		{"too many events", "", "[" + strings.Repeat(valid+",", 10000) + valid + "]", 413, "10000"},
 		{"unknown ingest parameter", "dry_run=1", "[" + valid + "]", 400, "dry_run"},
@@ -206,6 +213,7 @@ func TestBadInputStoresNothingAndSaysWhy(t *testing.T) {
 		{"bad boolean", "is_infra_error=maybe", "is_infra_error"},
 		{"cursor with offset", "cursor=abc&offset=5", "cursor"},
 		{"tampered cursor", "cursor=abc.def", "cursor"},
+		{"unknown order", "order=newest", "order"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assertClientError(t, call(t, a.query, request("GET", tc.query, "")), 400, tc.mention)
@@ -236,10 +244,11 @@ func TestInvalidBatchListsEveryInvalidEvent(t *testing.T) {
 	a := newAPI(t, nil)
 	body := `[
 	 {"kind":"job_result","runtime":"lava-cip","ts":"2026-08-20T10:00:00Z"},
-	 {"kind":"JOB","runtime":"","result":"maybe","retry":-1},
+	 {"kind":"JOB","result":"maybe","retry":-1},
 	 {"kind":"test_result","runtime":"k8s","ts":"tomorrow-ish","duration":-3},
 	 "not an object",
-	 {"kind":"job_result","runtime":"lava-cip","id":"bad id!","extra":[1]}
+	 {"kind":"job_result","runtime":"lava-cip","id":"bad id!","extra":[1]},
+	 {"runtime":"lava-cip","ts":true}
 	]`
 	r := call(t, a.ingest, request("POST", "", body))
 	if r.status != 400 {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,6 +27,8 @@ func statusOf(code telemetry.Code) int {
 		return http.StatusBadRequest
 	case telemetry.CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case telemetry.CodeUnsupported:
+		return http.StatusUnsupportedMediaType
 	case telemetry.CodeThrottled:
 		return http.StatusTooManyRequests
 	case telemetry.CodeUnavailable:
@@ -64,15 +67,18 @@ func setRetryAfter(resp events.APIGatewayV2HTTPResponse, d time.Duration) {
 
 // GatewayError is what API Gateway itself answers, in the API's error shape: a request
 // that matched no route (404), a path asked with another method (405, allow naming the
-// methods it takes), or a function that failed instead of answering (502). A deployment's
+// methods it takes), a request too large to invoke a function with (413), or a function
+// that failed instead of answering (502). A deployment's
 // gateway answers these itself; the local gateway uses this so both look alike to clients.
 func GatewayError(status int, allow []string, requestID string) events.APIGatewayV2HTTPResponse {
-	detail := "No such route: the API serves /telemetry, /telemetry/stats, /telemetry/anomalies, /pipelines and /pipelines/stats, also under /latest."
+	detail := "No such route: the API serves /telemetry, /telemetry/stats, /telemetry/anomalies, /pipelines and /pipelines/stats, also under /latest and /v0."
 	switch status {
 	case http.StatusMethodNotAllowed:
 		detail = "This path does not take that method; see the Allow header."
 	case http.StatusBadGateway:
 		detail = "The function serving this route failed; try again, and quote the request id if it persists."
+	case http.StatusRequestEntityTooLarge:
+		detail = fmt.Sprintf("The request is larger than Lambda's %d-byte invocation limit once API Gateway wraps it (the body as a JSON string, where quotes, backslashes and line breaks count twice); split the batch or send it with Content-Encoding: gzip.", MaxPayloadBytes)
 	}
 	resp := JSON(status, errorBody{Detail: detail, RequestID: requestID})
 	if len(allow) > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -14,12 +15,15 @@ import (
 )
 
 type ingestResponse struct {
-	Inserted      int             `json:"inserted"`
-	Duplicates    int             `json:"duplicates"`
-	Rejected      *int            `json:"rejected,omitempty"` // partial mode only
-	IDs           []string        `json:"ids"`
-	UnknownFields []unknownFields `json:"unknown_fields,omitempty"`
-	Results       []eventResult   `json:"results,omitempty"` // partial mode only
+	Inserted   int      `json:"inserted"`
+	Duplicates int      `json:"duplicates"`
+	Rejected   *int     `json:"rejected,omitempty"` // partial mode only
+	IDs        []string `json:"ids"`
+	// Warnings say what was stored other than as sent (truncated, kept in extra, ts too far
+	// ahead); the events were stored all the same.
+	Warnings      []telemetry.FieldError `json:"warnings,omitempty"`
+	UnknownFields []unknownFields        `json:"unknown_fields,omitempty"`
+	Results       []eventResult          `json:"results,omitempty"` // partial mode only
 }
 
 // unknownFields names the fields of one event that pipetel does not know and kept under
@@ -94,6 +98,7 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 			continue
 		}
 		valid = append(valid, dec.Event) // DecodeBatch stamped ReceivedAt with now
+		resp.Warnings = append(resp.Warnings, dec.Warnings...)
 		validAt = append(validAt, i)
 		results[i].ID = dec.Event.ID
 		if len(dec.UnknownFields) > 0 {
@@ -103,7 +108,7 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 	isPartial := partial != nil && *partial
 	if badEvents > 0 && !isPartial {
 		return events.APIGatewayV2HTTPResponse{}, &telemetry.Error{Code: telemetry.CodeInvalid, Fields: invalid,
-			Message: fmt.Sprintf("%d of %d events are invalid, so none was stored; fix the events listed in errors and resend, or add ?partial=true to store the valid ones.", badEvents, len(decoded))}
+			Message: invalidBatchDetail(invalid, badEvents, len(decoded))}
 	}
 
 	var outcomes []telemetry.PutOutcome
@@ -175,4 +180,31 @@ func notStoredResponse(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 		setRetryAfter(resp, retryAfter)
 	}
 	return resp
+}
+
+// detailProblems is how many problems the detail of a refused batch names itself.
+// KernelCI's client logs only detail, so the first few must be readable there; errors
+// lists them all.
+const detailProblems = 3
+
+// invalidBatchDetail is "2 of 50 events are invalid, so none was stored: event 9: runtime
+// is required; ...; fix them ...".
+func invalidBatchDetail(problems []telemetry.FieldError, bad, total int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d events are invalid, so none was stored: ", bad, total)
+	for i, p := range problems[:min(detailProblems, len(problems))] {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "event %d: ", p.Index)
+		if p.Field != "" {
+			b.WriteString(p.Field + " ")
+		}
+		b.WriteString(p.Message)
+	}
+	if more := len(problems) - detailProblems; more > 0 {
+		fmt.Fprintf(&b, "; and %d more problems listed in errors", more)
+	}
+	b.WriteString(". Fix them and resend, or add ?partial=true to store the valid ones.")
+	return b.String()
 }

@@ -146,8 +146,17 @@ func (p *Params) time(name string) (t time.Time) {
 		return t
 	}
 	parsed, err := telemetry.ParseTime(raw)
+	if err != nil && len(raw) > 11 && strings.Contains(raw[11:], " ") {
+		// An unencoded '+' in a query string arrives as a space: 14:12:33+07:00 sent
+		// as is reads 14:12:33 07:00. After the time, a space can only have been that.
+		parsed, err = telemetry.ParseTime(raw[:11] + strings.ReplaceAll(raw[11:], " ", "+"))
+	}
 	if err != nil {
-		p.problemf("%s %v", name, err)
+		hint := ""
+		if strings.Contains(raw, " ") {
+			hint = " (a '+' in a query string must be sent as %2B)"
+		}
+		p.problemf("%s %v, not %q%s", name, err, raw, hint)
 		return t
 	}
 	return parsed

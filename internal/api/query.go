@@ -21,7 +21,7 @@ const (
 // queryFilterParams are the filters GET /telemetry accepts, by wire name.
 var queryFilterParams = append(append([]string{}, telemetry.FilterFields...), "is_infra_error", "retry", "lab", "since", "until")
 
-var queryParams = append(append([]string{}, queryFilterParams...), "limit", "offset", "cursor")
+var queryParams = append(append([]string{}, queryFilterParams...), "limit", "offset", "cursor", "order")
 
 type queryResponse struct {
 	Items []telemetry.Event `json:"items"`
@@ -48,6 +48,13 @@ func NewQuery(d Deps) Handler {
 			if page.Cursor != "" && page.Offset > 0 {
 				q.problemf("give either cursor or offset, not both: the cursor already knows where the next page starts")
 			}
+			switch order, _ := q.Get("order"); order {
+			case "", "asc":
+			case "desc":
+				page.Desc = true
+			default:
+				q.problemf("order must be asc (oldest first, the default) or desc (newest first), not %q", order)
+			}
 			if err := q.Check(queryParams); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
@@ -56,14 +63,36 @@ func NewQuery(d Deps) Handler {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
 			log.Debug("query", "items", len(result.Items), "items_read", result.ItemsRead, "total", result.Total)
-			resp := queryResponse{Items: result.Items, Total: result.Total, TotalExact: result.TotalExact, Limit: page.Limit, Offset: page.Offset}
-			if resp.Items == nil {
-				resp.Items = []telemetry.Event{}
-			}
-			if result.Next != "" {
-				resp.Next = &result.Next
-			}
-			return JSON(http.StatusOK, resp), nil
+			return fitPage(req, result, page), nil
 		})
+	}
+}
+
+// fitPage is the response to a query page, as many of its items as Lambda can carry:
+// gzip when the client accepts it, and when even that would not fit, the page ends early
+// with next set to continue after its last item. Events within the documented limits
+// fit 100 to a page, so KernelCI's offset loop (limit=100) never meets a short page
+// before the end.
+func fitPage(req events.APIGatewayV2HTTPRequest, result telemetry.Page, page telemetry.PageRequest) events.APIGatewayV2HTTPResponse {
+	n := len(result.Items)
+	for {
+		body := queryResponse{Items: result.Items[:n], Total: result.Total, TotalExact: result.TotalExact, Limit: page.Limit, Offset: page.Offset}
+		if body.Items == nil {
+			body.Items = []telemetry.Event{}
+		}
+		switch {
+		case n < len(result.Items):
+			next := result.CursorAfter(n - 1)
+			body.Next = &next
+		case result.Next != "":
+			body.Next = &result.Next
+		}
+		resp := negotiate(req, JSON(http.StatusOK, body))
+		size := PayloadSize(resp)
+		if size <= MaxPayloadBytes || n <= 1 {
+			return resp
+		}
+		// Shrink in proportion, a little more to leave room for the cursor, until it fits.
+		n = max(1, min(n-1, int(float64(n)*float64(MaxPayloadBytes)/float64(size)*0.98)))
 	}
 }

@@ -1,11 +1,15 @@
 package api
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -49,16 +53,38 @@ func Serve(ctx context.Context, d Deps, route string, req events.APIGatewayV2HTT
 	return resp, nil
 }
 
-// body returns the request body, decoding API Gateway's base64 for binary payloads.
+// body returns the request body, decoding API Gateway's base64 for binary payloads and
+// a gzip Content-Encoding. The decompressed body is held to telemetry.MaxBodyBytes too,
+// so a small bomb cannot make a large request; other encodings are a 415 naming them.
 func body(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
-	if !req.IsBase64Encoded {
-		return []byte(req.Body), nil
+	b := []byte(req.Body)
+	if req.IsBase64Encoded {
+		var err error
+		if b, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
+			return nil, telemetry.Invalidf("The body is marked base64 but is not valid base64.")
+		}
 	}
-	b, err := base64.StdEncoding.DecodeString(req.Body)
-	if err != nil {
-		return nil, telemetry.Invalidf("The body is marked base64 but is not valid base64.")
+	switch encoding := strings.TrimSpace(header(req, "content-encoding")); strings.ToLower(encoding) {
+	case "", "identity":
+		return b, nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, telemetry.Invalidf("The body is marked Content-Encoding: gzip but is not gzip data.")
+		}
+		out, err := io.ReadAll(io.LimitReader(zr, telemetry.MaxBodyBytes+1))
+		switch {
+		case err != nil:
+			return nil, telemetry.Invalidf("The gzip body is corrupt or cut short; compress the whole body and resend.")
+		case len(out) > telemetry.MaxBodyBytes:
+			return nil, &telemetry.Error{Code: telemetry.CodeTooLarge, Message: fmt.Sprintf(
+				"The body decompresses to more than %d bytes (6 MB), the most one request can carry; split the batch.", telemetry.MaxBodyBytes)}
+		}
+		return out, nil
+	default:
+		return nil, &telemetry.Error{Code: telemetry.CodeUnsupported, Message: fmt.Sprintf(
+			"The body's Content-Encoding %q is not supported; send it uncompressed or as gzip.", encoding)}
 	}
-	return b, nil
 }
 
 // guard runs fn and turns a panic into an internal error: API Gateway would answer a

@@ -37,10 +37,18 @@ type Deps struct {
 // Route is one route of the public API and the function that serves it.
 type Route struct {
 	Method   string
-	Path     string // without the /latest prefix
+	Path     string // without the /latest or /v0 prefix
 	Function string // folder under functions/ and the stem of its SAM logical id
 	New      func(Deps) Handler
 }
 
 // LatestPrefix is the prefix KernelCI clients put before every path ({base}/latest/...).
 const LatestPrefix = "/latest"
+
+// V0Prefix is the other prefix kernelci-api serves every route under.
+const V0Prefix = "/v0"
+
+// Paths is every path a route is served at: as is, and under each prefix.
+func (r Route) Paths() []string {
+	return []string{r.Path, LatestPrefix + r.Path, V0Prefix + r.Path}
+}

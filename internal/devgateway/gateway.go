@@ -54,7 +54,7 @@ type route struct {
 }
 
 // New builds one handler per route by calling the route's constructor with deps once, as a
-// Lambda does at cold start, and serves it at Path and at api.LatestPrefix+Path. It fails
+// Lambda does at cold start, and serves it at each of the route's Paths. It fails
 // when two routes claim the same method and path, which would make dispatch ambiguous.
 func New(routes []api.Route, deps api.Deps, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{paths: map[string]map[string]route{}, log: log, now: time.Now}
@@ -63,7 +63,7 @@ func New(routes []api.Route, deps api.Deps, log *slog.Logger) (*Gateway, error) 
 			return nil, fmt.Errorf("route %s %s (%s): want a method, a path starting with / and a constructor", r.Method, r.Path, r.Function)
 		}
 		h := r.New(deps)
-		for _, path := range []string{r.Path, api.LatestPrefix + r.Path} {
+		for _, path := range r.Paths() {
 			methods := g.paths[path]
 			if methods == nil {
 				methods = map[string]route{}
@@ -129,6 +129,12 @@ func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp e
 	event := request(r, body, rt.key, id, received)
 	if denied, stop := g.authorizer.apply(r.Context(), &event); stop {
 		return denied, rt.key, true
+	}
+	// Lambda refuses an invocation whose payload, the event as JSON with the body inside
+	// it as a JSON string, is over its limit, so a deployment answers before the function
+	// runs; so does the local gateway, for exactly the same requests.
+	if api.PayloadSize(event) > api.MaxPayloadBytes {
+		return api.GatewayError(http.StatusRequestEntityTooLarge, nil, id), rt.key, true
 	}
 	resp, err = g.invoke(r.Context(), rt, event)
 	if err != nil {

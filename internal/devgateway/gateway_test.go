@@ -315,18 +315,49 @@ func TestBodyEncoding(t *testing.T) {
 	}
 }
 
-func TestOversizedBodyReachesTheHandler(t *testing.T) {
-	g, post, _, _ := newGateway(t)
-	post.resp = events.APIGatewayV2HTTPResponse{StatusCode: 413, Body: `{"detail":"too large"}`}
-	big := bytes.Repeat([]byte("a"), telemetry.MaxBodyBytes+1000)
-	r := httptest.NewRequest("POST", "/telemetry", bytes.NewReader(big))
-	r.Header.Set("Content-Type", "application/json")
-	w := serve(g, r)
-	if got := len(post.last(t).Body); got != telemetry.MaxBodyBytes+1 {
-		t.Errorf("handler saw %d bytes, want %d: enough to know the body is over the limit, no more", got, telemetry.MaxBodyBytes+1)
+// TestOversizedInvocationIsRefusedBeforeTheHandler: Lambda refuses an invocation over
+// its payload limit, counted on the event with the body as a JSON string, so a body
+// under 6 MB full of quotes and line breaks is refused (413) as a deployment would.
+func TestOversizedInvocationIsRefusedBeforeTheHandler(t *testing.T) {
+	line := []byte(`{"error_msg":"a \"quoted\" traceback line\n"},` + "\n")
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		status int
+	}{
+		{"5.96 MB of escapes", bytes.Repeat(line, 5_960_000/len(line)), 413},
+		{"over 6 MB", bytes.Repeat([]byte("a"), telemetry.MaxBodyBytes+1000), 413},
+		{"4 MB", bytes.Repeat(line, 4_000_000/len(line)), 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, post, _, _ := newGateway(t)
+			post.resp = events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: `{}`}
+			r := httptest.NewRequest("POST", "/telemetry", bytes.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/json")
+			w := serve(g, r)
+			if w.Code != tc.status {
+				t.Fatalf("answer %d %.200s, want %d", w.Code, w.Body, tc.status)
+			}
+			if tc.status == 413 {
+				if len(post.events) != 0 {
+					t.Error("the handler was called with an invocation Lambda would refuse")
+				}
+				if !strings.Contains(w.Body.String(), "6291456-byte invocation limit") {
+					t.Errorf("413 body %s", w.Body)
+				}
+			}
+		})
 	}
-	if w.Code != 413 || w.Body.String() != `{"detail":"too large"}` {
-		t.Errorf("answer %d %q, want the handler's own 413", w.Code, w.Body)
+}
+
+// TestEveryRouteUnderEachPrefix: kernelci-api serves /latest and /v0; so does pipetel.
+func TestEveryRouteUnderEachPrefix(t *testing.T) {
+	g, _, get, _ := newGateway(t)
+	for _, path := range []string{"/telemetry", "/latest/telemetry", "/v0/telemetry"} {
+		before := len(get.events)
+		if w := serve(g, httptest.NewRequest("GET", path, nil)); w.Code != 200 || len(get.events) != before+1 {
+			t.Errorf("GET %s: %d, handler called %d times", path, w.Code, len(get.events)-before)
+		}
 	}
 }
 

@@ -156,7 +156,7 @@ func Run(ctx context.Context, ln net.Listener, o Options) (err error) {
 	// ln is already bound, so announcing before serving tells no lie: a client that comes
 	// at once waits in the listen queue.
 	base := baseURL(ln.Addr())
-	writeNotes(o.Notes, base, dynamoNote, cfg, jobs, token, o.TokenFile)
+	writeNotes(o.Notes, base, endpoint, dynamoNote, cfg, jobs, token, o.TokenFile)
 	log.Info("dev server listening", "url", base, "dynamodb_endpoint", endpoint, "events_table", cfg.EventsTable)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -232,7 +232,7 @@ func describeData(dataDir string) string {
 }
 
 // writeNotes tells the person at the terminal where the server is and how to try it.
-func writeNotes(w io.Writer, base, dynamo string, cfg config.Config, jobs []Job, token, tokenFile string) {
+func writeNotes(w io.Writer, base, endpoint, dynamo string, cfg config.Config, jobs []Job, token, tokenFile string) {
 	var served []string
 	for _, r := range routes.All {
 		served = append(served, fmt.Sprintf("%s %s (%s)", r.Method, r.Path, r.Function))
@@ -258,11 +258,12 @@ Try:
     -H 'Content-Type: application/json' \
     -d '[{"kind":"job_result","runtime":"lava-collabora","device_type":"qemu-x86","job_name":"baseline-x86","result":"pass","duration":42.5}]'
   curl -sS -H "Authorization: Bearer $(cat %[9]s)" '%[1]s/telemetry?runtime=lava-collabora&kind=job_result'
+  %[12]s=%[13]s make invoke FN=query EVENT=events/query.json
 
 Ctrl-C stops the server and DynamoDB Local.
 
-`, base, strings.Join(served, ", "), api.LatestPrefix, dynamo, cfg.EventsTable, schedule, token, cfg.TokensTable,
-		tokenFile, auth.JoinScopes(auth.AllScopes, ", "), publicNote(cfg.PublicReads))
+`, base, strings.Join(served, ", "), api.LatestPrefix+" and "+api.V0Prefix, dynamo, cfg.EventsTable, schedule, token, cfg.TokensTable,
+		tokenFile, auth.JoinScopes(auth.AllScopes, ", "), publicNote(cfg.PublicReads), config.EnvDynamoEndpoint, endpoint)
 }
 
 func publicNote(public bool) string {

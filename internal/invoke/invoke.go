@@ -21,8 +21,9 @@ import (
 	"github.com/pipetel/pipetel/internal/store"
 )
 
-// DefaultTable is the events table an invocation uses unless told otherwise.
-const DefaultTable = "pipetel-invoke-events"
+// DefaultTable is the events table an invocation uses unless told otherwise: make dev's,
+// so that with make dev's DynamoDB endpoint the read functions read what it holds.
+const DefaultTable = "pipetel-dev-events"
 
 // Exit codes of Main.
 const (
@@ -112,6 +113,9 @@ func Run(ctx context.Context, o Options) (lambdatest.Result, error) {
 		return lambdatest.Result{}, fmt.Errorf("%s is not JSON", o.EventFile)
 	}
 	if o.Endpoint == "" {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "invoke: a fresh in-memory DynamoDB Local, so reads find nothing; to use make dev's data, set %s to the DynamoDB endpoint make dev prints\n", config.EnvDynamoEndpoint)
+		}
 		ddb, err := dynamolocal.Start(ctx, dynamolocal.Options{})
 		if err != nil {
 			if errors.Is(err, dynamolocal.ErrNotInstalled) {

@@ -40,6 +40,13 @@ const (
 // fails the invocation, so it does here too rather than passing locally and failing live.
 const MaxResponseBytes = 6 << 20
 
+// MaxRequestBytes is Lambda's limit on a synchronous invocation's request payload, the
+// event as JSON; Invoke refuses a larger one as Lambda does, before the function runs.
+const MaxRequestBytes = 6 << 20
+
+// ErrRequestTooLarge is Lambda's RequestTooLargeException (HTTP 413).
+var ErrRequestTooLarge = errors.New("RequestTooLargeException (413): request must be smaller than 6291456 bytes for the Invoke operation")
+
 // Response is a function's answer to one invocation.
 type Response struct {
 	RequestID string
@@ -163,6 +170,9 @@ func (a *RuntimeAPI) WaitReady(ctx context.Context) error {
 // did not answer before the invocation's deadline, or ctx's cause when ctx ends first.
 // The Response carries the request id and duration whenever the runtime took the event.
 func (a *RuntimeAPI) Invoke(ctx context.Context, event []byte) (Response, error) {
+	if len(event) > MaxRequestBytes {
+		return Response{}, fmt.Errorf("%w: %d bytes", ErrRequestTooLarge, len(event))
+	}
 	inv := &invocation{id: newRequestID(), payload: event, taken: make(chan struct{}), answer: make(chan answer, 1)}
 	select {
 	case a.queue <- inv:

@@ -259,3 +259,13 @@ func TestRuntimeAPIInvokeCancelled(t *testing.T) {
 		t.Errorf("Invoke after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestInvokeRefusesAnEventOverThePayloadLimit: Lambda refuses a request payload over
+// 6,291,456 bytes before any runtime sees it, and so does the emulator.
+func TestInvokeRefusesAnEventOverThePayloadLimit(t *testing.T) {
+	api, _ := newAPI(t, time.Second)
+	event := []byte(`{"body":"` + strings.Repeat("x", MaxRequestBytes) + `"}`)
+	if _, err := api.Invoke(t.Context(), event); !errors.Is(err, ErrRequestTooLarge) {
+		t.Errorf("Invoke of %d bytes: %v, want ErrRequestTooLarge", len(event), err)
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"github.com/pipetel/pipetel/internal/api/reports"
 )
 
-// All is the API. Every route is served at Path and at api.LatestPrefix+Path.
+// All is the API. Every route is served at each of its Paths (as is, under /latest and /v0).
 var All = []api.Route{
 	{Method: "POST", Path: "/telemetry", Function: "ingest", New: api.NewIngest},
 	{Method: "GET", Path: "/telemetry", Function: "query", New: api.NewQuery},

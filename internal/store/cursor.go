@@ -20,11 +20,15 @@ type cursor struct {
 	SK      string `json:"sk"`
 	Total   int    `json:"total"`
 	Inexact bool   `json:"inexact,omitempty"` // Total is a lower bound
+	Desc    bool   `json:"d,omitempty"`       // the page order it continues: newest first
 	Filter  string `json:"f"`
 }
 
 var errBadCursor = &telemetry.Error{Code: telemetry.CodeInvalid,
 	Message: "The cursor is not one this service issued or it was changed; start again without cursor."}
+
+var errCursorOrder = &telemetry.Error{Code: telemetry.CodeInvalid,
+	Message: "The cursor continues a query in the other order; send the same order as the first page, or start again without cursor."}
 
 var errForeignCursor = &telemetry.Error{Code: telemetry.CodeInvalid,
 	Message: "The cursor belongs to a query with other filters; send the same filters as the first page, or start again without cursor."}

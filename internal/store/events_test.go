@@ -97,6 +97,7 @@ func countOutcomes(outs []telemetry.PutOutcome, want telemetry.PutOutcome) int {
 }
 
 // expected is the reference answer: the events matching f, newest first.
+// expected is the ids of the events of evs matching f, newest first.
 func expected(evs []telemetry.Event, f telemetry.Filter) []string {
 	var ids []string
 	sorted := slices.Clone(evs)
@@ -112,6 +113,13 @@ func expected(evs []telemetry.Event, f telemetry.Filter) []string {
 		}
 	}
 	return ids
+}
+
+// oldestFirst is expected's list in the default order.
+func oldestFirst(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Reverse(out)
+	return out
 }
 
 func ids(evs []telemetry.Event) []string {
@@ -199,12 +207,19 @@ func TestQueryMatchesReferenceOnEveryPath(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			want := expected(evs, tc.f)
-			page, err := s.QueryEvents(t.Context(), tc.f, telemetry.PageRequest{Limit: 1000})
+			page, err := s.QueryEvents(t.Context(), tc.f, telemetry.PageRequest{Limit: 1000, Desc: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := ids(page.Items); !slices.Equal(got, want) {
-				t.Fatalf("got %d ids, want %d\n got %v\nwant %v", len(got), len(want), head(got), head(want))
+				t.Fatalf("newest first: got %d ids, want %d\n got %v\nwant %v", len(got), len(want), head(got), head(want))
+			}
+			asc, err := s.QueryEvents(t.Context(), tc.f, telemetry.PageRequest{Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := ids(asc.Items), oldestFirst(want); !slices.Equal(got, want) {
+				t.Fatalf("oldest first: got %d ids, want %d\n got %v\nwant %v", len(got), len(want), head(got), head(want))
 			}
 			if page.Total != len(want) {
 				t.Errorf("total %d, want %d", page.Total, len(want))
@@ -244,45 +259,50 @@ func TestPagingVisitsEachEventOnce(t *testing.T) {
 		{Equals: map[string]string{"job_name": "paged", "runtime": "lava-cip"}},
 		{Equals: map[string]string{"job_name": "paged", "kind": telemetry.KindJobResult}},
 	} {
-		want := expected(evs, f)
-		var byOffset []string
-		for offset := 0; ; offset += 100 {
-			page, err := s.QueryEvents(t.Context(), f, telemetry.PageRequest{Limit: 100, Offset: offset})
-			if err != nil {
-				t.Fatal(err)
+		for _, desc := range []bool{false, true} {
+			want := expected(evs, f)
+			if !desc {
+				want = oldestFirst(want)
 			}
-			if page.Total != len(want) {
-				t.Fatalf("offset %d: total %d, want %d", offset, page.Total, len(want))
+			var byOffset []string
+			for offset := 0; ; offset += 100 {
+				page, err := s.QueryEvents(t.Context(), f, telemetry.PageRequest{Limit: 100, Offset: offset, Desc: desc})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if page.Total != len(want) {
+					t.Fatalf("offset %d: total %d, want %d", offset, page.Total, len(want))
+				}
+				byOffset = append(byOffset, ids(page.Items)...)
+				if len(page.Items) < 100 {
+					break
+				}
 			}
-			byOffset = append(byOffset, ids(page.Items)...)
-			if len(page.Items) < 100 {
-				break
+			if !slices.Equal(byOffset, want) {
+				t.Fatalf("%v: offset paging returned %d ids, want %d in order", f.Equals, len(byOffset), len(want))
 			}
-		}
-		if !slices.Equal(byOffset, want) {
-			t.Fatalf("%v: offset paging returned %d ids, want %d in order", f.Equals, len(byOffset), len(want))
-		}
-		var byCursor []string
-		req := telemetry.PageRequest{Limit: 100}
-		for pages := 0; ; pages++ {
-			page, err := s.QueryEvents(t.Context(), f, req)
-			if err != nil {
-				t.Fatal(err)
+			var byCursor []string
+			req := telemetry.PageRequest{Limit: 100, Desc: desc}
+			for pages := 0; ; pages++ {
+				page, err := s.QueryEvents(t.Context(), f, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if page.Total != len(want) {
+					t.Fatalf("cursor page %d: total %d, want %d", pages, page.Total, len(want))
+				}
+				byCursor = append(byCursor, ids(page.Items)...)
+				if page.Next == "" {
+					break
+				}
+				if pages > len(want)/100+1 {
+					t.Fatal("cursor paging does not end")
+				}
+				req.Cursor = page.Next
 			}
-			if page.Total != len(want) {
-				t.Fatalf("cursor page %d: total %d, want %d", pages, page.Total, len(want))
+			if !slices.Equal(byCursor, want) {
+				t.Fatalf("%v: cursor paging returned %d ids, want %d in order", f.Equals, len(byCursor), len(want))
 			}
-			byCursor = append(byCursor, ids(page.Items)...)
-			if page.Next == "" {
-				break
-			}
-			if pages > len(want)/100+1 {
-				t.Fatal("cursor paging does not end")
-			}
-			req.Cursor = page.Next
-		}
-		if !slices.Equal(byCursor, want) {
-			t.Fatalf("%v: cursor paging returned %d ids, want %d in order", f.Equals, len(byCursor), len(want))
 		}
 	}
 }
@@ -312,6 +332,9 @@ func TestCursorRefusesTamperingAndOtherQueries(t *testing.T) {
 	other := telemetry.Filter{Equals: map[string]string{"kind": telemetry.KindTestResult}}
 	if _, err := s.QueryEvents(t.Context(), other, telemetry.PageRequest{Limit: 2, Cursor: page.Next}); telemetry.ErrorCode(err) != telemetry.CodeInvalid {
 		t.Errorf("cursor of another filter: got %v, want an invalid-request error", err)
+	}
+	if _, err := s.QueryEvents(t.Context(), f, telemetry.PageRequest{Limit: 2, Cursor: page.Next, Desc: true}); telemetry.ErrorCode(err) != telemetry.CodeInvalid {
+		t.Errorf("cursor of the other order: got %v, want an invalid-request error", err)
 	}
 }
 
@@ -352,8 +375,8 @@ func TestBackfillIsFoundWithoutSince(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if page.Total != 6 || len(page.Items) != 6 || page.Items[5].ID != "backfill-00000" {
-		t.Fatalf("got %v (total %d), want 6 events ending with the oldest backfill", ids(page.Items), page.Total)
+	if page.Total != 6 || len(page.Items) != 6 || page.Items[0].ID != "backfill-00000" {
+		t.Fatalf("got %v (total %d), want 6 events starting with the oldest backfill", ids(page.Items), page.Total)
 	}
 }
 

@@ -41,6 +41,7 @@ type eventItem struct {
 	Duration     *float64 `dynamodbav:"duration,omitempty"`
 	Extra        string   `dynamodbav:"extra,omitempty"`
 	ReceivedAt   string   `dynamodbav:"received_at"`
+	Truncated    []string `dynamodbav:"truncated,omitempty"`
 }
 
 // keys derives where an event lives. Sharding by a hash of the id spreads one day's, one
@@ -85,6 +86,7 @@ func (k keys) item(e *telemetry.Event, retention time.Duration) eventItem {
 		Duration:     e.Duration,
 		Extra:        string(e.Extra),
 		ReceivedAt:   telemetry.FormatTime(e.ReceivedAt),
+		Truncated:    e.Truncated,
 	}
 	return it
 }
@@ -101,6 +103,7 @@ func (it *eventItem) event() (telemetry.Event, error) {
 		NodeID: it.NodeID, Tree: it.Tree, Branch: it.Branch, Arch: it.Arch,
 		ErrorType: it.ErrorType, Result: it.Result, IsInfraError: it.IsInfraError,
 		ErrorMsg: it.ErrorMsg, Retry: it.Retry, Duration: it.Duration, ReceivedAt: received,
+		Truncated: it.Truncated,
 	}
 	if it.Extra != "" {
 		e.Extra = []byte(it.Extra)

@@ -28,9 +28,25 @@ const (
 type pending struct {
 	index  int // position in the caller's slice
 	pk, sk string
+	// guard is the key of the event's id guard when the client gave the id: an item that
+	// makes the id alone the idempotency key, whatever ts a resend carries.
+	guard string
 }
 
-func (p pending) key() map[string]types.AttributeValue { return itemKey(p.pk, p.sk) }
+// probeKeys are the keys whose existence makes the event a duplicate.
+func (p pending) probeKeys() []map[string]types.AttributeValue {
+	if p.guard == "" {
+		return []map[string]types.AttributeValue{itemKey(p.pk, p.sk)}
+	}
+	return []map[string]types.AttributeValue{itemKey(p.pk, p.sk), itemKey(p.guard, guardSK)}
+}
+
+// guardSK is the sort key of every id guard item; its partition key is guardPK(id).
+const guardSK = "ID"
+
+// guardPK is the partition key of the id guard of a client id. Ids are random enough
+// to spread guards over partitions, and a guard is written once per event.
+func guardPK(id string) string { return "I#" + id }
 
 // PutEvents stores events. Each is first probed for by key (an event already stored is a
 // Duplicate and is not written again), then written with BatchWriteItem in batches of 25,
@@ -53,12 +69,17 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 	for i := range events {
 		pk, sk := s.keys.primary(&events[i])
 		k := pk + "\x00" + sk
+		p := pending{index: i, pk: pk, sk: sk}
+		if events[i].IDGiven {
+			p.guard = guardPK(events[i].ID)
+			k = p.guard
+		}
 		keyOf[i] = k
 		if _, seen := firstOf[k]; seen {
 			continue
 		}
 		firstOf[k] = i
-		work = append(work, pending{index: i, pk: pk, sk: sk})
+		work = append(work, p)
 		day := dayOf(events[i].TS)
 		dayExpiry[day] = max(dayExpiry[day], expiry(&events[i], s.opts.Retention))
 	}
@@ -84,8 +105,7 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.opts.WriteConcurrency)
-	for start := 0; start < len(work); start += batchGetMax {
-		chunk := work[start:min(start+batchGetMax, len(work))]
+	for _, chunk := range probeChunks(work) {
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {
 				record(chunk, telemetry.NotStored, err)
@@ -100,8 +120,14 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 			for b := 0; b < len(fresh); b += batchWriteMax {
 				batch := fresh[b:min(b+batchWriteMax, len(fresh))]
 				left, err := s.writeBatch(gctx, batch, events)
-				record(without(batch, left), telemetry.Inserted, nil)
+				written := without(batch, left)
+				record(written, telemetry.Inserted, nil)
 				record(left, telemetry.NotStored, err)
+				// Guards only after their events: a guard without its event would make
+				// the resend of an unstored event a "duplicate" and lose it. A guard that
+				// fails to be written costs only the de-duplication of a resend with
+				// another ts; the event itself is stored.
+				_ = s.writeGuards(gctx, written, events)
 			}
 			return nil
 		})
@@ -117,15 +143,33 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 	return outcomes, clientError(firstErr)
 }
 
+// probeChunks splits work into chunks whose probe keys fit one BatchGetItem.
+func probeChunks(work []pending) [][]pending {
+	var chunks [][]pending
+	start, keys := 0, 0
+	for i, p := range work {
+		n := len(p.probeKeys())
+		if keys+n > batchGetMax {
+			chunks = append(chunks, work[start:i])
+			start, keys = i, 0
+		}
+		keys += n
+	}
+	if start < len(work) {
+		chunks = append(chunks, work[start:])
+	}
+	return chunks
+}
+
 // probe splits chunk into events not yet stored and events already stored. It reads the
 // keys and expiry only, which is all the ingest function's IAM policy lets it read. An
 // expired copy that TTL has not deleted yet counts as not stored: every read hides it, so
 // answering "duplicate" would lose the event. Reads are strongly consistent so that a
 // resend right after a timeout is recognised.
 func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pending, err error) {
-	keys := make([]map[string]types.AttributeValue, len(chunk))
-	for i, p := range chunk {
-		keys[i] = p.key()
+	var keys []map[string]types.AttributeValue
+	for _, p := range chunk {
+		keys = append(keys, p.probeKeys()...)
 	}
 	found := map[string]bool{}
 	for attempt := 0; len(keys) > 0; attempt++ {
@@ -160,7 +204,7 @@ func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pend
 		}
 	}
 	for _, p := range chunk {
-		if found[p.pk+"\x00"+p.sk] {
+		if found[p.pk+"\x00"+p.sk] || p.guard != "" && found[p.guard+"\x00"+guardSK] {
 			dups = append(dups, p)
 		} else {
 			fresh = append(fresh, p)
@@ -238,6 +282,35 @@ func (s *Events) writeBatch(ctx context.Context, batch []pending, events []telem
 			return left, fmt.Errorf("batch write: %w", err)
 		}
 	}
+}
+
+// writeGuards writes the id guards of the client ids among written, with the expiry of
+// their events, retrying as writeBatch does.
+func (s *Events) writeGuards(ctx context.Context, written []pending, events []telemetry.Event) error {
+	var reqs []types.WriteRequest
+	for _, p := range written {
+		if p.guard == "" {
+			continue
+		}
+		item := itemKey(p.guard, guardSK)
+		item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expiry(&events[p.index], s.opts.Retention), 10)}
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+	}
+	for attempt := 0; len(reqs) > 0; attempt++ {
+		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+			RequestItems: map[string][]types.WriteRequest{s.opts.Table: reqs},
+		})
+		if err != nil && !isRetryable(err) {
+			return fmt.Errorf("write id guards: %w", err)
+		}
+		if err == nil {
+			reqs = out.UnprocessedItems[s.opts.Table]
+		}
+		if len(reqs) > 0 && !s.opts.Backoff.pause(ctx, attempt) {
+			return fmt.Errorf("write id guards: %d left after retries", len(reqs))
+		}
+	}
+	return nil
 }
 
 // registerDays makes sure the day registry lists every day in need with at least the

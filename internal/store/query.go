@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,8 +17,8 @@ import (
 )
 
 // plan is where a query reads: an index (or the table) and the partition key values to
-// visit. Groups are visited in order, newest first, and hold disjoint time ranges; the
-// partitions of one group are read in parallel and merged by sort key.
+// visit. Groups hold disjoint time ranges, newest first, and are visited in the page's
+// order; the partitions of one group are read in parallel and merged by sort key.
 type plan struct {
 	index  string // empty for the table itself
 	pkAttr string
@@ -27,10 +28,12 @@ type plan struct {
 	covered string
 }
 
-// bounds limit the sort key. upperExclusive marks a cursor: the page resumes after it.
+// bounds limit the sort key. An exclusive bound is a cursor: the page resumes after it
+// (below it newest first, above it oldest first).
 type bounds struct {
 	lower, upper   string
 	upperExclusive bool
+	lowerExclusive bool
 }
 
 func (b bounds) empty() bool { return b.lower != "" && b.upper != "" && b.lower > b.upper }
@@ -146,6 +149,8 @@ func (s *Events) queryInput(p plan, pk string, b bounds, filter expression.Condi
 	switch {
 	case b.lower != "" && b.upper != "":
 		keyCond = keyCond.And(sk.Between(expression.Value(b.lower), expression.Value(b.upper)))
+	case b.lower != "" && b.lowerExclusive:
+		keyCond = keyCond.And(sk.GreaterThan(expression.Value(b.lower)))
 	case b.lower != "":
 		keyCond = keyCond.And(sk.GreaterThanEqual(expression.Value(b.lower)))
 	case b.upper != "" && b.upperExclusive:
@@ -182,7 +187,8 @@ func boundsOf(f telemetry.Filter) bounds {
 	return b
 }
 
-// QueryEvents returns one page of matching events, newest first.
+// QueryEvents returns one page of matching events, oldest first (by ts, then id), or
+// newest first when req.Desc is set.
 func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req telemetry.PageRequest) (telemetry.Page, error) {
 	b := boundsOf(f)
 	var resumed *cursor
@@ -191,9 +197,15 @@ func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req teleme
 		if err != nil {
 			return telemetry.Page{}, err
 		}
+		if c.Desc != req.Desc {
+			return telemetry.Page{}, errCursorOrder
+		}
 		resumed = &c
-		if b.upper == "" || c.SK < b.upper {
+		switch {
+		case req.Desc && (b.upper == "" || c.SK < b.upper):
 			b.upper, b.upperExclusive = c.SK, true
+		case !req.Desc && (b.lower == "" || c.SK >= b.lower):
+			b.lower, b.lowerExclusive = c.SK, true
 		}
 	}
 	page := telemetry.Page{}
@@ -203,6 +215,9 @@ func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req teleme
 	p, err := s.planFor(ctx, f, b)
 	if err != nil {
 		return page, clientError(err)
+	}
+	if !req.Desc {
+		slices.Reverse(p.groups)
 	}
 	filter := s.filterExpr(f, p.covered)
 
@@ -226,7 +241,7 @@ func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req teleme
 	selective := hasResidualFilter(f, p.covered)
 	g.Go(func() error {
 		for _, group := range p.groups {
-			got, n, err := s.newest(gctx, p, group, b, filter, need-len(found), selective)
+			got, n, err := s.merged(gctx, p, group, b, filter, need-len(found), selective, req.Desc)
 			readItems += n
 			if err != nil {
 				return err
@@ -248,7 +263,12 @@ func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req teleme
 		page.Items = append(page.Items, found[i].event)
 	}
 	if len(found) > req.Offset+req.Limit && len(page.Items) > 0 {
-		page.Next = s.encodeCursor(cursor{SK: found[end-1].sk, Total: counted, Inexact: !exact}, f)
+		page.Next = s.encodeCursor(cursor{SK: found[end-1].sk, Total: counted, Inexact: !exact, Desc: req.Desc}, f)
+	}
+	// A page too large to answer whole ends early; its last item's cursor continues it.
+	first := min(req.Offset, end)
+	page.CursorAfter = func(i int) string {
+		return s.encodeCursor(cursor{SK: found[first+i].sk, Total: counted, Inexact: !exact, Desc: req.Desc}, f)
 	}
 	return page, nil
 }
@@ -258,7 +278,7 @@ type found struct {
 	sk    string
 }
 
-// stream reads one partition newest first, a page at a time, on demand.
+// stream reads one partition in the page's order, a page at a time, on demand.
 type stream struct {
 	in    *dynamodb.QueryInput
 	items []found
@@ -288,14 +308,14 @@ func (s *Events) fill(ctx context.Context, st *stream) (int, error) {
 	return int(out.ScannedCount), nil
 }
 
-// newest merges the partitions of one group and returns up to need events, newest first,
-// and how many items it read.
+// merged merges the partitions of one group and returns up to need events, newest first
+// when desc is set, else oldest first, and how many items it read.
 //
 // Each partition's first read asks for about twice its share of need: ids hash evenly
 // over shards, so that usually suffices, and a partition that runs dry is read again.
 // Asking each for all of need would read shards-times what the page returns. A selective
 // filter discards most of what it reads, so then pages are as large as DynamoDB allows.
-func (s *Events) newest(ctx context.Context, p plan, partitions []string, b bounds, filter expression.ConditionBuilder, need int, selective bool) ([]found, int, error) {
+func (s *Events) merged(ctx context.Context, p plan, partitions []string, b bounds, filter expression.ConditionBuilder, need int, selective, desc bool) ([]found, int, error) {
 	perCall := int32(min(max(2*need/len(partitions)+1, 10), 1000))
 	if selective {
 		perCall = 1000
@@ -307,9 +327,13 @@ func (s *Events) newest(ctx context.Context, p plan, partitions []string, b boun
 			return nil, 0, err
 		}
 		in.Limit = aws.Int32(perCall)
+		in.ScanIndexForward = aws.Bool(!desc)
 		streams[i] = &stream{in: in}
-		if b.upperExclusive && b.lower != "" {
+		switch {
+		case b.upperExclusive && b.lower != "":
 			streams[i].skip = b.upper
+		case b.lowerExclusive && b.upper != "":
+			streams[i].skip = b.lower
 		}
 	}
 	var out []found
@@ -331,7 +355,7 @@ func (s *Events) newest(ctx context.Context, p plan, partitions []string, b boun
 		}
 		var best *stream
 		for _, st := range streams {
-			if len(st.items) > 0 && (best == nil || st.items[0].sk > best.items[0].sk) {
+			if len(st.items) > 0 && (best == nil || (st.items[0].sk > best.items[0].sk) == desc) {
 				best = st
 			}
 		}

@@ -25,14 +25,20 @@ const (
 )
 
 const (
-	maxKindLen     = 64
-	maxRuntimeLen  = 128
-	maxStringLen   = 256
-	maxErrorMsgLen = 4096
+	// maxNameLen bounds kind and runtime, which are also index keys.
+	maxNameLen = 256
+	// maxStringLen bounds the other string fields but error_msg.
+	maxStringLen = 1024
+	// maxErrorMsgLen fits KernelCI's scheduler, which sends tracebacks of about 5,000
+	// characters as error_msg.
+	maxErrorMsgLen = 16 << 10
 	maxIDLen       = 128
-	maxExtraBytes  = 8192
-	maxRetry       = math.MaxInt32 // keeps Retry exact in every int and float64 it passes through
-	maxFutureSkew  = 24 * time.Hour
+	maxExtraBytes  = 8 << 10
+	// maxExtraDepth is DynamoDB's limit on nested attributes, kept so extra could become
+	// a map attribute without refusing what is stored today.
+	maxExtraDepth = 32
+	maxRetry      = math.MaxInt32 // keeps Retry exact in every int and float64 it passes through
+	maxFutureSkew = 24 * time.Hour
 )
 
 // Decoded is one element of an ingest batch, in batch order: the event as far as it could
@@ -43,32 +49,21 @@ type Decoded struct {
 	// the order is stable: event-level problems (Field ""), then the fields in the order of
 	// the API's field table, then unknown fields by name.
 	Errors []FieldError
+	// Warnings say what was stored other than as sent: values truncated to a bound, values
+	// of the wrong type kept in extra, a ts too far ahead. Same order as Errors.
+	Warnings []FieldError
 	// UnknownFields are sorted; their values are kept under Event.Extra so nothing a
 	// pipeline sent is lost, and the response names them so the sender learns of typos.
 	UnknownFields []string
 }
 
-// decodeFieldOrder is the field table of POST /telemetry; errors are reported in this order.
-var decodeFieldOrder = []string{
-	"kind", "runtime", "ts", "device_type", "device_id", "job_name", "test_name", "job_id",
-	"node_id", "tree", "branch", "arch", "error_type", "result", "is_infra_error",
-	"error_msg", "retry", "duration", "id", "extra",
-}
-
 var decodeFieldRank = func() map[string]int {
-	m := make(map[string]int, len(decodeFieldOrder))
-	for i, f := range decodeFieldOrder {
-		m[f] = i
+	m := make(map[string]int, len(fieldRules))
+	for i, f := range fieldRules {
+		m[f.name] = i
 	}
 	return m
 }()
-
-// boundedStringFields are the optional free-form string fields, in table order. result is
-// absent because it is an enumeration, error_msg because its limit differs.
-var boundedStringFields = []string{
-	"device_type", "device_id", "job_name", "test_name", "job_id", "node_id", "tree",
-	"branch", "arch", "error_type",
-}
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
@@ -169,12 +164,20 @@ func firstInvalidUTF8(b []byte) int {
 // eventDecoder carries on past the first problem of an element, because the API answers
 // with every problem of every event at once.
 type eventDecoder struct {
-	index  int
-	now    time.Time
-	fields map[string]json.RawMessage // fields whose text is sound; last wins on duplicates
-	bad    map[string]bool            // fields already reported, to be treated as unusable
-	errs   []FieldError
-	event  Event
+	index    int
+	now      time.Time
+	fields   map[string]json.RawMessage // fields whose text is sound; last wins on duplicates
+	bad      map[string]bool            // fields already reported, to be treated as unusable
+	errs     []FieldError
+	warnings []FieldError
+	moved    []movedValue // values of known fields that are kept in extra instead
+	event    Event
+}
+
+// movedValue is a value a field could not hold, kept under extra rather than lost.
+type movedValue struct {
+	field, why string
+	raw        json.RawMessage
 }
 
 func (d *eventDecoder) fail(field, format string, args ...any) {
@@ -182,6 +185,23 @@ func (d *eventDecoder) fail(field, format string, args ...any) {
 	if field != "" {
 		d.bad[field] = true
 	}
+}
+
+func (d *eventDecoder) warn(field, format string, args ...any) {
+	d.warnings = append(d.warnings, FieldError{Index: d.index, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// truncated warns and marks the event: the stored value of field is not the one sent.
+func (d *eventDecoder) truncated(field, format string, args ...any) {
+	d.warn(field, format, args...)
+	if !slices.Contains(d.event.Truncated, field) {
+		d.event.Truncated = append(d.event.Truncated, field)
+	}
+}
+
+// keep moves a value the field cannot hold into extra, with a warning saying why.
+func (d *eventDecoder) keep(field string, raw json.RawMessage, why string) {
+	d.moved = append(d.moved, movedValue{field: field, why: why, raw: raw})
 }
 
 func decodeEvent(index int, raw []byte, now time.Time) Decoded {
@@ -200,47 +220,27 @@ func decodeEvent(index int, raw []byte, now time.Time) Decoded {
 	if !d.split(raw) {
 		return Decoded{Event: d.event, Errors: d.errs}
 	}
-
-	e := &d.event
-	e.Kind = d.requiredString("kind", `for example "job_result"`)
-	if e.Kind != "" && !validKind(e.Kind) {
-		d.fail("kind", "must be 1 to %d characters from a-z, 0-9, '_', '.' and '-', such as job_result", maxKindLen)
-	}
-	e.Runtime = d.requiredString("runtime", `for example "lava-collabora"`)
-	d.checkLength("runtime", e.Runtime, maxRuntimeLen)
-	tsGiven := d.timestamp()
-	for _, name := range boundedStringFields {
-		s := d.optionalString(name)
-		d.checkLength(name, s, maxStringLen)
-		e.SetStringField(name, s)
-	}
-	if r := d.optionalString("result"); r != "" {
-		switch r {
-		case ResultPass, ResultFail, ResultSkip, ResultIncomplete, ResultUnknown:
-			e.Result = r
-		default:
-			d.fail("result", "must be one of pass, fail, skip, incomplete, unknown")
+	for _, rule := range fieldRules {
+		if rule.read == nil {
+			continue
 		}
-	}
-	e.IsInfraError = d.boolean("is_infra_error")
-	e.ErrorMsg = d.optionalString("error_msg")
-	d.checkLength("error_msg", e.ErrorMsg, maxErrorMsgLen)
-	e.Retry = d.retry()
-	e.Duration = d.duration()
-	id := d.optionalString("id")
-	if id != "" && !validID(id) {
-		d.fail("id", "must be 1 to %d characters from A-Z, a-z, 0-9, '.', '_', ':' and '-'", maxIDLen)
+		v := d.value(rule.name)
+		if v == nil && rule.name != "kind" && rule.name != "runtime" && rule.name != "ts" {
+			continue
+		}
+		rule.read(d, rule.name, v)
 	}
 	unknown := d.extra()
 
 	slices.SortStableFunc(d.errs, compareFieldErrors)
-	switch {
-	case id != "" && !d.bad["id"]:
-		e.ID = id
-	case len(d.errs) == 0:
-		e.ID = DeriveID(e, tsGiven)
+	slices.SortStableFunc(d.warnings, compareFieldErrors)
+	if len(d.errs) == 0 && d.event.ID == "" {
+		d.event.ID = DeriveID(&d.event)
 	}
-	return Decoded{Event: d.event, Errors: d.errs, UnknownFields: unknown}
+	if len(d.errs) > 0 && d.bad["id"] {
+		d.event.ID = ""
+	}
+	return Decoded{Event: d.event, Errors: d.errs, Warnings: d.warnings, UnknownFields: unknown}
 }
 
 // split reads the top-level members of the object, reporting duplicates and text that is
@@ -278,8 +278,10 @@ func (d *eventDecoder) split(raw []byte) bool {
 	if badName {
 		d.fail("", "has a field name that is not valid UTF-8")
 	}
+	// Python's json module, which KernelCI reads bodies with, keeps the last of duplicate
+	// names; so does pipetel, and says so.
 	for _, name := range dups {
-		d.fail(name, "appears more than once in the event; send each field once")
+		d.warn(name, "appears more than once in the event; the last value was stored")
 	}
 	return true
 }
@@ -442,41 +444,6 @@ func (d *eventDecoder) value(name string) json.RawMessage {
 	return raw
 }
 
-// optionalString returns the field's string, "" when absent, empty or of the wrong type.
-func (d *eventDecoder) optionalString(name string) string {
-	raw := d.value(name)
-	if raw == nil {
-		return ""
-	}
-	if raw[0] != '"' {
-		d.fail(name, "must be a string, not %s", describeJSON(raw))
-		return ""
-	}
-	return unquoteJSON(raw)
-}
-
-func (d *eventDecoder) requiredString(name, example string) string {
-	if d.bad[name] {
-		return ""
-	}
-	s := d.optionalString(name)
-	if s == "" && !d.bad[name] {
-		d.fail(name, "is required, %s", example)
-	}
-	return s
-}
-
-// checkLength counts characters as Python's len() does, code points, so a value KernelCI
-// accepts is accepted here; bytes would penalise non-Latin scripts.
-func (d *eventDecoder) checkLength(name, s string, limit int) {
-	if len(s) <= limit { // fewer bytes than the limit means fewer characters too
-		return
-	}
-	if n := utf8.RuneCountInString(s); n > limit {
-		d.fail(name, "must be at most %d characters (Unicode code points), not %d", limit, n)
-	}
-}
-
 func unquoteJSON(raw []byte) string {
 	if bytes.IndexByte(raw, '\\') < 0 {
 		// Valid JSON without escapes: the text between the quotes is the string itself.
@@ -489,124 +456,18 @@ func unquoteJSON(raw []byte) string {
 	return s
 }
 
-// timestamp sets TS and reports whether the client gave it.
-func (d *eventDecoder) timestamp() bool {
-	d.event.TS = d.now
-	raw := d.value("ts")
-	if raw == nil {
-		return false
-	}
-	if raw[0] != '"' {
-		d.fail("ts", "must be a string such as 2026-08-20T14:03:11Z, not %s", describeJSON(raw))
-		return false
-	}
-	s := unquoteJSON(raw)
-	if s == "" {
-		return false
-	}
-	t, err := ParseTime(s)
-	if err != nil {
-		d.fail("ts", "%s", err.Error())
-		return false
-	}
-	t = t.Truncate(time.Microsecond)
-	if t.After(d.now.Add(maxFutureSkew)) {
-		d.fail("ts", "is more than 24 hours in the future (the server's time is %s)", FormatTime(d.now))
-		return false
-	}
-	d.event.TS = t
-	return true
-}
-
-func (d *eventDecoder) boolean(name string) bool {
-	raw := d.value(name)
-	switch {
-	case raw == nil:
-		return false
-	case string(raw) == "true":
-		return true
-	case string(raw) == "false":
-		return false
-	}
-	d.fail(name, "must be true or false, not %s", describeJSON(raw))
-	return false
-}
-
-func (d *eventDecoder) retry() int {
-	raw := d.value("retry")
-	if raw == nil {
-		return 0
-	}
-	if !isJSONNumber(raw) {
-		d.fail("retry", "must be a whole number such as 0 or 2, not %s", describeJSON(raw))
-		return 0
-	}
-	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-		return d.checkRetry(float64(n), raw)
-	}
-	// Some emitters hold every number as a float and write 2 as 2.0; that is still 2.
-	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil && !math.IsInf(f, 0) {
-		d.fail("retry", "must be a whole number such as 0 or 2")
-		return 0
-	}
-	if f != math.Trunc(f) {
-		d.fail("retry", "must be a whole number, not %s", raw)
-		return 0
-	}
-	return d.checkRetry(f, raw)
-}
-
-func (d *eventDecoder) checkRetry(f float64, raw []byte) int {
-	switch {
-	case f < 0:
-		d.fail("retry", "must be 0 or more, not %s", raw)
-	case f > maxRetry:
-		d.fail("retry", "must be at most %d", maxRetry)
-	default:
-		return int(f)
-	}
-	return 0
-}
-
-func (d *eventDecoder) duration() *float64 {
-	raw := d.value("duration")
-	if raw == nil {
-		return nil
-	}
-	if !isJSONNumber(raw) {
-		d.fail("duration", "must be a number of seconds, not %s", describeJSON(raw))
-		return nil
-	}
-	f, err := strconv.ParseFloat(string(raw), 64)
-	switch {
-	case f < 0:
-		d.fail("duration", "must be 0 or more seconds, not %s", raw)
-		return nil
-	case err != nil || f > MaxDurationSeconds:
-		d.fail("duration", "must be at most %d seconds (about 31 years)", int64(MaxDurationSeconds))
-		return nil
-	}
-	// Microseconds are as fine as ts goes; rounding also keeps values like 1e-200, which
-	// DynamoDB cannot store, from failing the whole write batch they land in.
-	f = math.Round(f*1e6) / 1e6
-	if f == 0 {
-		f = 0 // -0 would store and hash unlike 0
-	}
-	return &f
-}
-
 // MaxDurationSeconds bounds duration: no job runs longer, and DynamoDB's numbers cannot
 // hold every float64.
 const MaxDurationSeconds = 1e9
 
-// extra builds Event.Extra from the extra field and the unknown top-level fields, and
-// returns the names of the latter.
+// extra builds Event.Extra from the extra field, the unknown top-level fields and the
+// values known fields could not hold, and returns the names of the unknown fields. An
+// extra over maxExtraBytes or maxExtraDepth is replaced by the start of its JSON text.
 func (d *eventDecoder) extra() []string {
 	merged := map[string]any{}
 	if raw := d.value("extra"); raw != nil {
 		if raw[0] != '{' {
-			d.fail("extra", "must be a JSON object, not %s", describeJSON(raw))
+			d.keep("extra", raw, "must be a JSON object, not "+describeJSON(raw))
 		} else if err := decodeJSONValue(raw, &merged); err != nil {
 			d.fail("extra", "is not a JSON object pipetel can read")
 		}
@@ -618,20 +479,31 @@ func (d *eventDecoder) extra() []string {
 		}
 	}
 	slices.Sort(unknown)
+	put := func(name string, raw json.RawMessage) (string, bool) {
+		var v any
+		if err := decodeJSONValue(raw, &v); err != nil {
+			d.fail(name, "could not be read")
+			return "", false
+		}
+		key := name
+		for hasKey(merged, key) {
+			key = "_" + key
+		}
+		merged[key] = v
+		return key, true
+	}
 	for _, name := range unknown {
 		if d.bad[name] {
 			continue
 		}
-		if _, taken := merged[name]; taken {
-			d.fail(name, "is not a known field, so it would be kept under extra, but extra already has a key %q; rename one of them", name)
-			continue
+		if key, ok := put(name, d.fields[name]); ok && key != name {
+			d.warn(name, "is not a known field and extra already has a key %q, so it is kept in extra as %q", name, key)
 		}
-		var v any
-		if err := decodeJSONValue(d.fields[name], &v); err != nil {
-			d.fail(name, "could not be read")
-			continue
+	}
+	for _, m := range d.moved {
+		if key, ok := put(m.field, m.raw); ok {
+			d.warn(m.field, "%s; the value sent, %s, is kept in extra as %q", m.why, clip(m.raw, 64), key)
 		}
-		merged[name] = v
 	}
 	if len(merged) == 0 {
 		return unknown
@@ -641,13 +513,68 @@ func (d *eventDecoder) extra() []string {
 		d.fail("extra", "could not be encoded")
 		return unknown
 	}
-	if len(enc) > maxExtraBytes {
-		d.fail("extra", "is %d bytes as compact JSON (with any unknown fields kept in it), more than the %d allowed",
-			len(enc), maxExtraBytes)
-		return unknown
+	depth := jsonDepth(enc)
+	if len(enc) > maxExtraBytes || depth > maxExtraDepth {
+		d.truncated("extra", "is %d bytes and %d levels deep as compact JSON (with any fields kept in it), more than the %d bytes and %d levels allowed; stored as the start of its JSON text under %q",
+			len(enc), depth, maxExtraBytes, maxExtraDepth, extraTruncatedKey)
+		enc = truncatedExtra(enc)
 	}
 	d.event.Extra = enc
 	return unknown
+}
+
+// extraTruncatedKey holds the start of the JSON text of an extra too large or too deep.
+const extraTruncatedKey = "truncated_json"
+
+// truncatedExtra is {"truncated_json": "<start of text>"}, at most maxExtraBytes encoded.
+func truncatedExtra(text []byte) json.RawMessage {
+	n := maxExtraBytes
+	for {
+		cut := text[:min(n, len(text))]
+		for len(cut) > 0 && !utf8.Valid(cut) {
+			cut = cut[:len(cut)-1]
+		}
+		enc, _ := encodeCompactJSON(map[string]string{extraTruncatedKey: string(cut)})
+		if len(enc) <= maxExtraBytes {
+			return enc
+		}
+		// Escaping can grow the text by up to six times, so shrink in proportion.
+		n = max(0, min(n-1, n*maxExtraBytes/len(enc)))
+	}
+}
+
+// jsonDepth is the nesting depth of valid JSON text: 1 for a flat object.
+func jsonDepth(text []byte) int {
+	depth, deepest := 0, 0
+	inString := false
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
+func hasKey(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// clip is raw for a message, cut to about n bytes.
+func clip(raw []byte, n int) string {
+	if len(raw) <= n {
+		return string(raw)
+	}
+	return truncateRunes(string(raw), n) + "…"
 }
 
 // decodeJSONValue keeps numbers as their text: a float64 would turn 1.0 into 1 and round
@@ -676,7 +603,7 @@ func compareFieldErrors(a, b FieldError) int {
 	if ra != rb {
 		return ra - rb
 	}
-	if ra == len(decodeFieldOrder) {
+	if ra == len(fieldRules) {
 		return strings.Compare(a.Field, b.Field)
 	}
 	return 0
@@ -689,7 +616,7 @@ func decodeErrorRank(field string) int {
 	if r, ok := decodeFieldRank[field]; ok {
 		return r
 	}
-	return len(decodeFieldOrder)
+	return len(fieldRules)
 }
 
 func isJSONNumber(raw []byte) bool {
@@ -713,19 +640,6 @@ func describeJSON(raw []byte) string {
 	return "a number"
 }
 
-func validKind(s string) bool {
-	if len(s) < 1 || len(s) > maxKindLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 func validID(s string) bool {
 	if len(s) < 1 || len(s) > maxIDLen {
 		return false
@@ -743,17 +657,19 @@ func validID(s string) bool {
 // idEncoding opens every canonical encoding. Changing the encoding changes every derived
 // id and so breaks de-duplication against events stored before the change: bump it only
 // on purpose.
-const idEncoding = "pipetel-event/1\n"
+const idEncoding = "pipetel-event/2\n"
 
-// DeriveID returns the idempotency key of an event that came without one: the first 32 hex
-// digits of the SHA-256 of a canonical encoding of its content, so that re-posting the
-// same event yields the same id. tsGiven says whether the client sent ts; a ts defaulted to
-// the time of receipt differs on every retry, so it is left out. ID and ReceivedAt are not
-// content. Extra is hashed as is, so it must be in the canonical form DecodeBatch makes.
+// DeriveID returns the idempotency key of an event that came without one: the first 24
+// hex digits (the shape of KernelCI's ObjectId, which its model requires of id) of the
+// SHA-256 of a canonical encoding of its content and ts, so that re-posting the same
+// event yields the same id. An event sent without ts was stamped with the time received,
+// so each sending of it is a distinct occurrence, as KernelCI counts it. ID and ReceivedAt
+// are not content. Extra is hashed as is, so it must be in the canonical form DecodeBatch
+// makes.
 //
 // Absent and default values encode alike (no result and "", false and no is_infra_error),
 // because they mean the same thing.
-func DeriveID(e *Event, tsGiven bool) string {
+func DeriveID(e *Event) string {
 	buf := make([]byte, 0, 512)
 	buf = append(buf, idEncoding...)
 	// Each field is name, byte length and bytes, so no two contents share an encoding
@@ -771,9 +687,7 @@ func DeriveID(e *Event, tsGiven bool) string {
 	}
 	put("kind", e.Kind)
 	put("runtime", e.Runtime)
-	if tsGiven {
-		put("ts", FormatTime(e.TS))
-	}
+	put("ts", FormatTime(e.TS))
 	for _, name := range StringFields {
 		v, _ := e.StringField(name)
 		put(name, v)
@@ -793,7 +707,7 @@ func DeriveID(e *Event, tsGiven bool) string {
 	}
 	put("extra", string(e.Extra))
 	sum := sha256.Sum256(buf)
-	return hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(sum[:12])
 }
 
 var (

@@ -97,11 +97,12 @@ func decodeGoldenJSON(t *testing.T, ds []Decoded) []byte {
 		Index         int          `json:"index"`
 		Event         Event        `json:"event"`
 		Errors        []FieldError `json:"errors"`
+		Warnings      []FieldError `json:"warnings"`
 		UnknownFields []string     `json:"unknown_fields"`
 	}
 	rows := make([]row, len(ds))
 	for i, d := range ds {
-		rows[i] = row{Index: i, Event: d.Event, Errors: d.Errors, UnknownFields: d.UnknownFields}
+		rows[i] = row{Index: i, Event: d.Event, Errors: d.Errors, Warnings: d.Warnings, UnknownFields: d.UnknownFields}
 	}
 	b, err := json.MarshalIndent(rows, "", "  ")
 	if err != nil {
@@ -110,7 +111,7 @@ func decodeGoldenJSON(t *testing.T, ds []Decoded) []byte {
 	return append(b, '\n')
 }
 
-var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+var hexID = regexp.MustCompile(`^[0-9a-f]{24}$`)
 
 func TestDecodeBatchKernelCISample(t *testing.T) {
 	body := readDecodeTestdata(t, "kernelci-events.json")
@@ -166,18 +167,19 @@ func TestDecodeBatchInvalidEventsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, d := range ds[:7] {
-		if len(d.Errors) == 0 {
-			t.Errorf("event %d: no errors", i)
+	// Only what cannot be an event is invalid: no kind, an unreadable ts, a malformed id,
+	// not an object. Free strings, lax values, a ts too far ahead, a duplicate field and
+	// values of the wrong type are stored (with warnings), as KernelCI stores them.
+	invalid := map[int]bool{0: true, 1: true, 2: true, 5: true, 6: true}
+	for i, d := range ds {
+		if invalid[i] != (len(d.Errors) > 0) {
+			t.Errorf("event %d: errors %v, want invalid=%v", i, d.Errors, invalid[i])
 		}
 		for _, fe := range d.Errors {
 			if fe.Index != i {
 				t.Errorf("event %d: error %+v has the wrong index", i, fe)
 			}
 		}
-	}
-	if len(ds[7].Errors) != 0 {
-		t.Errorf("the last event is valid, got %v", ds[7].Errors)
 	}
 	checkDecodeGolden(t, "invalid-events.golden.json", decodeGoldenJSON(t, ds))
 }
@@ -283,32 +285,47 @@ func TestDecodeBatchFields(t *testing.T) {
 		}
 	}
 	type want = []wantFieldError
+	wantText := func(field, value string) func(*testing.T, Decoded) {
+		return func(t *testing.T, d Decoded) {
+			if got, _ := d.Event.StringField(field); got != value {
+				t.Errorf("%s = %q, want %q", field, got, value)
+			}
+		}
+	}
+	wantInfra := func(b bool) func(*testing.T, Decoded) {
+		return func(t *testing.T, d Decoded) {
+			if d.Event.IsInfraError != b {
+				t.Errorf("is_infra_error = %v, want %v", d.Event.IsInfraError, b)
+			}
+		}
+	}
+	both := func(checks ...func(*testing.T, Decoded)) func(*testing.T, Decoded) {
+		return func(t *testing.T, d Decoded) {
+			for _, c := range checks {
+				c(t, d)
+			}
+		}
+	}
 	tests := []struct {
 		name  string
 		event string
 		errs  want
+		warns want
 		check func(*testing.T, Decoded)
 	}{
-		// kind
-		{name: "kind missing", event: `{"runtime":"r"}`, errs: want{{"kind", `is required, for example "job_result"`}}},
+		// kind: required, any string
+		{name: "kind missing", event: `{"runtime":"r"}`, errs: want{{"kind", `is required, a string such as "job_result"`}}},
 		{name: "kind null", event: `{"kind":null,"runtime":"r"}`, errs: want{{"kind", "is required"}}},
-		{name: "kind empty", event: `{"kind":"","runtime":"r"}`, errs: want{{"kind", "is required"}}},
-		{name: "kind number", event: `{"kind":3,"runtime":"r"}`, errs: want{{"kind", "must be a string, not a number"}}},
-		{name: "kind upper case", event: `{"kind":"Job_Result","runtime":"r"}`, errs: want{{"kind", "must be 1 to 64 characters from a-z, 0-9, '_', '.' and '-'"}}},
-		{name: "kind space", event: `{"kind":"job result","runtime":"r"}`, errs: want{{"kind", "must be 1 to 64"}}},
-		{name: "kind 65", event: `{"kind":"` + strings.Repeat("k", 65) + `","runtime":"r"}`, errs: want{{"kind", "must be 1 to 64"}}},
-		{name: "kind 64", event: `{"kind":"` + strings.Repeat("k", 64) + `","runtime":"r"}`},
-		{name: "kind new", event: `{"kind":"lab.power-cycle_2","runtime":"r"}`, check: func(t *testing.T, d Decoded) {
-			if d.Event.Kind != "lab.power-cycle_2" {
-				t.Errorf("kind = %q", d.Event.Kind)
-			}
-		}},
-		// runtime
-		{name: "runtime missing", event: `{"kind":"job_result"}`, errs: want{{"runtime", `is required, for example "lava-collabora"`}}},
-		{name: "runtime empty", event: `{"kind":"job_result","runtime":""}`, errs: want{{"runtime", "is required"}}},
-		{name: "runtime bool", event: `{"kind":"job_result","runtime":true}`, errs: want{{"runtime", "must be a string, not true or false"}}},
-		{name: "runtime 129", event: `{"kind":"job_result","runtime":"` + strings.Repeat("r", 129) + `"}`, errs: want{{"runtime", "must be at most 128 characters (Unicode code points), not 129"}}},
-		{name: "runtime 128 two-byte characters", event: `{"kind":"job_result","runtime":"` + strings.Repeat("é", 128) + `"}`},
+		{name: "kind number", event: `{"kind":3,"runtime":"r"}`, errs: want{{"kind", "must be a string such as \"job_result\", not a number"}}},
+		{name: "kind free string", event: `{"kind":"Job Result","runtime":"r"}`, check: wantText("kind", "Job Result")},
+		{name: "kind empty", event: `{"kind":"","runtime":"r"}`, check: wantText("kind", "")},
+		{name: "kind 257", event: `{"kind":"` + strings.Repeat("k", 257) + `","runtime":"r"}`,
+			warns: want{{"kind", "has 257 characters; stored its first 256"}}, check: wantText("kind", strings.Repeat("k", 256))},
+		// runtime: required, any string
+		{name: "runtime missing", event: `{"kind":"job_result"}`, errs: want{{"runtime", `is required, a string such as "lava-collabora"`}}},
+		{name: "runtime empty", event: `{"kind":"job_result","runtime":""}`, check: wantText("runtime", "")},
+		{name: "runtime bool", event: `{"kind":"job_result","runtime":true}`, errs: want{{"runtime", "must be a string such as \"lava-collabora\", not true or false"}}},
+		{name: "runtime 256 two-byte characters", event: `{"kind":"job_result","runtime":"` + strings.Repeat("é", 256) + `"}`},
 		// ts
 		{name: "ts Z", event: decodeTestEvent(`,"ts":"2026-08-20T14:03:11Z"`), check: wantTS(at("2026-08-20T14:03:11Z"))},
 		{name: "ts +00:00 micro", event: decodeTestEvent(`,"ts":"2026-08-20T14:03:11.482913+00:00"`), check: wantTS(at("2026-08-20T14:03:11.482913Z"))},
@@ -320,51 +337,71 @@ func TestDecodeBatchFields(t *testing.T) {
 		{name: "ts date only", event: decodeTestEvent(`,"ts":"2026-08-20"`), check: wantTS(at("2026-08-20T00:00:00Z"))},
 		{name: "ts no seconds", event: decodeTestEvent(`,"ts":"2026-08-20T14:03+01:00"`), check: wantTS(at("2026-08-20T13:03:00Z"))},
 		{name: "ts old", event: decodeTestEvent(`,"ts":"1999-12-31T23:59:59Z"`), check: wantTS(at("1999-12-31T23:59:59Z"))},
+		{name: "ts epoch seconds", event: decodeTestEvent(`,"ts":1755698591`), check: wantTS(at("2025-08-20T14:03:11Z"))},
+		{name: "ts epoch seconds string", event: decodeTestEvent(`,"ts":"1755698591.5"`), check: wantTS(at("2025-08-20T14:03:11.5Z"))},
+		{name: "ts epoch milliseconds", event: decodeTestEvent(`,"ts":1755698591250`), check: wantTS(at("2025-08-20T14:03:11.25Z"))},
 		{name: "ts absent", event: decodeTestEvent(``), check: wantTS(decodeTestNow)},
 		{name: "ts null", event: decodeTestEvent(`,"ts":null`), check: wantTS(decodeTestNow)},
 		{name: "ts empty", event: decodeTestEvent(`,"ts":""`), check: wantTS(decodeTestNow)},
-		{name: "ts number", event: decodeTestEvent(`,"ts":1755698591`), errs: want{{"ts", "must be a string such as 2026-08-20T14:03:11Z, not a number"}}},
-		{name: "ts prose", event: decodeTestEvent(`,"ts":"yesterday"`), errs: want{{"ts", "is not an ISO 8601 time such as 2026-08-20T14:03:11Z"}}},
+		{name: "ts bool", event: decodeTestEvent(`,"ts":true`), errs: want{{"ts", "must be a time such as \"2026-08-20T14:03:11Z\" or epoch seconds, not true or false"}}},
+		{name: "ts prose", event: decodeTestEvent(`,"ts":"yesterday"`), errs: want{{"ts", `is not an ISO 8601 time such as 2026-08-20T14:03:11Z, not "yesterday"`}}},
 		{name: "ts impossible date", event: decodeTestEvent(`,"ts":"2026-02-30T00:00:00Z"`), errs: want{{"ts", "is not an ISO 8601 time"}}},
-		{name: "ts far future", event: decodeTestEvent(`,"ts":"2027-01-01T00:00:00Z"`), errs: want{{"ts", "is more than 24 hours in the future (the server's time is 2026-08-21T00:00:00.000000Z)"}}},
+		{name: "ts far future", event: decodeTestEvent(`,"ts":"2027-01-01T00:00:00Z"`),
+			warns: want{{"ts", `is more than 24 hours after the time received (2026-08-21T00:00:00.000000Z), so the event is stored at the time received; the value sent, "2027-01-01T00:00:00Z", is kept in extra as "ts"`}},
+			check: both(wantTS(decodeTestNow), wantExtra(`{"ts":"2027-01-01T00:00:00Z"}`, nil))},
 		// optional strings (each one is covered by TestDecodeBatchOptionalStrings)
-		{name: "string null", event: decodeTestEvent(`,"tree":null`), check: func(t *testing.T, d Decoded) {
-			if d.Event.Tree != "" {
-				t.Errorf("tree = %q", d.Event.Tree)
-			}
-		}},
-		// result
-		{name: "result PASS", event: decodeTestEvent(`,"result":"PASS"`), errs: want{{"result", "must be one of pass, fail, skip, incomplete, unknown"}}},
-		{name: "result passed", event: decodeTestEvent(`,"result":"passed"`), errs: want{{"result", "must be one of"}}},
-		{name: "result number", event: decodeTestEvent(`,"result":0`), errs: want{{"result", "must be a string, not a number"}}},
+		{name: "string null", event: decodeTestEvent(`,"tree":null`), check: wantText("tree", "")},
+		{name: "string number", event: decodeTestEvent(`,"job_id":17342311`), warns: want{{"job_id", `was a number, stored as the string "17342311"`}}, check: wantText("job_id", "17342311")},
+		{name: "string object", event: decodeTestEvent(`,"tree":{"name":"mainline"}`),
+			warns: want{{"tree", `must be a string, not an object; the value sent, {"name":"mainline"}, is kept in extra as "tree"`}},
+			check: both(wantText("tree", ""), wantExtra(`{"tree":{"name":"mainline"}}`, nil))},
+		// result: any string
+		{name: "result done", event: decodeTestEvent(`,"result":"done"`), check: wantText("result", "done")},
+		{name: "result PASS", event: decodeTestEvent(`,"result":"PASS"`), check: wantText("result", "PASS")},
 		{name: "result empty", event: decodeTestEvent(`,"result":""`)},
-		// is_infra_error
-		{name: "infra true", event: decodeTestEvent(`,"is_infra_error":true`), check: func(t *testing.T, d Decoded) {
-			if !d.Event.IsInfraError {
-				t.Error("is_infra_error = false")
-			}
-		}},
-		{name: "infra null", event: decodeTestEvent(`,"is_infra_error":null`)},
-		{name: "infra string", event: decodeTestEvent(`,"is_infra_error":"true"`), errs: want{{"is_infra_error", "must be true or false, not a string"}}},
-		{name: "infra number", event: decodeTestEvent(`,"is_infra_error":1`), errs: want{{"is_infra_error", "must be true or false, not a number"}}},
+		// is_infra_error: pydantic's lax bool
+		{name: "infra true", event: decodeTestEvent(`,"is_infra_error":true`), check: wantInfra(true)},
+		{name: "infra null", event: decodeTestEvent(`,"is_infra_error":null`), check: wantInfra(false)},
+		{name: "infra string true", event: decodeTestEvent(`,"is_infra_error":"true"`), check: wantInfra(true)},
+		{name: "infra string TRUE", event: decodeTestEvent(`,"is_infra_error":"TRUE"`), check: wantInfra(true)},
+		{name: "infra string yes", event: decodeTestEvent(`,"is_infra_error":"Yes"`), check: wantInfra(true)},
+		{name: "infra string on", event: decodeTestEvent(`,"is_infra_error":"on"`), check: wantInfra(true)},
+		{name: "infra string 1", event: decodeTestEvent(`,"is_infra_error":"1"`), check: wantInfra(true)},
+		{name: "infra string off", event: decodeTestEvent(`,"is_infra_error":"OFF"`), check: wantInfra(false)},
+		{name: "infra string no", event: decodeTestEvent(`,"is_infra_error":"no"`), check: wantInfra(false)},
+		{name: "infra string 0", event: decodeTestEvent(`,"is_infra_error":"0"`), check: wantInfra(false)},
+		{name: "infra number 1", event: decodeTestEvent(`,"is_infra_error":1`), check: wantInfra(true)},
+		{name: "infra number 0", event: decodeTestEvent(`,"is_infra_error":0`), check: wantInfra(false)},
+		{name: "infra maybe", event: decodeTestEvent(`,"is_infra_error":"maybe"`),
+			warns: want{{"is_infra_error", `must be true or false; the value sent, "maybe", is kept in extra as "is_infra_error"`}},
+			check: both(wantInfra(false), wantExtra(`{"is_infra_error":"maybe"}`, nil))},
+		{name: "infra 2", event: decodeTestEvent(`,"is_infra_error":2`), warns: want{{"is_infra_error", "must be true or false"}}, check: wantInfra(false)},
 		// error_msg
-		{name: "error_msg 4096", event: decodeTestEvent(`,"error_msg":"` + strings.Repeat("m", 4096) + `"`)},
-		{name: "error_msg 4097", event: decodeTestEvent(`,"error_msg":"` + strings.Repeat("m", 4097) + `"`), errs: want{{"error_msg", "must be at most 4096 characters (Unicode code points), not 4097"}}},
+		{name: "error_msg traceback", event: decodeTestEvent(`,"error_msg":"` + strings.Repeat("m", 4925) + `"`), check: wantText("error_msg", strings.Repeat("m", 4925))},
+		{name: "error_msg 16384", event: decodeTestEvent(`,"error_msg":"` + strings.Repeat("m", 16384) + `"`)},
+		{name: "error_msg 16385", event: decodeTestEvent(`,"error_msg":"` + strings.Repeat("m", 16385) + `"`),
+			warns: want{{"error_msg", "has 16385 characters; stored its first 16384"}},
+			check: func(t *testing.T, d Decoded) {
+				if len(d.Event.ErrorMsg) != 16384 || fmt.Sprint(d.Event.Truncated) != "[error_msg]" {
+					t.Errorf("error_msg %d bytes, truncated %v", len(d.Event.ErrorMsg), d.Event.Truncated)
+				}
+			}},
 		// retry
 		{name: "retry 2.0", event: decodeTestEvent(`,"retry":2.0`), check: wantRetry(2)},
 		{name: "retry 3e0", event: decodeTestEvent(`,"retry":3e0`), check: wantRetry(3)},
 		{name: "retry -0", event: decodeTestEvent(`,"retry":-0`), check: wantRetry(0)},
 		{name: "retry null", event: decodeTestEvent(`,"retry":null`), check: wantRetry(0)},
 		{name: "retry max", event: decodeTestEvent(`,"retry":2147483647`), check: wantRetry(2147483647)},
-		{name: "retry 1.5", event: decodeTestEvent(`,"retry":1.5`), errs: want{{"retry", "must be a whole number, not 1.5"}}},
-		{name: "retry -1", event: decodeTestEvent(`,"retry":-1`), errs: want{{"retry", "must be 0 or more, not -1"}}},
-		{name: "retry -2.0", event: decodeTestEvent(`,"retry":-2.0`), errs: want{{"retry", "must be 0 or more, not -2.0"}}},
-		{name: "retry string", event: decodeTestEvent(`,"retry":"2"`), errs: want{{"retry", "must be a whole number such as 0 or 2, not a string"}}},
-		{name: "retry too big", event: decodeTestEvent(`,"retry":2147483648`), errs: want{{"retry", "must be at most 2147483647"}}},
-		{name: "retry huge", event: decodeTestEvent(`,"retry":1e400`), errs: want{{"retry", "must be at most"}}},
-		{name: "retry 20 digits", event: decodeTestEvent(`,"retry":99999999999999999999`), errs: want{{"retry", "must be at most"}}},
+		{name: "retry string", event: decodeTestEvent(`,"retry":"1"`), check: wantRetry(1)},
+		{name: "retry string 2.0", event: decodeTestEvent(`,"retry":" 2.0 "`), check: wantRetry(2)},
+		{name: "retry -1", event: decodeTestEvent(`,"retry":-1`), check: wantRetry(-1)},
+		{name: "retry 1.5", event: decodeTestEvent(`,"retry":1.5`), warns: want{{"retry", `must be a whole number; the value sent, 1.5, is kept in extra as "retry"`}}, check: wantRetry(0)},
+		{name: "retry word", event: decodeTestEvent(`,"retry":"twice"`), warns: want{{"retry", "must be a whole number"}}, check: wantRetry(0)},
+		{name: "retry too big", event: decodeTestEvent(`,"retry":2147483648`), warns: want{{"retry", "is beyond ±2147483647; stored as 2147483647"}}, check: wantRetry(2147483647)},
+		{name: "retry huge", event: decodeTestEvent(`,"retry":1e400`), warns: want{{"retry", "is beyond"}}, check: wantRetry(2147483647)},
 		// duration
 		{name: "duration", event: decodeTestEvent(`,"duration":1312.5`), check: wantDuration(1312.5)},
+		{name: "duration string", event: decodeTestEvent(`,"duration":"12.5"`), check: wantDuration(12.5)},
 		{name: "duration 0", event: decodeTestEvent(`,"duration":0`), check: wantDuration(0)},
 		{name: "duration below a microsecond", event: decodeTestEvent(`,"duration":1e-200`), check: wantDuration(0)},
 		{name: "duration rounded to microseconds", event: decodeTestEvent(`,"duration":1.23456789`), check: wantDuration(1.234568)},
@@ -374,15 +411,15 @@ func TestDecodeBatchFields(t *testing.T) {
 				t.Errorf("duration = %v, want nil", *d.Event.Duration)
 			}
 		}},
-		{name: "duration negative", event: decodeTestEvent(`,"duration":-2`), errs: want{{"duration", "must be 0 or more seconds, not -2"}}},
-		{name: "duration string", event: decodeTestEvent(`,"duration":"12.5"`), errs: want{{"duration", "must be a number of seconds, not a string"}}},
-		{name: "duration huge", event: decodeTestEvent(`,"duration":1e400`), errs: want{{"duration", "must be at most 1000000000 seconds"}}},
-		{name: "duration beyond DynamoDB", event: decodeTestEvent(`,"duration":1e200`), errs: want{{"duration", "must be at most 1000000000 seconds"}}},
+		{name: "duration negative", event: decodeTestEvent(`,"duration":-2`),
+			warns: want{{"duration", `must be a number of seconds from 0 to 1000000000; the value sent, -2, is kept in extra as "duration"`}},
+			check: wantExtra(`{"duration":-2}`, nil)},
+		{name: "duration beyond DynamoDB", event: decodeTestEvent(`,"duration":1e200`), warns: want{{"duration", "must be a number of seconds"}}},
 		// id
 		{name: "id given", event: decodeTestEvent(`,"id":"lava:17342311.job-result_A"`), check: wantID("lava:17342311.job-result_A")},
 		{name: "id 128", event: decodeTestEvent(`,"id":"` + strings.Repeat("i", 128) + `"`), check: wantID(strings.Repeat("i", 128))},
 		{name: "id 129", event: decodeTestEvent(`,"id":"` + strings.Repeat("i", 129) + `"`), errs: want{{"id", "must be 1 to 128 characters from A-Z, a-z, 0-9, '.', '_', ':' and '-'"}}},
-		{name: "id slash", event: decodeTestEvent(`,"id":"a/b"`), errs: want{{"id", "must be 1 to 128"}}},
+		{name: "id slash", event: decodeTestEvent(`,"id":"a/b"`), errs: want{{"id", `must be 1 to 128 characters from A-Z, a-z, 0-9, '.', '_', ':' and '-', not "a/b"`}}},
 		{name: "id number", event: decodeTestEvent(`,"id":17342311`), errs: want{{"id", "must be a string, not a number"}}},
 		{name: "id empty is derived", event: decodeTestEvent(`,"id":""`), check: func(t *testing.T, d Decoded) {
 			if !hexID.MatchString(d.Event.ID) {
@@ -394,8 +431,21 @@ func TestDecodeBatchFields(t *testing.T) {
 			check: wantExtra(`{"big":12345678901234567890123,"z":[1.50,{"a":"<&>","b":null}]}`, nil)},
 		{name: "extra empty", event: decodeTestEvent(`,"extra":{}`), check: wantExtra("", nil)},
 		{name: "extra null", event: decodeTestEvent(`,"extra":null`), check: wantExtra("", nil)},
-		{name: "extra array", event: decodeTestEvent(`,"extra":[1]`), errs: want{{"extra", "must be a JSON object, not an array"}}},
-		{name: "extra string", event: decodeTestEvent(`,"extra":"{}"`), errs: want{{"extra", "must be a JSON object, not a string"}}},
+		{name: "extra array", event: decodeTestEvent(`,"extra":[1]`),
+			warns: want{{"extra", `must be a JSON object, not an array; the value sent, [1], is kept in extra as "extra"`}}, check: wantExtra(`{"extra":[1]}`, nil)},
+		{name: "extra 32 levels", event: decodeTestEvent(`,"extra":` + strings.Repeat(`{"a":`, 32) + `1` + strings.Repeat(`}`, 32)),
+			check: wantExtra(strings.Repeat(`{"a":`, 32)+`1`+strings.Repeat(`}`, 32), nil)},
+		{name: "extra 33 levels", event: decodeTestEvent(`,"extra":` + strings.Repeat(`{"a":`, 33) + `1` + strings.Repeat(`}`, 33)),
+			warns: want{{"extra", "is 199 bytes and 33 levels deep as compact JSON"}},
+			check: func(t *testing.T, d Decoded) {
+				var v map[string]string
+				if err := json.Unmarshal(d.Event.Extra, &v); err != nil || v["truncated_json"] != strings.Repeat(`{"a":`, 33)+`1`+strings.Repeat(`}`, 33) {
+					t.Errorf("extra = %s", d.Event.Extra)
+				}
+				if fmt.Sprint(d.Event.Truncated) != "[extra]" {
+					t.Errorf("truncated = %v", d.Event.Truncated)
+				}
+			}},
 		// unknown fields
 		{name: "unknown fields", event: decodeTestEvent(`,"lab":"lava-x","foo":{"b":1,"a":2.50},"nothing":null`),
 			check: wantExtra(`{"foo":{"a":2.50,"b":1},"lab":"lava-x","nothing":null}`, []string{"foo", "lab", "nothing"})},
@@ -404,7 +454,8 @@ func TestDecodeBatchFields(t *testing.T) {
 		{name: "field names are case-sensitive", event: decodeTestEvent(`,"Result":"pass"`),
 			check: wantExtra(`{"Result":"pass"}`, []string{"Result"})},
 		{name: "unknown field collides with extra", event: decodeTestEvent(`,"extra":{"lab":"x"},"lab":"y"`),
-			errs: want{{"lab", `is not a known field, so it would be kept under extra, but extra already has a key "lab"; rename one of them`}}},
+			warns: want{{"lab", `is not a known field and extra already has a key "lab", so it is kept in extra as "_lab"`}},
+			check: wantExtra(`{"_lab":"y","lab":"x"}`, []string{"lab"})},
 		// text
 		{name: "invalid UTF-8 in a field", event: decodeTestEvent(`,"job_name":"caf` + "\xe9" + `"`), errs: want{{"job_name", "is not valid UTF-8"}}},
 		{name: "invalid UTF-8 in kind", event: `{"kind":"` + "\xff" + `","runtime":"r"}`, errs: want{{"kind", "is not valid UTF-8"}}},
@@ -415,36 +466,29 @@ func TestDecodeBatchFields(t *testing.T) {
 		{name: "lone low surrogate", event: decodeTestEvent(`,"test_name":"\udc00"`), errs: want{{"test_name", "unpaired UTF-16 surrogate"}}},
 		{name: "high surrogate then letter", event: decodeTestEvent(`,"test_name":"\uD800\u0041"`), errs: want{{"test_name", "unpaired UTF-16 surrogate"}}},
 		{name: "high surrogate at the end", event: decodeTestEvent(`,"test_name":"\ud800"`), errs: want{{"test_name", "unpaired UTF-16 surrogate"}}},
-		{name: "surrogate pair", event: decodeTestEvent(`,"test_name":"\ud83d\ude00 ok"`), check: func(t *testing.T, d Decoded) {
-			if d.Event.TestName != "😀 ok" {
-				t.Errorf("test_name = %q", d.Event.TestName)
+		{name: "surrogate pair", event: decodeTestEvent(`,"test_name":"\ud83d\ude00 ok"`), check: wantText("test_name", "😀 ok")},
+		{name: "escaped backslash before u", event: decodeTestEvent(`,"test_name":"C:\\ud800"`), check: wantText("test_name", `C:\ud800`)},
+		{name: "escapes decoded", event: decodeTestEvent(`,"error_msg":"line\n\"two\"\u00e9"`), check: wantText("error_msg", "line\n\"two\"é")},
+		// structure: Python's json keeps the last of duplicate names
+		{name: "duplicate field", event: `{"kind":"job_result","runtime":"r","kind":"test_result"}`,
+			warns: want{{"kind", "appears more than once in the event; the last value was stored"}}, check: wantText("kind", "test_result")},
+	}
+	match := func(t *testing.T, what string, got []FieldError, w want) {
+		t.Helper()
+		if len(got) != len(w) {
+			t.Fatalf("%s %+v, want %d: %v", what, got, len(w), w)
+		}
+		for i, w := range w {
+			if got[i].Index != 0 || got[i].Field != w.field || !strings.Contains(got[i].Message, w.contains) {
+				t.Errorf("%s %d = %+v, want field %q with %q", what, i, got[i], w.field, w.contains)
 			}
-		}},
-		{name: "escaped backslash before u", event: decodeTestEvent(`,"test_name":"C:\\ud800"`), check: func(t *testing.T, d Decoded) {
-			if d.Event.TestName != `C:\ud800` {
-				t.Errorf("test_name = %q", d.Event.TestName)
-			}
-		}},
-		{name: "escapes decoded", event: decodeTestEvent(`,"error_msg":"line\n\"two\"\u00e9"`), check: func(t *testing.T, d Decoded) {
-			if d.Event.ErrorMsg != "line\n\"two\"é" {
-				t.Errorf("error_msg = %q", d.Event.ErrorMsg)
-			}
-		}},
-		// structure
-		{name: "duplicate field", event: `{"kind":"job_result","runtime":"r","kind":"test_result"}`, errs: want{{"kind", "appears more than once in the event; send each field once"}}},
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := decodeOne(t, tt.event, decodeTestNow)
-			if len(d.Errors) != len(tt.errs) {
-				t.Fatalf("errors %+v, want %d: %v", d.Errors, len(tt.errs), tt.errs)
-			}
-			for i, w := range tt.errs {
-				got := d.Errors[i]
-				if got.Index != 0 || got.Field != w.field || !strings.Contains(got.Message, w.contains) {
-					t.Errorf("error %d = %+v, want field %q with %q", i, got, w.field, w.contains)
-				}
-			}
+			match(t, "errors", d.Errors, tt.errs)
+			match(t, "warnings", d.Warnings, tt.warns)
 			if len(d.Errors) == 0 && d.Event.ID == "" {
 				t.Error("a valid event has no id")
 			}
@@ -492,22 +536,18 @@ func wantExtra(extra string, unknown []string) func(*testing.T, Decoded) {
 }
 
 func TestDecodeBatchOptionalStrings(t *testing.T) {
-	for _, name := range boundedStringFields {
+	for _, name := range []string{"device_type", "device_id", "job_name", "test_name", "job_id", "node_id", "tree", "branch", "arch", "error_type", "result"} {
 		t.Run(name, func(t *testing.T) {
-			long := strings.Repeat("é", 256) // 512 bytes: the limit counts characters
+			long := strings.Repeat("é", 1024) // 2,048 bytes: the limit counts characters
 			d := decodeOne(t, decodeTestEvent(`,"`+name+`":"`+long+`"`), decodeTestNow)
-			if got, _ := d.Event.StringField(name); len(d.Errors) != 0 || got != long {
-				t.Errorf("256 characters: errors %v, value %q", d.Errors, got)
+			if got, _ := d.Event.StringField(name); len(d.Errors)+len(d.Warnings) != 0 || got != long || d.Event.Truncated != nil {
+				t.Errorf("1024 characters: errors %v, warnings %v, value %q", d.Errors, d.Warnings, got)
 			}
-			d = decodeOne(t, decodeTestEvent(`,"`+name+`":"`+strings.Repeat("a", 257)+`"`), decodeTestNow)
-			want := []FieldError{{Index: 0, Field: name, Message: "must be at most 256 characters (Unicode code points), not 257"}}
-			if !slices.Equal(d.Errors, want) {
-				t.Errorf("257 characters: errors %v, want %v", d.Errors, want)
-			}
-			d = decodeOne(t, decodeTestEvent(`,"`+name+`":7`), decodeTestNow)
-			want = []FieldError{{Index: 0, Field: name, Message: "must be a string, not a number"}}
-			if !slices.Equal(d.Errors, want) {
-				t.Errorf("a number: errors %v, want %v", d.Errors, want)
+			d = decodeOne(t, decodeTestEvent(`,"`+name+`":"`+strings.Repeat("é", 1025)+`"`), decodeTestNow)
+			want := []FieldError{{Index: 0, Field: name, Message: "has 1025 characters; stored its first 1024"}}
+			if got, _ := d.Event.StringField(name); len(d.Errors) != 0 || !slices.Equal(d.Warnings, want) || got != long ||
+				!slices.Equal(d.Event.Truncated, []string{name}) {
+				t.Errorf("1025 characters: errors %v, warnings %v, truncated %v", d.Errors, d.Warnings, d.Event.Truncated)
 			}
 			for _, absent := range []string{`null`, `""`} {
 				d = decodeOne(t, decodeTestEvent(`,"`+name+`":`+absent), decodeTestNow)
@@ -533,35 +573,41 @@ func TestDecodeBatchFutureLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		d := decodeOne(t, decodeTestEvent(`,"ts":"`+tt.ts+`"`), now)
-		if ok := len(d.Errors) == 0; ok != tt.ok {
-			t.Errorf("ts %s: errors %v, want ok=%v", tt.ts, d.Errors, tt.ok)
+		if len(d.Errors) != 0 {
+			t.Errorf("ts %s: errors %v; KernelCI stores it, so must pipetel", tt.ts, d.Errors)
 		}
-		if !tt.ok && (len(d.Errors) != 1 || d.Errors[0].Field != "ts" || !strings.Contains(d.Errors[0].Message, "is more than 24 hours in the future")) {
-			t.Errorf("ts %s: errors %v", tt.ts, d.Errors)
+		if tt.ok != (len(d.Warnings) == 0) || tt.ok != (d.Event.Extra == nil) {
+			t.Errorf("ts %s: warnings %v, extra %s; want ok=%v", tt.ts, d.Warnings, d.Event.Extra, tt.ok)
+		}
+		if !tt.ok && (!d.Event.TS.Equal(now.Truncate(time.Microsecond)) || string(d.Event.Extra) != `{"ts":"`+tt.ts+`"}`) {
+			t.Errorf("ts %s: stored at %v with extra %s, want the time received and the value sent", tt.ts, d.Event.TS, d.Event.Extra)
 		}
 	}
 	// A receipt time finer than a microsecond does not move the limit past a stored ts.
 	d := decodeOne(t, decodeTestEvent(`,"ts":"2026-08-21T12:00:00.000001Z"`), now.Add(999*time.Nanosecond))
-	if len(d.Errors) != 0 {
-		t.Errorf("now with nanoseconds: %v", d.Errors)
+	if len(d.Warnings) != 0 {
+		t.Errorf("now with nanoseconds: %v", d.Warnings)
 	}
 }
 
 func TestDecodeBatchReportsEveryProblemInOrder(t *testing.T) {
-	event := `{"zz":1,"extra":[],"duration":"3","retry":-1,"result":"passed","ts":12,"kind":"Bad Kind","yy":2,"is_infra_error":0}`
+	event := `{"zz":1,"extra":[],"duration":"x","retry":1.5,"result":7,"ts":true,"id":"a b","yy":2,"is_infra_error":"maybe"}`
 	d := decodeOne(t, event, decodeTestNow)
 	want := []FieldError{
-		{0, "kind", "must be 1 to 64 characters from a-z, 0-9, '_', '.' and '-', such as job_result"},
-		{0, "runtime", `is required, for example "lava-collabora"`},
-		{0, "ts", "must be a string such as 2026-08-20T14:03:11Z, not a number"},
-		{0, "result", "must be one of pass, fail, skip, incomplete, unknown"},
-		{0, "is_infra_error", "must be true or false, not a number"},
-		{0, "retry", "must be 0 or more, not -1"},
-		{0, "duration", "must be a number of seconds, not a string"},
-		{0, "extra", "must be a JSON object, not an array"},
+		{0, "kind", `is required, a string such as "job_result"`},
+		{0, "runtime", `is required, a string such as "lava-collabora"`},
+		{0, "ts", `must be a time such as "2026-08-20T14:03:11Z" or epoch seconds, not true or false`},
+		{0, "id", `must be 1 to 128 characters from A-Z, a-z, 0-9, '.', '_', ':' and '-', not "a b"`},
 	}
 	if !slices.Equal(d.Errors, want) {
 		t.Errorf("errors:\n got %+v\nwant %+v", d.Errors, want)
+	}
+	var warned []string
+	for _, w := range d.Warnings {
+		warned = append(warned, w.Field)
+	}
+	if fmt.Sprint(warned) != "[result is_infra_error retry duration extra]" {
+		t.Errorf("warnings on %v, want them in field-table order", warned)
 	}
 	if d.Event.ID != "" {
 		t.Errorf("an invalid event got id %q", d.Event.ID)
@@ -570,8 +616,8 @@ func TestDecodeBatchReportsEveryProblemInOrder(t *testing.T) {
 		t.Errorf("unknown fields = %v", d.UnknownFields)
 	}
 
-	// Unknown fields come after known ones, by name, and indexes follow the batch.
-	body := `[` + decodeTestEvent("") + `,{"kind":"job_result","runtime":"r","extra":{"b":1,"a":2},"b":3,"a":4,"id":"x y"}]`
+	// Indexes follow the batch.
+	body := `[` + decodeTestEvent("") + `,{"kind":"job_result","runtime":"r","id":"x y","ts":"soon"}]`
 	ds, err := DecodeBatch([]byte(body), decodeTestNow)
 	if err != nil {
 		t.Fatal(err)
@@ -583,8 +629,8 @@ func TestDecodeBatchReportsEveryProblemInOrder(t *testing.T) {
 		}
 		fields = append(fields, fe.Field)
 	}
-	if fmt.Sprint(fields) != "[id a b]" {
-		t.Errorf("fields in errors = %v, want [id a b]", fields)
+	if fmt.Sprint(fields) != "[ts id]" {
+		t.Errorf("fields in errors = %v, want [ts id]", fields)
 	}
 }
 
@@ -602,19 +648,28 @@ func TestDecodeBatchExtraLimit(t *testing.T) {
 		{"unknown field takes it over", `,"extra":{"k":"` + pad(8179) + `"},"u":1`, 8193},
 		{"unknown fields alone", `,"k":"` + pad(8185) + `"`, 8193},
 		{"counted compact", `,"extra":{ "k" : "` + pad(8184) + `" }`, 8192},
+		{"escaping counted", `,"extra":{"k":"` + strings.Repeat(`\"`, 5000) + `"}`, 10008},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := decodeOne(t, decodeTestEvent(tt.fields), decodeTestNow)
+			if len(d.Errors) != 0 {
+				t.Fatalf("errors %v: a large extra is truncated, not refused", d.Errors)
+			}
 			if tt.size <= 8192 {
-				if len(d.Errors) != 0 || len(d.Event.Extra) != tt.size {
-					t.Errorf("errors %v, extra %d bytes; want none and %d", d.Errors, len(d.Event.Extra), tt.size)
+				if len(d.Warnings) != 0 || len(d.Event.Extra) != tt.size {
+					t.Errorf("warnings %v, extra %d bytes; want none and %d", d.Warnings, len(d.Event.Extra), tt.size)
 				}
 				return
 			}
-			want := fmt.Sprintf("is %d bytes as compact JSON (with any unknown fields kept in it), more than the 8192 allowed", tt.size)
-			if len(d.Errors) != 1 || d.Errors[0].Field != "extra" || d.Errors[0].Message != want {
-				t.Errorf("errors %v, want extra: %s", d.Errors, want)
+			want := fmt.Sprintf("is %d bytes and 1 levels deep as compact JSON", tt.size)
+			if len(d.Warnings) != 1 || d.Warnings[0].Field != "extra" || !strings.HasPrefix(d.Warnings[0].Message, want) {
+				t.Errorf("warnings %v, want extra: %s", d.Warnings, want)
+			}
+			var kept map[string]string
+			if err := json.Unmarshal(d.Event.Extra, &kept); err != nil || len(d.Event.Extra) > 8192 || len(kept) != 1 ||
+				!strings.HasPrefix(kept["truncated_json"], `{"k":"`) {
+				t.Errorf("extra %d bytes: %.80s", len(d.Event.Extra), d.Event.Extra)
 			}
 		})
 	}
@@ -636,17 +691,27 @@ func TestDecodeBatchIDs(t *testing.T) {
 		}
 	}
 
-	// Without ts, the time of receipt is the ts but not part of the id, so a retry of the
-	// same post an hour later is recognised as the same event.
-	noTS := decodeTestEvent(`,"device_id":"rpi-1"`)
-	a, b := decodeOne(t, noTS, decodeTestNow), decodeOne(t, noTS, decodeTestNow.Add(time.Hour+time.Microsecond))
-	if a.Event.ID != b.Event.ID || a.Event.TS.Equal(b.Event.TS) {
-		t.Errorf("defaulted ts: ids %s and %s, ts %v and %v", a.Event.ID, b.Event.ID, a.Event.TS, b.Event.TS)
+	// Without ts and id, events are distinct occurrences, as KernelCI stores them: three
+	// identical ones in a batch are three events, in batch order a microsecond apart.
+	noTS := decodeTestEvent(`,"kind":"runtime_error","error_type":"online_check"`)
+	ds, err := DecodeBatch([]byte("["+noTS+","+noTS+","+noTS+"]"), decodeTestNow)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A ts that happens to equal the time of receipt is content, though.
-	withTS := decodeOne(t, decodeTestEvent(`,"device_id":"rpi-1","ts":"2026-08-21T00:00:00Z"`), decodeTestNow)
-	if withTS.Event.ID == a.Event.ID {
-		t.Error("a given ts equal to now gives the same id as no ts")
+	ids := map[string]bool{}
+	for i, d := range ds {
+		ids[d.Event.ID] = true
+		if want := decodeTestNow.Add(time.Duration(i) * time.Microsecond); !d.Event.TS.Equal(want) {
+			t.Errorf("event %d: ts %v, want %v", i, d.Event.TS, want)
+		}
+	}
+	if len(ids) != 3 {
+		t.Errorf("three occurrences got %d ids", len(ids))
+	}
+	// A ts equal to the time of receipt names the same occurrence as the stamped one.
+	withTS := decodeOne(t, decodeTestEvent(`,"kind":"runtime_error","error_type":"online_check","ts":"2026-08-21T00:00:00Z"`), decodeTestNow)
+	if withTS.Event.ID != ds[0].Event.ID {
+		t.Error("the same content at the same time gives another id")
 	}
 }
 
@@ -676,7 +741,7 @@ func TestDecodeBatchIDsDifferWithContent(t *testing.T) {
 		decodeTestEvent(`,"job_name":"x\ntest_name 1 y"`),
 		decodeTestEvent(`,"job_name":"x","test_name":"y"`),
 	}
-	for _, name := range boundedStringFields {
+	for _, name := range StringFields {
 		variants = append(variants, decodeTestEvent(`,"`+name+`":"v"`))
 	}
 	seen := map[string]string{}
@@ -714,21 +779,22 @@ func TestDecodeBatchIDsIgnoreSpelling(t *testing.T) {
 func TestDeriveID(t *testing.T) {
 	d := 12.5
 	e := Event{Kind: "job_result", Runtime: "lava", TS: decodeTestNow, Duration: &d}
-	id := DeriveID(&e, true)
+	id := DeriveID(&e)
 	if !hexID.MatchString(id) {
-		t.Fatalf("id %q is not 32 lowercase hex digits", id)
-	}
-	if id == DeriveID(&e, false) {
-		t.Error("tsGiven makes no difference")
+		t.Fatalf("id %q is not 24 lowercase hex digits (KernelCI's ObjectId shape)", id)
 	}
 	e.ID, e.ReceivedAt = "something", decodeTestNow.Add(time.Hour)
-	if DeriveID(&e, true) != id {
+	if DeriveID(&e) != id {
 		t.Error("ID or ReceivedAt changed the derived id")
+	}
+	e.TS = e.TS.Add(time.Microsecond)
+	if DeriveID(&e) == id {
+		t.Error("ts makes no difference")
 	}
 	neg := 0.0
 	neg = -neg
 	zero := 0.0
-	if DeriveID(&Event{Kind: "k", Duration: &neg}, false) != DeriveID(&Event{Kind: "k", Duration: &zero}, false) {
+	if DeriveID(&Event{Kind: "k", Duration: &neg}) != DeriveID(&Event{Kind: "k", Duration: &zero}) {
 		t.Error("-0 and 0 give different ids")
 	}
 }

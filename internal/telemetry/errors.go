@@ -15,6 +15,7 @@ type Code string
 const (
 	CodeInvalid     Code = "invalid"     // the request is wrong; fix it and resend
 	CodeTooLarge    Code = "too_large"   // the request is too big; split it
+	CodeUnsupported Code = "unsupported" // the body's encoding is not one the API reads
 	CodeThrottled   Code = "throttled"   // the store is shedding load; retry after a pause
 	CodeUnavailable Code = "unavailable" // the store could not be reached; retry later
 	CodeInternal    Code = "internal"    // a fault of ours; the message is not shown
@@ -71,9 +72,11 @@ func Invalidf(format string, args ...any) *Error {
 // InvalidProblems builds one CodeInvalid error from every problem found, each a clause
 // such as "limit must be a whole number", joined into the one sentence a client reads.
 func InvalidProblems(problems []string, fields []FieldError) *Error {
+	// Not capitalised: a clause starts with a parameter's name, which is named as sent
+	// (since, not Since), so a client can search its code for it.
 	message := strings.Join(problems, "; ")
 	if message != "" {
-		message = strings.ToUpper(message[:1]) + message[1:] + "."
+		message += "."
 	}
 	return &Error{Code: CodeInvalid, Message: message, Fields: fields}
 }

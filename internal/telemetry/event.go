@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// Kinds pipelines are known to send. Other kinds matching KindPattern are accepted too,
-// because new emitters appear before this list learns about them.
+// Kinds pipelines are known to send; stats and anomalies give them their meaning. Any
+// other string is a kind too (KernelCI's model takes any string), stored and counted.
 const (
 	KindJobSubmission  = "job_submission"
 	KindJobSkip        = "job_skip"
@@ -21,7 +21,8 @@ const (
 	KindRuntimeWarning = "runtime_warning"
 )
 
-// Results an event may carry.
+// Results that stats and anomalies count by name. Any other string is stored and counts
+// only in totals, as KernelCI counts it.
 const (
 	ResultPass       = "pass"
 	ResultFail       = "fail"
@@ -53,6 +54,12 @@ type Event struct {
 	Duration     *float64        // seconds; nil when the emitter did not measure it
 	Extra        json.RawMessage // a compact JSON object with sorted keys, or nil
 	ReceivedAt   time.Time       // when pipetel accepted it; retention counts from here
+	// IDGiven is true when the client sent ID: then it alone is the idempotency key, so
+	// a resend within retention is a duplicate whatever its ts. Not stored.
+	IDGiven bool
+	// Truncated names the fields stored shorter than sent (wire names), in field-table
+	// order; nil when every value is as sent.
+	Truncated []string
 }
 
 // TimeLayout is how pipetel writes timestamps: RFC 3339 in UTC with a fixed width, so that
@@ -147,6 +154,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Retry        int             `json:"retry"`
 		Duration     *float64        `json:"duration"`
 		Extra        json.RawMessage `json:"extra"`
+		Truncated    []string        `json:"truncated,omitempty"`
 	}{
 		ID: e.ID, Kind: e.Kind, Runtime: e.Runtime, TS: FormatTime(e.TS),
 		DeviceType: Nullable(e.DeviceType), DeviceID: Nullable(e.DeviceID),
@@ -154,12 +162,12 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		NodeID: Nullable(e.NodeID), Tree: Nullable(e.Tree), Branch: Nullable(e.Branch),
 		Arch: Nullable(e.Arch), Result: Nullable(e.Result), IsInfraError: e.IsInfraError,
 		ErrorType: Nullable(e.ErrorType), ErrorMsg: Nullable(e.ErrorMsg), Retry: e.Retry,
-		Duration: e.Duration, Extra: e.Extra,
+		Duration: e.Duration, Extra: e.Extra, Truncated: e.Truncated,
 	}
 	if out.Extra == nil {
 		out.Extra = json.RawMessage(`{}`)
 	}
-	return json.Marshal(out)
+	return encodeCompactJSON(out)
 }
 
 // Nullable is s as an optional JSON value: null when the field is absent (empty).

@@ -332,8 +332,8 @@ func (d *runDecoder) decode(body []byte, runtime string) PipelineRun {
 	}
 	if runtime == "" {
 		d.fail("runtime", "is empty; name the CI system, such as %s", DefaultPipelineRuntime)
-	} else if n := utf8.RuneCountInString(runtime); n > maxRuntimeLen {
-		d.fail("runtime", "must be at most %d characters, not %d", maxRuntimeLen, n)
+	} else if n := utf8.RuneCountInString(runtime); n > maxNameLen {
+		d.fail("runtime", "must be at most %d characters, not %d", maxNameLen, n)
 	}
 	var run PipelineRun
 	run.Project = d.text("project", doc["project"], maxStringLen)

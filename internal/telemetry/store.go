@@ -11,12 +11,16 @@ const (
 	Duplicate                   // already stored by an earlier request (or earlier in this one)
 )
 
-// PageRequest asks for one page of a query, newest first. Cursor, when set, continues
-// after the last event of the page that returned it; Offset skips events, as KernelCI does.
+// PageRequest asks for one page of a query, oldest first (by ts, then id) as KernelCI
+// returns events in insertion order, so that an offset loop is not shifted by events
+// posted while it pages; Desc asks for newest first. Cursor, when set, continues after the
+// last event of the page that returned it (in the same order); Offset skips events, as
+// KernelCI does.
 type PageRequest struct {
 	Limit  int
 	Offset int
 	Cursor string
+	Desc   bool
 }
 
 // Page is one page of a query. Next is empty on the last page.
@@ -26,6 +30,9 @@ type Page struct {
 	TotalExact bool // false when counting stopped early and Total is a lower bound
 	Next       string
 	ItemsRead  int // items the store examined to build the page, for logs and benchmarks
+	// CursorAfter is the cursor that continues after Items[i], for a page that has to end
+	// early (a response must fit Lambda's payload limit); nil when Items is empty.
+	CursorAfter func(i int) string
 }
 
 // EventStore keeps events. Implementations must never lose an event they reported as
@@ -38,8 +45,8 @@ type EventStore interface {
 	// Stored reports, for each of events (with its ID and TS set), whether an unexpired
 	// event with its key is already stored, reading keys only. It writes nothing.
 	Stored(ctx context.Context, events []Event) ([]bool, error)
-	// QueryEvents returns one page of the events matching f, newest first. An invalid
-	// cursor is an *Error with CodeInvalid.
+	// QueryEvents returns one page of the events matching f in the order page asks. An
+	// invalid cursor is an *Error with CodeInvalid.
 	QueryEvents(ctx context.Context, f Filter, page PageRequest) (Page, error)
 	// EachEvent calls fn for every retained event matching f, in no particular order, one
 	// call at a time. It stops at the first error fn returns and returns that error.

@@ -147,6 +147,9 @@ type resultAnomalyKey struct {
 type resultAnomalyGroup struct {
 	counts Counts
 	latest newestEvent
+	// latestFailure is the newest failed (fail, incomplete) or infrastructure-error event:
+	// the reason an operator is looking for, which the newest event may not carry.
+	latestFailure newestEvent
 }
 
 // newestEvent is what a result anomaly reports of the newest event of its group.
@@ -209,8 +212,13 @@ func (a *AnomalyAccumulator) Add(e *telemetry.Event) {
 		a.results[key] = g
 	}
 	g.counts.Add(e)
-	if n := (newestEvent{ts: e.TS, id: e.ID, errorType: e.ErrorType, errorMsg: e.ErrorMsg}); n.newerThan(g.latest) {
+	n := newestEvent{ts: e.TS, id: e.ID, errorType: e.ErrorType, errorMsg: e.ErrorMsg}
+	if n.newerThan(g.latest) {
 		g.latest = n
+	}
+	failed := e.IsInfraError || e.Result == telemetry.ResultFail || e.Result == telemetry.ResultIncomplete
+	if failed && n.newerThan(g.latestFailure) {
+		g.latestFailure = n
 	}
 }
 
@@ -229,6 +237,9 @@ func (a *AnomalyAccumulator) Merge(o *AnomalyAccumulator) error {
 		if og.latest.newerThan(g.latest) {
 			g.latest = og.latest
 		}
+		if og.latestFailure.newerThan(g.latestFailure) {
+			g.latestFailure = og.latestFailure
+		}
 	}
 	for key, n := range o.errors {
 		a.errors[key] += n
@@ -239,7 +250,7 @@ func (a *AnomalyAccumulator) Merge(o *AnomalyAccumulator) error {
 // AnomalyReport is the answer of GET /telemetry/anomalies.
 type AnomalyReport struct {
 	Window          string          `json:"window"`
-	Threshold       float64         `json:"threshold"`
+	Threshold       Float           `json:"threshold"`
 	MinTotal        int             `json:"min_total"`
 	Scope           string          `json:"scope"`
 	Since           string          `json:"since"`
@@ -255,8 +266,8 @@ type ResultAnomaly struct {
 	DeviceType *string `json:"device_type"`
 	DeviceID   *string `json:"device_id,omitempty"` // only with scope=device, where it is never null
 	Counts
-	InfraRate float64 `json:"infra_rate"` // infra_error/total
-	FailRate  float64 `json:"fail_rate"`  // (fail+incomplete)/total
+	InfraRate Float `json:"infra_rate"` // infra_error/total
+	FailRate  Float `json:"fail_rate"`  // (fail+incomplete)/total
 	// ConstantFailure: every result in the window was a fail or an incomplete.
 	ConstantFailure bool `json:"constant_failure"`
 	// ConstantInfraFailure: every result in the window was an infrastructure error.
@@ -264,6 +275,16 @@ type ResultAnomaly struct {
 	LastSeen             string  `json:"last_seen"`         // ts of the newest event
 	LatestErrorType      *string `json:"latest_error_type"` // of the newest event, null if it had none
 	LatestErrorMsg       *string `json:"latest_error_msg"`  // of the newest event, null if it had none
+	// LatestFailure is the newest failed or infrastructure-error event of the group (our
+	// addition); null when none failed.
+	LatestFailure *Failure `json:"latest_failure"`
+}
+
+// Failure is what a result anomaly shows of one failed event.
+type Failure struct {
+	TS        string  `json:"ts"`
+	ErrorType *string `json:"error_type"`
+	ErrorMsg  *string `json:"error_msg"`
 }
 
 // ErrorAnomaly is a runtime and error type that runtime errors and job skips in the window
@@ -282,7 +303,7 @@ type ErrorAnomaly struct {
 func (a *AnomalyAccumulator) Report() AnomalyReport {
 	report := AnomalyReport{
 		Window:          a.params.WindowName(),
-		Threshold:       a.params.Threshold,
+		Threshold:       Float(a.params.Threshold),
 		MinTotal:        a.params.MinTotal,
 		Scope:           a.params.Scope,
 		Since:           telemetry.FormatTime(a.since),
@@ -300,8 +321,8 @@ func (a *AnomalyAccumulator) Report() AnomalyReport {
 			Lab:                  key.runtime,
 			DeviceType:           telemetry.Nullable(key.deviceType),
 			Counts:               c,
-			InfraRate:            c.InfraRate(),
-			FailRate:             c.FailRate(),
+			InfraRate:            Float(c.InfraRate()),
+			FailRate:             Float(c.FailRate()),
 			ConstantFailure:      c.Fail+c.Incomplete == c.Total,
 			ConstantInfraFailure: c.InfraError == c.Total,
 			LastSeen:             telemetry.FormatTime(g.latest.ts),
@@ -311,7 +332,11 @@ func (a *AnomalyAccumulator) Report() AnomalyReport {
 		if a.params.Scope == AnomalyScopeDevice {
 			row.DeviceID = telemetry.Nullable(key.deviceID)
 		}
-		if row.FailRate >= a.params.Threshold || row.InfraRate >= a.params.Threshold {
+		if f := g.latestFailure; !f.ts.IsZero() {
+			row.LatestFailure = &Failure{TS: telemetry.FormatTime(f.ts),
+				ErrorType: telemetry.Nullable(f.errorType), ErrorMsg: telemetry.Nullable(f.errorMsg)}
+		}
+		if float64(row.FailRate) >= a.params.Threshold || float64(row.InfraRate) >= a.params.Threshold {
 			report.ResultAnomalies = append(report.ResultAnomalies, row)
 		}
 	}
@@ -345,4 +370,18 @@ func (a *AnomalyAccumulator) Report() AnomalyReport {
 		return compareNullable([]*string{&x.Runtime, x.ErrorType}, []*string{&y.Runtime, y.ErrorType}) < 0
 	})
 	return report
+}
+
+// Float is a number KernelCI's API writes as a Python float: always with a decimal point
+// (1.0, not 1), so a client comparing the JSON KernelCI writes sees the same text.
+type Float float64
+
+// MarshalJSON writes f in the shortest form that reads back exactly, with ".0" added to
+// a whole number.
+func (f Float) MarshalJSON() ([]byte, error) {
+	b := strconv.AppendFloat(nil, float64(f), 'f', -1, 64)
+	if math.Trunc(float64(f)) == float64(f) && !math.IsInf(float64(f), 0) {
+		b = append(b, ".0"...)
+	}
+	return b, nil
 }

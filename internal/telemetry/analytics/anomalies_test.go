@@ -181,12 +181,28 @@ func TestAnomalyRowFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `[` +
-		`{"runtime":"lava-a","lab":"lava-a","device_type":"board","device_id":"board-01","total":3,"pass":0,"fail":1,"incomplete":2,"skip":0,"infra_error":2,"infra_rate":0.667,"fail_rate":1,"constant_failure":true,"constant_infra_failure":false,"last_seen":"2026-07-21T11:30:00.000000Z","latest_error_type":"Infrastructure","latest_error_msg":"bootloader-commands timed out after 180 seconds"},` +
-		`{"runtime":"lava-a","lab":"lava-a","device_type":"board","device_id":"board-02","total":3,"pass":0,"fail":3,"incomplete":0,"skip":0,"infra_error":2,"infra_rate":0.667,"fail_rate":1,"constant_failure":true,"constant_infra_failure":false,"last_seen":"2026-07-21T11:50:00.000000Z","latest_error_type":null,"latest_error_msg":null},` +
-		`{"runtime":"lava-a","lab":"lava-a","device_type":"board","device_id":"board-03","total":3,"pass":0,"fail":2,"incomplete":0,"skip":1,"infra_error":0,"infra_rate":0,"fail_rate":0.667,"constant_failure":false,"constant_infra_failure":false,"last_seen":"2026-07-21T11:50:00.000000Z","latest_error_type":null,"latest_error_msg":null}` +
+		`{"runtime":"lava-a","lab":"lava-a","device_type":"board","device_id":"board-01","total":3,"pass":0,"fail":1,"incomplete":2,"skip":0,"infra_error":2,"infra_rate":0.667,"fail_rate":1.0,"constant_failure":true,"constant_infra_failure":false,"last_seen":"2026-07-21T11:30:00.000000Z","latest_error_type":"Infrastructure","latest_error_msg":"bootloader-commands timed out after 180 seconds",` +
+		`"latest_failure":{"ts":"2026-07-21T11:30:00.000000Z","error_type":"Infrastructure","error_msg":"bootloader-commands timed out after 180 seconds"}},` +
+		`{"runtime":"lava-a","lab":"lava-a","device_type":"board","device_id":"board-02","total":3,"pass":0,"fail":3,"incomplete":0,"skip":0,"infra_error":2,"infra_rate":0.667,"fail_rate":1.0,"constant_failure":true,"constant_infra_failure":false,"last_seen":"2026-07-21T11:50:00.000000Z","latest_error_type":null,"latest_error_msg":null,` +
+		`"latest_failure":{"ts":"2026-07-21T11:50:00.000000Z","error_type":null,"error_msg":null}},` +
+		`{"runtime":"lava-a","lab":"lava-a","device_type":"board","device_id":"board-03","total":3,"pass":0,"fail":2,"incomplete":0,"skip":1,"infra_error":0,"infra_rate":0.0,"fail_rate":0.667,"constant_failure":false,"constant_infra_failure":false,"last_seen":"2026-07-21T11:50:00.000000Z","latest_error_type":null,"latest_error_msg":null,` +
+		`"latest_failure":{"ts":"2026-07-21T11:50:00.000000Z","error_type":null,"error_msg":null}}` +
 		`]`
 	if string(got) != want {
 		t.Errorf("rows:\n got %s\nwant %s", got, want)
+	}
+
+	// The newest event passed, so latest_error_* are null (KernelCI's), but latest_failure
+	// still names the reason the group is failing.
+	events = []telemetry.Event{
+		withError(result("lava-a", "board", "board-04", "job_result", "fail", at(20)), true, "Infrastructure", "bootloader timed out"),
+		withError(result("lava-a", "board", "board-04", "job_result", "fail", at(15)), false, "Kernel", "Kernel panic"),
+		result("lava-a", "board", "board-04", "job_result", "pass", at(10)),
+	}
+	r = report(t, map[string]string{"scope": "device", "min_total": "3"}, anomalyNow, events)
+	if len(r.ResultAnomalies) != 1 || r.ResultAnomalies[0].LatestErrorMsg != nil || r.ResultAnomalies[0].LatestFailure == nil ||
+		*r.ResultAnomalies[0].LatestFailure.ErrorMsg != "Kernel panic" || r.ResultAnomalies[0].LatestFailure.TS != "2026-07-21T11:45:00.000000Z" {
+		t.Errorf("latest_failure: %+v", r.ResultAnomalies)
 	}
 
 	// KernelCI's own example: three incomplete infrastructure errors on one board.
@@ -222,8 +238,10 @@ func TestAnomalyScopes(t *testing.T) {
 	byType := report(t, map[string]string{"min_total": "1"}, anomalyNow, events)
 	rows, _ := json.Marshal(byType.ResultAnomalies)
 	want := `[` +
-		`{"runtime":"k8s","lab":"k8s","device_type":null,"total":2,"pass":0,"fail":2,"incomplete":0,"skip":0,"infra_error":0,"infra_rate":0,"fail_rate":1,"constant_failure":true,"constant_infra_failure":false,"last_seen":"2026-07-21T11:00:00.000000Z","latest_error_type":null,"latest_error_msg":null},` +
-		`{"runtime":"lava-a","lab":"lava-a","device_type":"board","total":6,"pass":3,"fail":3,"incomplete":0,"skip":0,"infra_error":0,"infra_rate":0,"fail_rate":0.5,"constant_failure":false,"constant_infra_failure":false,"last_seen":"2026-07-21T11:00:00.000000Z","latest_error_type":null,"latest_error_msg":null}` +
+		`{"runtime":"k8s","lab":"k8s","device_type":null,"total":2,"pass":0,"fail":2,"incomplete":0,"skip":0,"infra_error":0,"infra_rate":0.0,"fail_rate":1.0,"constant_failure":true,"constant_infra_failure":false,"last_seen":"2026-07-21T11:00:00.000000Z","latest_error_type":null,"latest_error_msg":null,` +
+		`"latest_failure":{"ts":"2026-07-21T11:00:00.000000Z","error_type":null,"error_msg":null}},` +
+		`{"runtime":"lava-a","lab":"lava-a","device_type":"board","total":6,"pass":3,"fail":3,"incomplete":0,"skip":0,"infra_error":0,"infra_rate":0.0,"fail_rate":0.5,"constant_failure":false,"constant_infra_failure":false,"last_seen":"2026-07-21T11:00:00.000000Z","latest_error_type":null,"latest_error_msg":null,` +
+		`"latest_failure":{"ts":"2026-07-21T11:00:00.000000Z","error_type":null,"error_msg":null}}` +
 		`]`
 	if string(rows) != want {
 		t.Errorf("device_type scope:\n got %s\nwant %s", rows, want)

@@ -188,8 +188,9 @@ const durationPlaces = 6
 
 // DurationSketch summarises durations in bounded memory, mergeable without loss: merging
 // the sketches of two sets of events gives the sketch of their union. Count, max and min
-// are exact; quantiles are within DurationRelativeAccuracy of the exact value at rank
-// ⌊q·(n−1)⌋ of the sorted durations. The zero value is not usable: use NewDurationSketch.
+// are exact; quantiles are within DurationRelativeAccuracy of the exact value at the
+// nearest rank ⌈q·n⌉ of the sorted durations. The zero value is not usable: use
+// NewDurationSketch.
 type DurationSketch struct {
 	sketch *ddsketch.DDSketchWithExactSummaryStatistics
 }
@@ -244,13 +245,29 @@ func (d *DurationSketch) Max() float64 {
 	return v
 }
 
-// Quantile returns the duration at quantile q (0..1), unrounded; 0 when none was recorded.
+// Quantile returns the duration at quantile q (0..1) by nearest rank, unrounded: the
+// value at rank ⌈q·n⌉ (1-based) of the sorted durations, within DurationRelativeAccuracy
+// and never outside the exact min and max; 0 when none was recorded. So p99 of two
+// values is the larger one, as an operator reading "99% took at most" expects.
 func (d *DurationSketch) Quantile(q float64) float64 {
-	v, err := d.sketch.GetValueAtQuantile(q)
+	n := d.sketch.GetCount()
+	if n == 0 {
+		return 0
+	}
+	rank := max(math.Ceil(q*n), 1) - 1 // 0-based
+	// The sketch returns the value whose bucket's cumulative count first exceeds
+	// q'·(n−1); aiming half an element past rank lands on rank whatever the rounding.
+	sq := 1.0
+	if n > 1 {
+		sq = min((rank+0.5)/(n-1), 1)
+	}
+	v, err := d.sketch.GetValueAtQuantile(sq)
 	if err != nil {
 		return 0
 	}
-	return v
+	lo, _ := d.sketch.GetMinValue()
+	hi, _ := d.sketch.GetMaxValue()
+	return min(max(v, lo), hi)
 }
 
 // DurationSummary is the duration object of a stats row, in seconds.

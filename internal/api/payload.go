@@ -1,0 +1,73 @@
+package api
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// MaxPayloadBytes is Lambda's limit on a synchronous invocation's payload, each way
+// (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), counted on
+// the invocation: the API Gateway event or response as JSON, the body inside it a JSON
+// string (or base64). A larger response becomes a 502 at the gateway; a larger request is
+// refused before the function runs.
+const MaxPayloadBytes = 6_291_456
+
+// PayloadSize is the size in bytes of v as Lambda carries it: json.Marshal's encoding,
+// which is what aws-lambda-go writes.
+func PayloadSize(v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0
+	}
+	return len(b)
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip (q=0 refuses it).
+func acceptsGzip(req events.APIGatewayV2HTTPRequest) bool {
+	for _, part := range strings.Split(header(req, "accept-encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") || strings.TrimSpace(coding) == "*" {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
+}
+
+// header returns the request header name (lower case, as payload format 2.0 gives them).
+func header(req events.APIGatewayV2HTTPRequest, name string) string {
+	if v, ok := req.Headers[name]; ok {
+		return v
+	}
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// minGzipBytes is the body below which compressing is not worth a round of CPU.
+const minGzipBytes = 1024
+
+// negotiate compresses resp's body with gzip when the client accepts it and the body is
+// large enough to gain from it. API Gateway passes a base64 body through as bytes.
+func negotiate(req events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
+	if resp.IsBase64Encoded || len(resp.Body) < minGzipBytes || !acceptsGzip(req) {
+		return resp
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // a valid level never fails
+	_, _ = zw.Write([]byte(resp.Body))                 // a bytes.Buffer never fails
+	_ = zw.Close()
+	resp.Body = base64.StdEncoding.EncodeToString(buf.Bytes())
+	resp.IsBase64Encoded = true
+	resp.Headers["Content-Encoding"] = "gzip"
+	resp.Headers["Vary"] = "Accept-Encoding"
+	return resp
+}
