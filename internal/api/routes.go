@@ -24,6 +24,12 @@ type Deps struct {
 	Events telemetry.EventStore
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Summary, when set, is the summary table: stats and anomalies read rollups from it,
+	// and the rollup job writes them. Nil: everything is computed from raw events.
+	Summary telemetry.RollupStore
+	// Retention is the raw events' retention; stats for a window starting earlier are
+	// answered from rollups.
+	Retention time.Duration
 }
 
 // Route is one route of the public API and the function that serves it.

@@ -90,7 +90,8 @@ func NewTables(t testing.TB) store.Tables {
 	client := Client(t)
 	prefix := "t-" + randomHex(8) + "-"
 	tables := store.Tables{
-		Events: prefix + "events",
+		Events:  prefix + "events",
+		Summary: prefix + "summary",
 	}
 	// Registered before creating, so tables made before a failure are removed too.
 	t.Cleanup(func() { deleteTables(t, client, tables) })
@@ -105,7 +106,7 @@ func deleteTables(t testing.TB, client *dynamodb.Client, tables store.Tables) {
 	// t.Context is already cancelled when cleanups run.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, name := range []string{tables.Events} {
+	for _, name := range []string{tables.Events, tables.Summary} {
 		_, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 		var notFound *types.ResourceNotFoundException
 		if err != nil && !errors.As(err, &notFound) {
