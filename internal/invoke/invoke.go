@@ -126,13 +126,15 @@ func Run(ctx context.Context, o Options) (lambdatest.Result, error) {
 	if err != nil {
 		return lambdatest.Result{}, err
 	}
-	if err := store.CreateTables(ctx, client, store.Tables{Events: o.Table}); err != nil {
+	summary := o.Table + "-summary"
+	if err := store.CreateTables(ctx, client, store.Tables{Events: o.Table, Summary: summary}); err != nil {
 		return lambdatest.Result{}, err
 	}
 
 	env := map[string]string{}
 	maps.Copy(env, o.Env)
 	env[config.EnvEventsTable] = o.Table
+	env[config.EnvSummaryTable] = summary
 	env[config.EnvDynamoEndpoint] = o.Endpoint
 	env[config.EnvRegion] = o.Region
 	return lambdatest.Run(ctx, lambdatest.Options{

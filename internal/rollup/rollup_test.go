@@ -277,8 +277,8 @@ func TestRollupsEqualRawAtEveryStage(t *testing.T) {
 			end := dataStart.Add(28 * time.Hour)
 			e := newEnv(t, end)
 			rng := rand.New(rand.NewPCG(uint64(seed), 9))
-			all := generate(t, seed, 1200, dataStart, end, end)
-			first, rest := all[:800], all[800:]
+			all := generate(t, seed, 500, dataStart, end, end)
+			first, rest := all[:330], all[330:]
 
 			e.put(t, first)
 			e.checkEqual(t, "before any rollup", rng)
@@ -297,8 +297,8 @@ func TestRollupsEqualRawAtEveryStage(t *testing.T) {
 			now := end.Add(30 * time.Minute)
 			e.clock.Set(now)
 			batch := append([]telemetry.Event(nil), rest...)
-			batch = append(batch, variants(first, rng, 80, "backfill", -time.Duration(rng.IntN(20))*time.Hour, false, now)...)
-			batch = append(batch, variants(first, rng, 40, "edge", 0, true, now)...)
+			batch = append(batch, variants(first, rng, 40, "backfill", -time.Duration(rng.IntN(20))*time.Hour, false, now)...)
+			batch = append(batch, variants(first, rng, 20, "edge", 0, true, now)...)
 			batch = append(batch, first[:50]...)
 			batch = append(batch, variants(first, rng, 30, "expired", 0, false, now.Add(-retention-time.Hour))...)
 			e.put(t, batch)
@@ -397,7 +397,7 @@ func attrText(v types.AttributeValue) string {
 // successor, leave identical summary tables.
 func TestRollupIsIdempotent(t *testing.T) {
 	end := dataStart.Add(27 * time.Hour)
-	evs := generate(t, 7, 600, dataStart, end, end)
+	evs := generate(t, 7, 300, dataStart, end, end)
 	setup := func() *env {
 		e := newEnv(t, end)
 		e.put(t, evs)
@@ -465,7 +465,7 @@ func firstDiff(got, want string) string {
 func TestStatsOlderThanRetentionFromRollups(t *testing.T) {
 	end := dataStart.Add(24 * time.Hour)
 	e := newEnv(t, end)
-	evs := generate(t, 11, 800, dataStart, end, end)
+	evs := generate(t, 11, 300, dataStart, end, end)
 	e.put(t, evs)
 	e.runAll(t, e.summary, "")
 	f := telemetry.Filter{Since: dataStart.Add(time.Hour + 7*time.Second), Until: dataStart.Add(20*time.Hour + 3*time.Minute)}

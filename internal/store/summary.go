@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,7 +29,9 @@ import (
 // over 24 shards), and rows of one bucket sit in one partition so a reader gets every
 // shard of a bucket in one Query.
 const (
-	markPrefix  = "D#"
+	// MarkPrefix begins the partition key of every staleness mark: the only items ingest
+	// may write in the summary table.
+	MarkPrefix  = "D#"
 	rowPrefix   = "R#"
 	leasePrefix = "L#"
 
@@ -116,7 +117,7 @@ func (s *Summary) Shards() int { return s.opts.EventShards }
 
 func bucketKey(t time.Time) string { return t.UTC().Format(bucketLayout) }
 
-func markPK(shard int) string { return markPrefix + strconv.Itoa(shard) }
+func markPK(shard int) string { return MarkPrefix + strconv.Itoa(shard) }
 
 func rowPK(resolution string, start time.Time) string {
 	return rowPrefix + resolution + "#" + bucketKey(start)
@@ -201,6 +202,10 @@ func (s *Summary) parallel(ctx context.Context, n int, fn func(context.Context, 
 
 // Rows implements telemetry.RollupStore: one Query reads every shard of the bucket.
 func (s *Summary) Rows(ctx context.Context, resolution string, start time.Time) ([]telemetry.RollupRow, error) {
+	return s.rows(ctx, resolution, start, false)
+}
+
+func (s *Summary) rows(ctx context.Context, resolution string, start time.Time, consistent bool) ([]telemetry.RollupRow, error) {
 	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(rowPK(resolution, start)))).Build()
 	if err != nil {
 		return nil, err
@@ -211,6 +216,7 @@ func (s *Summary) Rows(ctx context.Context, resolution string, start time.Time) 
 		KeyConditionExpression:    expr.KeyCondition(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
+		ConsistentRead:            aws.Bool(consistent),
 	})
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
@@ -251,43 +257,65 @@ func assembleRows(resolution string, start time.Time, items []map[string]types.A
 	return rows, nil
 }
 
-// ShardRows implements telemetry.RollupStore.
+// ShardRows implements telemetry.RollupStore: the first part of every row in one
+// BatchGetItem per 100, and the rest of the few rows longer than one part by Query.
 func (s *Summary) ShardRows(ctx context.Context, resolution string, shard int, starts []time.Time) (map[int64]telemetry.RollupRow, error) {
 	rows := map[int64]telemetry.RollupRow{}
-	var mu sync.Mutex
-	err := s.parallel(ctx, len(starts), func(ctx context.Context, i int) error {
-		start := starts[i]
-		expr, err := expression.NewBuilder().WithKeyCondition(
-			expression.Key(AttrPK).Equal(expression.Value(rowPK(resolution, start))).
-				And(expression.Key(AttrSK).BeginsWith(fmt.Sprintf("%04d#", shard)))).Build()
-		if err != nil {
-			return err
+	byPK := map[string]time.Time{}
+	for _, start := range starts {
+		byPK[rowPK(resolution, start)] = start
+	}
+	for i := 0; i < len(starts); i += batchGetMax {
+		keys := make([]map[string]types.AttributeValue, 0, batchGetMax)
+		for _, start := range starts[i:min(i+batchGetMax, len(starts))] {
+			keys = append(keys, itemKey(rowPK(resolution, start), rowSK(shard, 0)))
 		}
-		var items []map[string]types.AttributeValue
-		pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-			TableName:                 aws.String(s.opts.Table),
-			KeyConditionExpression:    expr.KeyCondition(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-			ConsistentRead:            aws.Bool(true),
-		})
-		for pages.HasMorePages() {
-			out, err := pages.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("read rollup rows: %w", err)
+		for attempt := 0; len(keys) > 0; attempt++ {
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{s.opts.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}},
+			})
+			if err != nil && !isRetryable(err) {
+				return nil, clientError(fmt.Errorf("read rollup rows: %w", err))
 			}
-			items = append(items, out.Items...)
+			if err == nil {
+				for _, item := range out.Responses[s.opts.Table] {
+					start := byPK[stringAttr(item, AttrPK)]
+					got, err := assembleRows(resolution, start, []map[string]types.AttributeValue{item})
+					if err != nil {
+						return nil, err
+					}
+					if len(got) == 1 {
+						rows[start.Unix()] = got[0]
+					}
+				}
+				keys = out.UnprocessedKeys[s.opts.Table].Keys
+				if len(keys) == 0 {
+					break
+				}
+			}
+			if !s.opts.Backoff.pause(ctx, attempt) {
+				if err == nil {
+					err = errors.New("unprocessed keys left after retries")
+				}
+				return nil, clientError(fmt.Errorf("read rollup rows: %w", err))
+			}
 		}
-		got, err := assembleRows(resolution, start, items)
-		if err != nil || len(got) == 0 {
-			return err
+	}
+	for key, r := range rows {
+		if r.Parts <= 1 {
+			continue
 		}
-		mu.Lock()
-		rows[start.Unix()] = got[0]
-		mu.Unlock()
-		return nil
-	})
-	return rows, clientError(err)
+		all, err := s.rows(ctx, resolution, r.Start, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, full := range all {
+			if full.Shard == shard {
+				rows[key] = full
+			}
+		}
+	}
+	return rows, nil
 }
 
 // EachUnitEvent implements telemetry.RollupStore. It reads the unit's own day partition of
