@@ -946,6 +946,17 @@ func TestTemplateRollup(t *testing.T) {
 	if !allows(sts, "dynamodb:Query", events) {
 		t.Errorf("%s may not dynamodb:Query %s; it reads the raw events of each unit", rollupID, eventsTableID)
 	}
+	for _, id := range tp.functionsServing(listingMethod, "/telemetry/summary") {
+		sts := tp.statements(t, id)
+		if !allows(sts, "dynamodb:Query", summaryTableArn) {
+			t.Errorf("function %s (GET /telemetry/summary) may not dynamodb:Query %s; it reads the snapshots", id, summaryTableID)
+		}
+		for _, st := range sts {
+			if !slices.Equal(st.resources, []string{summaryTableArn}) {
+				t.Errorf("function %s statement %s: resources %q; the summary reads the summary table only", id, st.sid, st.resources)
+			}
+		}
+	}
 	for _, path := range []string{"/telemetry/stats", "/telemetry/anomalies"} {
 		for _, id := range tp.functionsServing(listingMethod, path) {
 			if !allows(tp.statements(t, id), "dynamodb:Query", summaryTableArn) {

@@ -19,10 +19,10 @@ import (
 	"time"
 
 	"github.com/pipetel/pipetel/internal/api"
-	"github.com/pipetel/pipetel/internal/store"
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/dynamolocal"
 	"github.com/pipetel/pipetel/internal/dynamotest"
+	"github.com/pipetel/pipetel/internal/store"
 )
 
 func envOf(m map[string]string) func(string) string {

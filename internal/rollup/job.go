@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
 
 // JobOptions configure a rollup job.
@@ -28,6 +29,10 @@ type JobOptions struct {
 	Workers int
 	Now     func() time.Time // nil means time.Now
 	Log     *slog.Logger     // nil means no logging
+	// Reader, when set, makes each run end with a summary snapshot (anomaly lifecycles
+	// and runtime health) evaluated through it for Evaluations (nil: DefaultEvaluations).
+	Reader      *Reader
+	Evaluations []analytics.AnomalyParams
 }
 
 // Job recomputes the stale units of the summary table.
@@ -57,6 +62,9 @@ func NewJob(store telemetry.RollupStore, o JobOptions) *Job {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Evaluations == nil {
+		o.Evaluations = DefaultEvaluations()
 	}
 	return &Job{store: store, opts: o}
 }
@@ -133,6 +141,13 @@ func (j *Job) Run(ctx context.Context) (RunResult, error) {
 		})
 	}
 	wg.Wait()
+	// The snapshot comes after the units, so it sees the freshest rows; it reads raw
+	// events for whatever is still stale, so a backlog delays nothing in it.
+	if j.opts.Reader != nil && ctx.Err() == nil {
+		if err := j.snapshot(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("summary snapshot: %w", err))
+		}
+	}
 	return result, errors.Join(errs...)
 }
 

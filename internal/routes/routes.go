@@ -14,4 +14,5 @@ var All = []api.Route{
 	{Method: "GET", Path: "/telemetry", Function: "query", New: api.NewQuery},
 	{Method: "GET", Path: "/telemetry/stats", Function: "stats", New: reports.NewStats},
 	{Method: "GET", Path: "/telemetry/anomalies", Function: "anomalies", New: reports.NewAnomalies},
+	{Method: "GET", Path: "/telemetry/summary", Function: "summary", New: reports.NewSummary},
 }

@@ -82,6 +82,12 @@ type RollupStore interface {
 	// lease, and how many marks it cleared: a mark that moved on stays (the rows are
 	// written anyway, as new as the raw events they were read from).
 	Commit(ctx context.Context, c RollupCommit) (cleared int, err error)
+
+	// PutSnapshot stores the summary computed at at (a JSON document).
+	PutSnapshot(ctx context.Context, at time.Time, body []byte) error
+	// Snapshot returns the newest summary computed at or before at, and when; found is
+	// false when there is none from the day before at onwards.
+	Snapshot(ctx context.Context, at time.Time) (taken time.Time, body []byte, found bool, err error)
 }
 
 // RollupFineBucket is the width of the finest rollup bucket, and so of a RollupUnit: an

@@ -60,3 +60,6 @@ func (a *AnomalyAccumulator) AddGroup(d Dimensions, c Counts, n Newest) {
 		g.latest = latest
 	}
 }
+
+// Rate is part/total rounded to 3 places as KernelCI rounds its rates; 0 without events.
+func Rate(part, total int64) float64 { return ratio(part, total) }
