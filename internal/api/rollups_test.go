@@ -75,3 +75,16 @@ func TestAnalyticsFromRollupsMatchDomainGoldens(t *testing.T) {
 	}
 	t.Run("after the rollup", check)
 }
+
+// TestSummaryBeforeAnySnapshot: without a snapshot the summary says when to come back;
+// a bad at or an unknown parameter is the client's to fix.
+func TestSummaryBeforeAnySnapshot(t *testing.T) {
+	deps := api.Deps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now}
+	h := reports.NewSummary(deps)
+	r := call(t, h, request("GET", "", ""))
+	if r.status != 503 || r.headers["Retry-After"] == "" || !strings.Contains(r.raw, "every minute") {
+		t.Errorf("no snapshot: %d %v %s, want 503 with Retry-After", r.status, r.headers, r.raw)
+	}
+	assertClientError(t, call(t, h, request("GET", "at=monday", "")), 400, "ISO 8601")
+	assertClientError(t, call(t, h, request("GET", "window=6h", "")), 400, "accepted")
+}

@@ -21,7 +21,15 @@ type Reader struct {
 	// cannot be answered from raw events and is answered from rollups alone.
 	Retention time.Duration
 	Now       func() time.Time
+	// MaxStaleUnits bounds the stale units a window may hold and still be read unit by
+	// unit; past it (a backlog, or right after a large backfill) reading the window's raw
+	// events at once is cheaper. 0 means DefaultMaxStaleUnits.
+	MaxStaleUnits int
 }
+
+// DefaultMaxStaleUnits: a unit read costs one query, as does a shard of the raw read, so
+// beyond a few dozen stale units the raw read of the whole window costs less.
+const DefaultMaxStaleUnits = 64
 
 // Answer says how a reader answered.
 type Answer struct {
@@ -91,17 +99,23 @@ func (r *Reader) collect(ctx context.Context, w window, onGroup func(*Group), on
 		}
 		return ans, g.Wait()
 	}
+	marks, err := r.Summary.StaleMarks(ctx, from, to)
+	if err != nil {
+		return ans, err
+	}
+	limit := r.MaxStaleUnits
+	if limit <= 0 {
+		limit = DefaultMaxStaleUnits
+	}
+	if len(marks) > limit && !w.fromRollups {
+		raw(w.since, w.until)
+		return ans, g.Wait()
+	}
 	if !w.fromRollups {
 		if w.since.Before(from) {
 			raw(w.since, from.Add(-time.Microsecond))
 		}
 		raw(to, w.until)
-	}
-
-	marks, err := r.Summary.StaleMarks(ctx, from, to)
-	if err != nil {
-		_ = g.Wait()
-		return ans, err
 	}
 	staleIn := func(b Bucket, shard int) bool {
 		for _, m := range marks {

@@ -65,7 +65,9 @@ func newEnv(t *testing.T, now time.Time) *env {
 		Table: e.tables.Events, EventShards: 3, RuntimeShards: 2, KindShards: 2,
 		Retention: retention, CursorSecret: []byte("k"), Stale: e.summary, Now: e.clock.Now,
 	})
-	e.reader = rollup.Reader{Summary: e.summary, Events: e.events, Retention: retention, Now: e.clock.Now}
+	// Stale units are read one by one however many there are, so that every stage
+	// exercises the mix of rows and raw units rather than the fallback to raw events.
+	e.reader = rollup.Reader{Summary: e.summary, Events: e.events, Retention: retention, Now: e.clock.Now, MaxStaleUnits: 1 << 30}
 	return e
 }
 
