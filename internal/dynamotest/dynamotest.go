@@ -107,6 +107,9 @@ func deleteTables(t testing.TB, client *dynamodb.Client, tables store.Tables) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, name := range []string{tables.Events, tables.Summary} {
+		if name == "" {
+			continue // a test that made only some of the tables
+		}
 		_, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 		var notFound *types.ResourceNotFoundException
 		if err != nil && !errors.As(err, &notFound) {
