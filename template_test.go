@@ -324,7 +324,11 @@ func TestTemplatePolicies(t *testing.T) {
 				}
 				t.Errorf("function %s (ingest) statement %s allows %s; ingest may not read events", id, st.sid, action)
 			}
-			if len(st.grants([]string{updateItem})) > 0 {
+			if len(st.grants([]string{updateItem})) > 0 && slices.Equal(st.resources, []string{summaryTableArn}) {
+				if why := staleMarksOnly(st.condition); why != "" {
+					t.Errorf("function %s (ingest) statement %s allows %s beyond the staleness marks: %s", id, st.sid, updateItem, why)
+				}
+			} else if len(st.grants([]string{updateItem})) > 0 {
 				if why := dayRegistryOnly(st.condition); why != "" {
 					t.Errorf("function %s (ingest) statement %s allows %s beyond the day registry: %s", id, st.sid, updateItem, why)
 				}
@@ -830,4 +834,135 @@ func makeTargets(t *testing.T) map[string]string {
 		}
 	}
 	return targets
+}
+
+// ---- the summary table and the rollup ----------------------------------------------------
+
+const (
+	summaryTableID  = "SummaryTable"
+	summaryTableArn = "${" + summaryTableID + ".Arn}"
+	rollupID        = "RollupFunction"
+)
+
+// staleMarksOnly explains what is missing from condition for an update to touch only
+// staleness marks and return nothing; "" when nothing is.
+func staleMarksOnly(condition *yaml.Node) string {
+	want := []string{store.MarkPrefix + "*"}
+	if got := strs(lookup(condition, "ForAllValues:StringLike", "dynamodb:LeadingKeys")); !slices.Equal(got, want) {
+		return fmt.Sprintf("ForAllValues:StringLike dynamodb:LeadingKeys is %q; want %q", got, want)
+	}
+	for _, op := range []string{"StringEquals", "StringEqualsIfExists"} {
+		if slices.Equal(strs(lookup(condition, op, "dynamodb:ReturnValues")), []string{"NONE"}) {
+			return ""
+		}
+	}
+	return "no dynamodb:ReturnValues NONE condition, so an update could return the item it changed"
+}
+
+// TestTemplateSummaryTable: the summary table is the one store.SummaryTableInput defines,
+// with TTL on expires_at and the protections of the events table, and every function is
+// told its name.
+func TestTemplateSummaryTable(t *testing.T) {
+	tp := loadTemplate(t)
+	table := tp.resource(summaryTableID)
+	if got := tp.typeOf(summaryTableID); got != typeTable {
+		t.Fatalf("%s: resource %s has type %q; want %s", templateFile, summaryTableID, got, typeTable)
+	}
+	want := store.SummaryTableInput("summary")
+	props := lookup(table, "Properties")
+	if got := scalar(lookup(props, "BillingMode")); got != string(want.BillingMode) {
+		t.Errorf("%s.BillingMode = %q; store wants %q", summaryTableID, got, want.BillingMode)
+	}
+	gotAttrs, wantAttrs := map[string]string{}, map[string]string{}
+	for _, a := range items(lookup(props, "AttributeDefinitions")) {
+		gotAttrs[scalar(lookup(a, "AttributeName"))] = scalar(lookup(a, "AttributeType"))
+	}
+	for _, a := range want.AttributeDefinitions {
+		wantAttrs[aws.ToString(a.AttributeName)] = string(a.AttributeType)
+	}
+	compareMaps(t, summaryTableID+".AttributeDefinitions", "type", gotAttrs, wantAttrs)
+	compareKeySchema(t, summaryTableID+".KeySchema", templateKeySchema(lookup(props, "KeySchema")), storeKeySchema(want.KeySchema))
+	if n := len(items(lookup(props, "GlobalSecondaryIndexes"))); n != len(want.GlobalSecondaryIndexes) {
+		t.Errorf("%s: %d GSIs; store.SummaryTableInput has %d", summaryTableID, n, len(want.GlobalSecondaryIndexes))
+	}
+	if got := scalar(lookup(props, "TimeToLiveSpecification", "AttributeName")); got != store.AttrExpiresAt {
+		t.Errorf("%s: TTL attribute %q; store writes expiry to %q", summaryTableID, got, store.AttrExpiresAt)
+	}
+	for _, flag := range [][]string{
+		{"TimeToLiveSpecification", "Enabled"},
+		{"PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"},
+		{"DeletionProtectionEnabled"},
+		{"SSESpecification", "SSEEnabled"},
+	} {
+		if !isTrue(lookup(props, flag...)) {
+			t.Errorf("%s: %s is not true", summaryTableID, strings.Join(flag, "."))
+		}
+	}
+	for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+		if got := scalar(lookup(table, policy)); got != "Retain" {
+			t.Errorf("%s: %s is %q; want Retain", summaryTableID, policy, got)
+		}
+	}
+	for _, id := range tp.ids(typeFunction) {
+		if v, ok := tp.environment(id)[config.EnvSummaryTable]; !ok || refTarget(v) != summaryTableID {
+			t.Errorf("function %s: %s is not !Ref %s", id, config.EnvSummaryTable, summaryTableID)
+		}
+	}
+}
+
+// TestTemplateRollup: the rollup runs every minute; it may read the events table and
+// read and write the summary table, nothing else; the readers of rollups may only query it.
+func TestTemplateRollup(t *testing.T) {
+	tp := loadTemplate(t)
+	if tp.typeOf(rollupID) != typeFunction {
+		t.Fatalf("%s: no %s function", templateFile, rollupID)
+	}
+	var rates []string
+	for _, ev := range pairs(lookup(tp.resource(rollupID), "Properties", "Events")) {
+		rates = append(rates, scalar(lookup(ev, "Properties", "Schedule")))
+	}
+	if !slices.Equal(rates, []string{"rate(1 minute)"}) {
+		t.Errorf("%s schedules %q; want one schedule, rate(1 minute)", rollupID, rates)
+	}
+	events := "${" + eventsTableID + ".Arn}"
+	sts := tp.statements(t, rollupID)
+	for _, st := range sts {
+		for _, r := range st.resources {
+			if r != events && r != summaryTableArn {
+				t.Errorf("%s statement %s: resource %s; the rollup touches the events and summary tables only", rollupID, st.sid, r)
+			}
+			if r == events {
+				for _, action := range st.grants(dynamoReaderForbidden) {
+					t.Errorf("%s statement %s allows %s on the events table; the rollup only reads it", rollupID, st.sid, action)
+				}
+			}
+		}
+	}
+	for _, action := range []string{"dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+		"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:TransactWriteItems"} {
+		if !allows(sts, action, summaryTableArn) {
+			t.Errorf("%s may not %s on %s; the summary store uses it", rollupID, action, summaryTableID)
+		}
+	}
+	if !allows(sts, "dynamodb:Query", events) {
+		t.Errorf("%s may not dynamodb:Query %s; it reads the raw events of each unit", rollupID, eventsTableID)
+	}
+	for _, id := range tp.functionsServing(listingMethod, "/telemetry/summary") {
+		sts := tp.statements(t, id)
+		if !allows(sts, "dynamodb:Query", summaryTableArn) {
+			t.Errorf("function %s (GET /telemetry/summary) may not dynamodb:Query %s; it reads the snapshots", id, summaryTableID)
+		}
+		for _, st := range sts {
+			if !slices.Equal(st.resources, []string{summaryTableArn}) {
+				t.Errorf("function %s statement %s: resources %q; the summary reads the summary table only", id, st.sid, st.resources)
+			}
+		}
+	}
+	for _, path := range []string{"/telemetry/stats", "/telemetry/anomalies"} {
+		for _, id := range tp.functionsServing(listingMethod, path) {
+			if !allows(tp.statements(t, id), "dynamodb:Query", summaryTableArn) {
+				t.Errorf("function %s (GET %s) may not dynamodb:Query %s; it reads rollups", id, path, summaryTableID)
+			}
+		}
+	}
 }

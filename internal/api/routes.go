@@ -32,6 +32,12 @@ type Deps struct {
 	Tokens auth.TokenStore
 	// PublicReads opens every GET route to requests without a token (see checkAccess).
 	PublicReads bool
+	// Summary, when set, is the summary table: stats and anomalies read rollups from it,
+	// and the rollup job writes them. Nil: everything is computed from raw events.
+	Summary telemetry.RollupStore
+	// Retention is the raw events' retention; stats for a window starting earlier are
+	// answered from rollups.
+	Retention time.Duration
 }
 
 // Route is one route of the public API and the function that serves it.

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,7 +42,7 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (api.Deps
 	if err != nil {
 		return api.Deps{}, err
 	}
-	events := store.NewEvents(client, store.EventsOptions{
+	opts := store.EventsOptions{
 		Table:            cfg.EventsTable,
 		EventShards:      cfg.EventShards,
 		RuntimeShards:    cfg.RuntimeShards,
@@ -49,13 +50,29 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (api.Deps
 		Retention:        cfg.Retention,
 		WriteConcurrency: cfg.WriteConcurrency,
 		CursorSecret:     []byte(cfg.CursorSecret),
-	})
-	deps := api.Deps{Events: events, Log: log, Now: time.Now, PublicReads: cfg.PublicReads,
+	}
+	deps := api.Deps{Log: log, Now: time.Now, Retention: cfg.Retention, PublicReads: cfg.PublicReads,
 		PipelineRuntime: cfg.PipelineRuntime}
 	if cfg.TokensTable != "" {
 		deps.Tokens = store.NewTokens(client, cfg.TokensTable)
 	}
+	if cfg.SummaryTable != "" {
+		summary := store.NewSummary(client, store.SummaryOptions{
+			Table: cfg.SummaryTable, EventsTable: cfg.EventsTable, EventShards: cfg.EventShards,
+			Retention: cfg.RollupRetention,
+		})
+		opts.Stale, deps.Summary = summary, summary
+	}
+	deps.Events = store.NewEvents(client, opts)
 	return deps, nil
+}
+
+// StartScheduled runs one scheduled Lambda function (an EventBridge rule invokes it): it
+// builds the dependencies once per cold start and runs the job newJob makes from them on
+// every invocation. The scheduled event itself carries nothing the job needs.
+func StartScheduled(newJob func(api.Deps) func(context.Context) error) {
+	job := newJob(startDeps(false))
+	lambda.Start(func(ctx context.Context, _ json.RawMessage) error { return job(ctx) })
 }
 
 // Start runs one Lambda function: it builds the dependencies once per cold start and

@@ -27,6 +27,9 @@ const (
 	EnvPipelineRuntime = "PIPELINE_RUNTIME"
 	EnvTokensTable     = "TOKENS_TABLE" // the authorizer's and the CLI's; empty elsewhere
 	EnvPublicReads     = "PUBLIC_READS" // "true": GET routes need no token
+	// The summary table (rollups); unset, stats and anomalies read raw events only.
+	EnvSummaryTable        = "SUMMARY_TABLE"
+	EnvRollupRetentionDays = "ROLLUP_RETENTION_DAYS"
 	// Set by Lambda from the function's role.
 	EnvAccessKeyID     = "AWS_ACCESS_KEY_ID"
 	EnvSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
@@ -38,7 +41,7 @@ var Variables = []string{
 	EnvEventsTable, EnvDynamoEndpoint, EnvRegion, EnvEventShards, EnvRuntimeShards,
 	EnvKindShards, EnvRetentionDays, EnvWriteConcurrency, EnvCursorSecret, EnvLogLevel,
 	EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken, EnvTokensTable, EnvPublicReads,
-	EnvPipelineRuntime,
+	EnvPipelineRuntime, EnvSummaryTable, EnvRollupRetentionDays,
 }
 
 // Config is the configuration of one function.
@@ -62,6 +65,8 @@ type Config struct {
 	PipelineRuntime string
 	TokensTable     string // empty: this process checks no tokens
 	PublicReads     bool
+	SummaryTable    string
+	RollupRetention time.Duration
 }
 
 // Defaults, sized so that at 10,000 events/s no key value takes more than ~420 writes/s,
@@ -72,6 +77,8 @@ const (
 	DefaultKindShards       = 24
 	DefaultRetentionDays    = 14
 	DefaultWriteConcurrency = 16
+	// DefaultRollupRetentionDays keeps rollups for 400 days, far beyond raw events.
+	DefaultRollupRetentionDays = 400
 )
 
 // Load reads the configuration through getenv (os.Getenv in production, a map in tests).
@@ -123,6 +130,12 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.Retention = time.Duration(days) * 24 * time.Hour
+	c.SummaryTable = strings.TrimSpace(getenv(EnvSummaryTable))
+	rollupDays, err := positiveInt(getenv, EnvRollupRetentionDays, DefaultRollupRetentionDays, 3650)
+	if err != nil {
+		return Config{}, err
+	}
+	c.RollupRetention = time.Duration(rollupDays) * 24 * time.Hour
 	if c.CursorSecret == "" {
 		// Cursors are signed so a changed one is refused rather than misread; without a
 		// configured secret the table name keys them, which still catches tampering.

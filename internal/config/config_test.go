@@ -26,6 +26,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.Retention != 14*24*time.Hour {
 		t.Errorf("retention %v, want 14 days", c.Retention)
 	}
+	if c.RollupRetention != 400*24*time.Hour || c.SummaryTable != "" {
+		t.Errorf("rollup retention %v, summary table %q; want 400 days and none", c.RollupRetention, c.SummaryTable)
+	}
 	if c.CursorSecret == "" {
 		t.Error("no cursor secret")
 	}
@@ -38,6 +41,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		config.EnvRetentionDays: "30", config.EnvWriteConcurrency: "7", config.EnvCursorSecret: "s3cret",
 		config.EnvLogLevel: "debug", config.EnvAccessKeyID: "AKIA", config.EnvSecretAccessKey: "secret",
 		config.EnvSessionToken: "token",
+		config.EnvSummaryTable: "sum", config.EnvRollupRetentionDays: "500",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +49,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	want := config.Config{EventsTable: "t", DynamoEndpoint: "http://127.0.0.1:8000", Region: "eu-west-1",
 		EventShards: 4, RuntimeShards: 5, KindShards: 6, Retention: 30 * 24 * time.Hour,
 		WriteConcurrency: 7, CursorSecret: "s3cret", LogLevel: "debug",
-		Credentials: aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "secret", SessionToken: "token", Source: "environment"}}
+		Credentials:  aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "secret", SessionToken: "token", Source: "environment"},
+		SummaryTable: "sum", RollupRetention: 500 * 24 * time.Hour}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}

@@ -30,9 +30,11 @@ import (
 const (
 	DefaultEventsTable = "pipetel-dev-events"
 	DefaultTokensTable = "pipetel-dev-tokens"
-	DefaultDataDir     = ".local/dynamodb"
-	DefaultHost        = "127.0.0.1"
-	DefaultPort        = "3000"
+	// DefaultSummaryTable is the dev summary table (rollups).
+	DefaultSummaryTable = "pipetel-dev-summary"
+	DefaultDataDir      = ".local/dynamodb"
+	DefaultHost         = "127.0.0.1"
+	DefaultPort         = "3000"
 	// EnvPort overrides DefaultPort when no address is given, as many local tools expect.
 	EnvPort = "PORT"
 )
@@ -193,6 +195,7 @@ func localEnv(getenv func(string) string, endpoint string) func(string) string {
 	defaults := map[string]string{
 		config.EnvEventsTable:    DefaultEventsTable,
 		config.EnvTokensTable:    DefaultTokensTable,
+		config.EnvSummaryTable:   DefaultSummaryTable,
 		config.EnvDynamoEndpoint: endpoint,
 	}
 	return func(name string) string {
@@ -208,7 +211,7 @@ func createTables(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	return store.CreateTables(ctx, client, store.Tables{Events: cfg.EventsTable, Tokens: cfg.TokensTable})
+	return store.CreateTables(ctx, client, store.Tables{Events: cfg.EventsTable, Tokens: cfg.TokensTable, Summary: cfg.SummaryTable})
 }
 
 // baseURL is the URL a client on this machine uses to reach addr. A server bound to every

@@ -23,6 +23,7 @@ import (
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/dynamolocal"
 	"github.com/pipetel/pipetel/internal/dynamotest"
+	"github.com/pipetel/pipetel/internal/store"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -159,11 +160,15 @@ func TestScheduleRunsJobsOnEveryTickAndStops(t *testing.T) {
 	}
 }
 
-func TestScheduleIsEmptyForNow(t *testing.T) {
-	// The dev server runs what the deployment schedules; until the rollup lands that is
-	// nothing. When it does, this test is where its interval gets checked.
+func TestScheduleRunsTheRollupEveryMinute(t *testing.T) {
+	// The dev server runs what the deployment schedules: the rollup, as often as its
+	// EventBridge rule (template.yaml: rate(1 minute)).
+	jobs := Schedule(api.Deps{Summary: store.NewSummary(nil, store.SummaryOptions{})})
+	if len(jobs) != 1 || jobs[0].Name != "rollup" || jobs[0].Every != time.Minute {
+		t.Errorf("Schedule() = %+v, want the rollup every minute", jobs)
+	}
 	if jobs := Schedule(api.Deps{}); len(jobs) != 0 {
-		t.Errorf("Schedule() = %v, want none yet", jobs)
+		t.Errorf("Schedule() without a summary table = %+v, want none", jobs)
 	}
 }
 

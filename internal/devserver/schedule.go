@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/rollup"
 )
 
 // Job is one scheduled function: in a deployment an EventBridge rule invokes it every
@@ -19,9 +20,13 @@ type Job struct {
 }
 
 // Schedule is the dev server's list of scheduled functions, built from the same
-// dependencies as the routes. There are none yet; the rollup joins this list when it lands.
-func Schedule(api.Deps) []Job {
-	return nil
+// dependencies and constructors as the deployed ones: the rollup, every minute as its
+// EventBridge rule runs it.
+func Schedule(d api.Deps) []Job {
+	if d.Summary == nil {
+		return nil
+	}
+	return []Job{{Name: "rollup", Every: time.Minute, Run: rollup.NewScheduled(d)}}
 }
 
 // ticker is the part of time.Ticker the schedule uses, so tests can tick by hand.

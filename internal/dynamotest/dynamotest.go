@@ -90,8 +90,9 @@ func NewTables(t testing.TB) store.Tables {
 	client := Client(t)
 	prefix := "t-" + randomHex(8) + "-"
 	tables := store.Tables{
-		Events: prefix + "events",
-		Tokens: prefix + "tokens",
+		Events:  prefix + "events",
+		Tokens:  prefix + "tokens",
+		Summary: prefix + "summary",
 	}
 	// Registered before creating, so tables made before a failure are removed too.
 	t.Cleanup(func() { deleteTables(t, client, tables) })
@@ -106,7 +107,7 @@ func deleteTables(t testing.TB, client *dynamodb.Client, tables store.Tables) {
 	// t.Context is already cancelled when cleanups run.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, name := range []string{tables.Events, tables.Tokens} {
+	for _, name := range []string{tables.Events, tables.Tokens, tables.Summary} {
 		if name == "" {
 			continue // not created
 		}

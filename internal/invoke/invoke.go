@@ -135,7 +135,8 @@ func Run(ctx context.Context, o Options) (lambdatest.Result, error) {
 	if tokens == "" {
 		tokens = o.Table + "-tokens"
 	}
-	if err := store.CreateTables(ctx, client, store.Tables{Events: o.Table, Tokens: tokens}); err != nil {
+	summary := o.Table + "-summary"
+	if err := store.CreateTables(ctx, client, store.Tables{Events: o.Table, Tokens: tokens, Summary: summary}); err != nil {
 		return lambdatest.Result{}, err
 	}
 
@@ -143,6 +144,7 @@ func Run(ctx context.Context, o Options) (lambdatest.Result, error) {
 	maps.Copy(env, o.Env)
 	env[config.EnvEventsTable] = o.Table
 	env[config.EnvTokensTable] = tokens
+	env[config.EnvSummaryTable] = summary
 	env[config.EnvDynamoEndpoint] = o.Endpoint
 	env[config.EnvRegion] = o.Region
 	return lambdatest.Run(ctx, lambdatest.Options{

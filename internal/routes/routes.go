@@ -18,4 +18,5 @@ var All = []api.Route{
 	// The pipeline-metrics-collector's own path, so its clients switch by changing the host.
 	{Method: "POST", Path: "/save_metrics", Function: "pipelines", New: api.NewPipelines},
 	{Method: "GET", Path: "/pipelines/stats", Function: "pipelinestats", New: reports.NewPipelineStats},
+	{Method: "GET", Path: "/telemetry/summary", Function: "summary", New: reports.NewSummary},
 }

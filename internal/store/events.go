@@ -38,6 +38,8 @@ type EventsOptions struct {
 	CountLimit int
 	Backoff    Backoff          // zero means DefaultBackoff
 	Now        func() time.Time // the clock expiry is judged by; nil means time.Now
+	// Stale, when set, is told which rollup units each write touched (see StaleMarker).
+	Stale StaleMarker
 }
 
 // Backoff bounds the store's own retries of unprocessed items and throttled calls, on

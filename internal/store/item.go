@@ -51,6 +51,9 @@ type keys struct {
 	eventShards, runtimeShards, kindShards int
 }
 
+// eventShard is the shard of the day bucket an event with this id lives in.
+func (k keys) eventShard(id string) int { return int(idHash(id) % uint32(k.eventShards)) }
+
 // primary is the table key of e: all that ingest needs before it writes.
 func (k keys) primary(e *telemetry.Event) (pk, sk string) {
 	return dayPartition(dayOf(e.TS), int(idHash(e.ID)%uint32(k.eventShards))), telemetry.FormatTime(e.TS) + "#" + e.ID

@@ -133,6 +133,9 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 		})
 	}
 	_ = g.Wait() // workers report through record; none returns an error
+	if err := s.markStale(ctx, events, outcomes); err != nil && firstErr == nil {
+		firstErr = err
+	}
 
 	// A repeat within the request shares the fate of its first occurrence.
 	for i, k := range keyOf {

@@ -36,8 +36,9 @@ var ProbeAttributes = []string{AttrPK, AttrSK, AttrExpiresAt}
 
 // Tables names the tables of one deployment.
 type Tables struct {
-	Events string
-	Tokens string // empty: not created
+	Events  string
+	Tokens  string // empty: not created
+	Summary string // rollups, staleness marks, leases and anomaly history; empty: none
 }
 
 // EventsTableInput is the definition of the events table: the one place its keys, indexes
@@ -101,7 +102,11 @@ func CreateTables(ctx context.Context, client TableAPI, t Tables, opts ...TableO
 	for _, opt := range opts {
 		opt(&o)
 	}
-	for _, in := range []*dynamodb.CreateTableInput{EventsTableInput(t.Events)} {
+	inputs := []*dynamodb.CreateTableInput{EventsTableInput(t.Events)}
+	if t.Summary != "" {
+		inputs = append(inputs, SummaryTableInput(t.Summary))
+	}
+	for _, in := range inputs {
 		if err := createTable(ctx, client, in, o); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/rollup"
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
@@ -35,6 +36,17 @@ func NewAnomalies(d api.Deps) api.Handler {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
 			now := d.Now()
+			if d.Summary != nil {
+				r := rollup.Reader{Summary: d.Summary, Events: d.Events, Retention: d.Retention, Now: d.Now}
+				acc, answer, err := r.Anomalies(ctx, p, now)
+				if err != nil {
+					return events.APIGatewayV2HTTPResponse{}, err
+				}
+				report := acc.Report()
+				log.Debug("anomalies", "events", answer.Events, "rollup_rows", answer.Rows,
+					"result_anomalies", len(report.ResultAnomalies), "error_anomalies", len(report.ErrorAnomalies))
+				return api.JSON(http.StatusOK, report), nil
+			}
 			// One read per kind that counts, each through the kind index, in parallel;
 			// each fills its own accumulator and they merge at the end.
 			filters := analytics.AnomalyFilters(p, now)

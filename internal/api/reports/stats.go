@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/rollup"
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
@@ -31,22 +32,48 @@ func NewStats(d api.Deps) api.Handler {
 			if err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
-			acc := analytics.NewStatsAccumulator(groupBy)
-			read := 0
-			err = d.Events.EachEvent(ctx, f, func(e telemetry.Event) error {
-				read++
-				acc.Add(&e)
-				return nil
-			})
+			acc, answer, fromRollups, err := statsFromRollups(ctx, d, f, groupBy)
 			if err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
+			read := answer.Events
+			if !fromRollups {
+				acc = analytics.NewStatsAccumulator(groupBy)
+				err = d.Events.EachEvent(ctx, f, func(e telemetry.Event) error {
+					read++
+					acc.Add(&e)
+					return nil
+				})
+				if err != nil {
+					return events.APIGatewayV2HTTPResponse{}, err
+				}
+			}
 			rows := acc.Rows()
-			log.Debug("stats", "events", read, "rows", len(rows))
+			log.Debug("stats", "events", read, "rollup_rows", answer.Rows, "rows", len(rows))
 			if rows == nil {
 				rows = []analytics.StatsRow{}
 			}
-			return api.JSON(http.StatusOK, rows), nil
+			resp := api.JSON(http.StatusOK, rows)
+			if answer.FromRollups {
+				// The body stays KernelCI's bare array; the widened window goes in a header.
+				resp.Headers[RollupWindowHeader] = telemetry.FormatTime(answer.Since) + "/" + telemetry.FormatTime(answer.Until)
+			}
+			return resp, nil
 		})
 	}
+}
+
+// RollupWindowHeader is set on a stats answer whose since is older than raw retention:
+// it was answered from rollups, over the window given (since/until, RFC 3339), which is
+// the requested one widened to whole 5-minute buckets.
+const RollupWindowHeader = "X-Pipetel-Rollup-Window"
+
+// statsFromRollups answers from the summary table when there is one and the filter is one
+// rollups can answer; ok false leaves it to raw events.
+func statsFromRollups(ctx context.Context, d api.Deps, f telemetry.Filter, groupBy []string) (*analytics.StatsAccumulator, rollup.Answer, bool, error) {
+	if d.Summary == nil {
+		return nil, rollup.Answer{}, false, nil
+	}
+	r := rollup.Reader{Summary: d.Summary, Events: d.Events, Retention: d.Retention, Now: d.Now}
+	return r.Stats(ctx, f, groupBy)
 }

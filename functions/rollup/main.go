@@ -1,0 +1,10 @@
+// Command rollup is the Lambda an EventBridge schedule invokes every minute: it
+// recomputes the stale rollups of the summary table.
+package main
+
+import (
+	"github.com/pipetel/pipetel/internal/app"
+	"github.com/pipetel/pipetel/internal/rollup"
+)
+
+func main() { app.StartScheduled(rollup.NewScheduled) }

@@ -1,0 +1,57 @@
+package reports
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// NewSummary serves GET /telemetry/summary: the newest snapshot the rollup took (open
+// anomalies since when, recently resolved ones, per-runtime health for 24 h against 7 d),
+// or with ?at=<time> the newest taken at or before then. It reads one or two items.
+func NewSummary(d api.Deps) api.Handler {
+	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		return api.Serve(ctx, d, "summary", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
+			q := api.NewParams(req)
+			rawAt, hasAt := q.Get("at")
+			if err := q.Check([]string{"at"}); err != nil {
+				return events.APIGatewayV2HTTPResponse{}, err
+			}
+			at := d.Now()
+			if hasAt {
+				t, err := telemetry.ParseTime(rawAt)
+				if err != nil {
+					return events.APIGatewayV2HTTPResponse{}, telemetry.Invalidf("at %q is not an ISO 8601 time such as 2026-07-21T06:00:00Z.", rawAt)
+				}
+				at = t
+			}
+			if d.Summary == nil {
+				return events.APIGatewayV2HTTPResponse{}, noSnapshot()
+			}
+			taken, body, found, err := d.Summary.Snapshot(ctx, at)
+			if err != nil {
+				return events.APIGatewayV2HTTPResponse{}, err
+			}
+			if !found {
+				return events.APIGatewayV2HTTPResponse{}, noSnapshot()
+			}
+			log.Debug("summary", "snapshot_at", telemetry.FormatTime(taken))
+			return events.APIGatewayV2HTTPResponse{
+				StatusCode: http.StatusOK,
+				Headers:    map[string]string{"Content-Type": "application/json"},
+				Body:       string(body),
+			}, nil
+		})
+	}
+}
+
+func noSnapshot() error {
+	return &telemetry.Error{Code: telemetry.CodeUnavailable, RetryAfter: time.Minute,
+		Message: "No summary was taken at or in the day before that time; the rollup takes one every minute, so retry after a minute."}
+}

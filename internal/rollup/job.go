@@ -1,0 +1,312 @@
+package rollup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
+)
+
+// JobOptions configure a rollup job.
+type JobOptions struct {
+	// Owner names this job's leases; empty means a random name per job. Two jobs with
+	// the same owner would share leases, so only tests set it.
+	Owner string
+	// Reserve is time kept back from the invocation's deadline: no unit starts later, so
+	// the run ends, and its leases are released, before Lambda stops it.
+	Reserve time.Duration
+	// Budget bounds a run without a deadline (the dev server's schedule); 0 means 50 s.
+	Budget time.Duration
+	// Workers is how many leases the run works on at once; 0 means 4.
+	Workers int
+	Now     func() time.Time // nil means time.Now
+	Log     *slog.Logger     // nil means no logging
+	// Reader, when set, makes each run end with a summary snapshot (anomaly lifecycles
+	// and runtime health) evaluated through it for Evaluations (nil: DefaultEvaluations).
+	Reader      *Reader
+	Evaluations []analytics.AnomalyParams
+}
+
+// Job recomputes the stale units of the summary table.
+type Job struct {
+	store telemetry.RollupStore
+	opts  JobOptions
+}
+
+// NewJob returns a job over store.
+func NewJob(store telemetry.RollupStore, o JobOptions) *Job {
+	if o.Owner == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		o.Owner = "run-" + hex.EncodeToString(b)
+	}
+	if o.Reserve <= 0 {
+		o.Reserve = 5 * time.Second
+	}
+	if o.Budget <= 0 {
+		o.Budget = 50 * time.Second
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Evaluations == nil {
+		o.Evaluations = DefaultEvaluations()
+	}
+	return &Job{store: store, opts: o}
+}
+
+// RunResult is what one run did.
+type RunResult struct {
+	Units      int // units recomputed and committed
+	Events     int // raw events read to recompute them
+	Busy       int // leases another run held
+	Left       int // stale units not reached before the deadline, or skipped as busy
+	LeasesLost int // leases taken over mid-run (their uncommitted unit is left stale)
+}
+
+// Run recomputes stale units, newest day first, until none is left or the deadline
+// nears. Work is claimed a lease (one day of one shard) at a time, so concurrent runs
+// share a backlog without computing a unit twice at once; a crash between a commit and
+// the next only leaves units stale for the next run.
+func (j *Job) Run(ctx context.Context) (RunResult, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = j.opts.Now().Add(j.opts.Budget)
+	}
+	stop := deadline.Add(-j.opts.Reserve)
+	marks, err := j.store.StaleMarks(ctx, time.Time{}, time.Time{})
+	if err != nil {
+		return RunResult{}, err
+	}
+	byLease := map[telemetry.RollupLease][]telemetry.StaleMark{}
+	for _, m := range marks {
+		l := telemetry.RollupLease{Day: BucketOf(Day, m.Start).Start, Shard: m.Shard}
+		byLease[l] = append(byLease[l], m)
+	}
+	leases := make([]telemetry.RollupLease, 0, len(byLease))
+	for l := range byLease {
+		leases = append(leases, l)
+	}
+	sort.Slice(leases, func(a, b int) bool {
+		if !leases[a].Day.Equal(leases[b].Day) {
+			return leases[a].Day.After(leases[b].Day)
+		}
+		return leases[a].Shard < leases[b].Shard
+	})
+
+	var (
+		mu     sync.Mutex
+		result RunResult
+		errs   []error
+		next   int
+		wg     sync.WaitGroup
+	)
+	for range j.opts.Workers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if next >= len(leases) {
+					mu.Unlock()
+					return
+				}
+				l := leases[next]
+				next++
+				mu.Unlock()
+				r, err := j.runLease(ctx, l, byLease[l], stop)
+				mu.Lock()
+				result.Units += r.Units
+				result.Events += r.Events
+				result.Busy += r.Busy
+				result.Left += r.Left
+				result.LeasesLost += r.LeasesLost
+				if err != nil {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	// The snapshot comes after the units, so it sees the freshest rows; it reads raw
+	// events for whatever is still stale, so a backlog delays nothing in it.
+	if j.opts.Reader != nil && ctx.Err() == nil {
+		if err := j.snapshot(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("summary snapshot: %w", err))
+		}
+	}
+	return result, errors.Join(errs...)
+}
+
+// runLease recomputes the stale units of one lease, oldest first.
+func (j *Job) runLease(ctx context.Context, l telemetry.RollupLease, marks []telemetry.StaleMark, stop time.Time) (RunResult, error) {
+	var r RunResult
+	now := j.opts.Now()
+	if !now.Before(stop) || ctx.Err() != nil {
+		r.Left = len(marks)
+		return r, nil
+	}
+	// The lease outlives the run's last possible commit only a little, so a crashed run
+	// holds its work back for seconds, not minutes.
+	got, err := j.store.Claim(ctx, l, j.opts.Owner, now, stop.Add(j.opts.Reserve))
+	if err != nil {
+		r.Left = len(marks)
+		return r, err
+	}
+	if !got {
+		r.Busy, r.Left = 1, len(marks)
+		return r, nil
+	}
+	defer func() {
+		// Released even if ctx is done, so the next run need not wait for it to lapse.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := j.store.Release(rctx, l, j.opts.Owner); err != nil {
+			j.opts.Log.Warn("release rollup lease", "error", err.Error())
+		}
+	}()
+	sort.Slice(marks, func(a, b int) bool { return marks[a].Start.Before(marks[b].Start) })
+	c := newRowCache(j.store, l.Shard)
+	// One commit per hour: its stale units, the hour's row and the day's row together.
+	for len(marks) > 0 {
+		hour := BucketOf(Hour, marks[0].Start)
+		n := 1
+		for n < len(marks) && hour.Contains(marks[n].Start) {
+			n++
+		}
+		if !j.opts.Now().Before(stop) || ctx.Err() != nil {
+			r.Left += len(marks)
+			break
+		}
+		events, err := j.recompute(ctx, c, l, hour, marks[:n])
+		if errors.Is(err, telemetry.ErrLeaseLost) {
+			r.LeasesLost++
+			r.Left += len(marks)
+			return r, nil
+		}
+		if err != nil {
+			r.Left += len(marks)
+			return r, fmt.Errorf("roll up %s shard %d: %w", hour.Start.Format(time.RFC3339), l.Shard, err)
+		}
+		r.Units += n
+		r.Events += events
+		marks = marks[n:]
+	}
+	return r, nil
+}
+
+// recompute rebuilds the fine rows of the marked units of one hour from raw events, the
+// hour and day rows of the shard from their children, and commits them with the clearing
+// of the marks.
+func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLease, hour Bucket, marks []telemetry.StaleMark) (int, error) {
+	day := BucketOf(Day, hour.Start)
+	for _, bs := range [][]Bucket{hour.Children(), day.Children(), {day}} {
+		if err := c.load(ctx, bs); err != nil {
+			return 0, err
+		}
+	}
+	events := 0
+	var changed []Bucket
+	for _, m := range marks {
+		fine := BucketOf(Fine, m.Start)
+		row := NewRow()
+		err := j.store.EachUnitEvent(ctx, m.RollupUnit, fine.End(), func(e telemetry.Event, expiresAt int64) error {
+			events++
+			row.Add(&e, expiresAt)
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		c.rows[fine] = &cached{row: row, parts: c.rows[fine].parts}
+		changed = append(changed, fine)
+	}
+	c.rows[hour] = &cached{row: c.merged(hour.Children()), parts: c.rows[hour].parts}
+	c.rows[day] = &cached{row: c.merged(day.Children()), parts: c.rows[day].parts}
+	changed = append(changed, hour, day)
+
+	commit := telemetry.RollupCommit{Owner: j.opts.Owner, Lease: l, Clear: marks}
+	for _, b := range changed {
+		body, err := c.rows[b].row.Encode()
+		if err != nil {
+			return 0, err
+		}
+		commit.Rows = append(commit.Rows, telemetry.RollupRow{Resolution: b.Res.Name, Start: b.Start,
+			Shard: l.Shard, Body: body, MinExpires: c.rows[b].row.MinExpires, Parts: c.rows[b].parts})
+		c.rows[b].parts = max(c.rows[b].parts, telemetry.RollupRowParts(len(body)))
+	}
+	if _, err := j.store.Commit(ctx, commit); err != nil {
+		return 0, err
+	}
+	return events, nil
+}
+
+// rowCache holds the rows of one lease's shard as this run last read or wrote them. The
+// lease makes this run their only writer, so what it wrote is what the table holds.
+type rowCache struct {
+	store telemetry.RollupStore
+	shard int
+	rows  map[Bucket]*cached
+}
+
+type cached struct {
+	row   *Row
+	parts int // items the stored row occupies, so a shorter rewrite deletes the rest
+}
+
+func newRowCache(store telemetry.RollupStore, shard int) *rowCache {
+	return &rowCache{store: store, shard: shard, rows: map[Bucket]*cached{}}
+}
+
+// load reads the buckets not yet cached, all of one resolution.
+func (c *rowCache) load(ctx context.Context, buckets []Bucket) error {
+	var missing []time.Time
+	for _, b := range buckets {
+		if _, ok := c.rows[b]; !ok {
+			missing = append(missing, b.Start)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	res := buckets[0].Res
+	got, err := c.store.ShardRows(ctx, res.Name, c.shard, missing)
+	if err != nil {
+		return err
+	}
+	for _, start := range missing {
+		stored, ok := got[start.Unix()]
+		if !ok {
+			c.rows[Bucket{Res: res, Start: start}] = &cached{row: NewRow()}
+			continue
+		}
+		row, err := DecodeRow(stored.Body, stored.MinExpires)
+		if err != nil {
+			return err
+		}
+		c.rows[Bucket{Res: res, Start: start}] = &cached{row: row, parts: stored.Parts}
+	}
+	return nil
+}
+
+// merged is the merge of the cached rows of buckets, in order.
+func (c *rowCache) merged(buckets []Bucket) *Row {
+	out := NewRow()
+	for _, b := range buckets {
+		out.Merge(c.rows[b].row)
+	}
+	return out
+}

@@ -1,0 +1,215 @@
+package rollup
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
+)
+
+// Group is the rollup of the events of one bucket and shard that share every dimension:
+// their counters and duration sketch, and the newest of them for anomalies.
+type Group struct {
+	Dims   analytics.Dimensions
+	Agg    analytics.Aggregate
+	Newest analytics.Newest
+}
+
+// Row is the rollup of one bucket of one shard: a group per distinct Dimensions.
+type Row struct {
+	Groups     map[analytics.Dimensions]*Group
+	MinExpires int64 // earliest expires_at of the events counted; 0 when none
+}
+
+// NewRow returns an empty row.
+func NewRow() *Row { return &Row{Groups: map[analytics.Dimensions]*Group{}} }
+
+// Add counts e, which expires at expiresAt (epoch seconds).
+func (r *Row) Add(e *telemetry.Event, expiresAt int64) {
+	d := analytics.DimensionsOf(e)
+	g, ok := r.Groups[d]
+	if !ok {
+		g = &Group{Dims: d}
+		r.Groups[d] = g
+	}
+	g.Agg.Add(e)
+	if n := analytics.NewestOf(e); n.NewerThan(g.Newest) {
+		g.Newest = n
+	}
+	r.MinExpires = minExpiry(r.MinExpires, expiresAt)
+}
+
+// Merge adds every group of o; o is left unchanged.
+func (r *Row) Merge(o *Row) {
+	for d, og := range o.Groups {
+		g, ok := r.Groups[d]
+		if !ok {
+			g = &Group{Dims: d}
+			r.Groups[d] = g
+		}
+		g.Agg.Merge(&og.Agg)
+		if og.Newest.NewerThan(g.Newest) {
+			g.Newest = og.Newest
+		}
+	}
+	r.MinExpires = minExpiry(r.MinExpires, o.MinExpires)
+}
+
+func minExpiry(a, b int64) int64 {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
+}
+
+// sorted returns the groups in a fixed order, so the same row always encodes to the
+// same bytes and reruns rewrite identical items.
+func (r *Row) sorted() []*Group {
+	gs := make([]*Group, 0, len(r.Groups))
+	for _, g := range r.Groups {
+		gs = append(gs, g)
+	}
+	sort.Slice(gs, func(i, j int) bool { return lessDims(gs[i].Dims, gs[j].Dims) })
+	return gs
+}
+
+func dimsFields(d analytics.Dimensions) [9]string {
+	return [9]string{d.Runtime, d.DeviceType, d.DeviceID, d.JobName, d.Tree, d.Branch, d.Arch, d.Kind, d.ErrorType}
+}
+
+func lessDims(a, b analytics.Dimensions) bool {
+	x, y := dimsFields(a), dimsFields(b)
+	for i := range x {
+		if x[i] != y[i] {
+			return x[i] < y[i]
+		}
+	}
+	return false
+}
+
+const rowEncodingVersion = 1
+
+// Encode writes the row as stored: gzip of a version byte and, per group in sorted
+// order, its nine dimensions, the newest event (ts in Unix microseconds, id, error type
+// and message) and the encoded aggregate, each length-prefixed.
+func (r *Row) Encode() ([]byte, error) {
+	b := []byte{rowEncodingVersion}
+	for _, g := range r.sorted() {
+		for _, s := range dimsFields(g.Dims) {
+			b = appendString(b, s)
+		}
+		var micros int64
+		if !g.Newest.TS.IsZero() {
+			micros = g.Newest.TS.UnixMicro()
+		}
+		b = binary.AppendVarint(b, micros)
+		b = appendString(b, g.Newest.ID)
+		b = appendString(b, g.Newest.ErrorType)
+		b = appendString(b, g.Newest.ErrorMsg)
+		agg, err := g.Agg.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		b = appendString(b, string(agg))
+	}
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	if _, err := zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// DecodeRow reads a row written by Encode; minExpires is stored beside the body.
+func DecodeRow(body []byte, minExpires int64) (*Row, error) {
+	r := NewRow()
+	r.MinExpires = minExpires
+	if len(body) == 0 {
+		return r, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("decode rollup row: %w", err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("decode rollup row: %w", err)
+	}
+	if len(b) == 0 || b[0] != rowEncodingVersion {
+		return nil, errors.New("decode rollup row: unknown encoding version")
+	}
+	d := decoder{b: b[1:]}
+	for len(d.b) > 0 && d.err == nil {
+		var f [9]string
+		for i := range f {
+			f[i] = d.string()
+		}
+		g := &Group{Dims: analytics.Dimensions{Runtime: f[0], DeviceType: f[1], DeviceID: f[2], JobName: f[3],
+			Tree: f[4], Branch: f[5], Arch: f[6], Kind: f[7], ErrorType: f[8]}}
+		if micros := d.varint(); micros != 0 {
+			g.Newest.TS = time.UnixMicro(micros).UTC()
+		}
+		g.Newest.ID, g.Newest.ErrorType, g.Newest.ErrorMsg = d.string(), d.string(), d.string()
+		agg := d.string()
+		if d.err == nil {
+			d.err = g.Agg.UnmarshalBinary([]byte(agg))
+		}
+		r.Groups[g.Dims] = g
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("decode rollup row: %w", d.err)
+	}
+	return r, nil
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+var errTruncated = errors.New("truncated")
+
+func (d *decoder) string() string {
+	if d.err != nil {
+		return ""
+	}
+	n, size := binary.Uvarint(d.b)
+	if size <= 0 || uint64(len(d.b)-size) < n {
+		d.err = errTruncated
+		return ""
+	}
+	s := string(d.b[size : size+int(n)])
+	d.b = d.b[size+int(n):]
+	return s
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, size := binary.Varint(d.b)
+	if size <= 0 {
+		d.err = errTruncated
+		return 0
+	}
+	d.b = d.b[size:]
+	return v
+}

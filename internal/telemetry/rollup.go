@@ -1,0 +1,108 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// RollupUnit is the smallest piece of rollup work: the events of one fine time bucket
+// (Start, UTC, aligned to the fine bucket) that live in one event shard.
+type RollupUnit struct {
+	Start time.Time
+	Shard int
+}
+
+// StaleMark says that events landed in a unit after its rollup was last computed. Seq
+// grows by one for every ingest request that touched the unit since the mark was made;
+// a rollup that read the mark at Seq may clear it only while it still holds Seq.
+type StaleMark struct {
+	RollupUnit
+	Seq int64
+}
+
+// RollupRow is the stored rollup of one bucket of one shard. Body is opaque to the store
+// (package rollup encodes it). MinExpires is the earliest expires_at, in epoch seconds, of
+// the events it counts (0 when it counts none): once that moment has passed, raw events
+// the row counts are gone from the events table and the row no longer equals them.
+type RollupRow struct {
+	Resolution string // a bucket width, as package rollup names it ("5m", "1h", "1d")
+	Start      time.Time
+	Shard      int
+	Body       []byte
+	MinExpires int64
+	Parts      int // how many items the store split Body over; set by the store when read
+}
+
+// RollupCommit is what one recompute writes, all at once: the fine rows of some units of
+// one hour and the merged rows above them. The write is fenced by the lease Owner holds on
+// Lease. Each mark of Clear is deleted if it still holds its Seq.
+type RollupCommit struct {
+	Owner string
+	Lease RollupLease
+	Rows  []RollupRow // each with Parts set to the parts it had before (0 if new)
+	Clear []StaleMark
+}
+
+// RollupLease names one claimable piece of the backlog: one day of one shard. Every row
+// of that day and shard is written only by the lease's holder, so fine, hourly and daily
+// rows never disagree.
+type RollupLease struct {
+	Day   time.Time // UTC midnight
+	Shard int
+}
+
+// ErrLeaseLost is returned by a commit whose lease another run has taken over.
+var ErrLeaseLost = errors.New("rollup lease lost to another run")
+
+// RollupStore keeps staleness marks, leases and rollup rows (the summary table) and reads
+// the raw events of one unit. The readers of stats and anomalies use the first three
+// methods; the scheduled rollup uses all of them.
+type RollupStore interface {
+	// Shards is the number of event shards: every bucket has one row per shard.
+	Shards() int
+	// StaleMarks returns the marks of units whose Start is within [from, to); a zero from
+	// or to leaves that side open.
+	StaleMarks(ctx context.Context, from, to time.Time) ([]StaleMark, error)
+	// Rows returns the rows of every shard of one bucket (missing shards have none).
+	Rows(ctx context.Context, resolution string, start time.Time) ([]RollupRow, error)
+	// EachUnitEvent calls fn for every unexpired event of the unit whose ts is before end,
+	// with its expires_at (epoch seconds), read with strong consistency.
+	EachUnitEvent(ctx context.Context, u RollupUnit, end time.Time, fn func(e Event, expiresAt int64) error) error
+
+	// ShardRows returns the rows of one shard for the given bucket starts, strongly
+	// consistent, keyed by start in Unix seconds.
+	ShardRows(ctx context.Context, resolution string, shard int, starts []time.Time) (map[int64]RollupRow, error)
+	// Claim takes the lease for owner until the given time, unless another owner holds
+	// it past now. It reports whether the lease is owner's.
+	Claim(ctx context.Context, l RollupLease, owner string, now, until time.Time) (bool, error)
+	// Release gives up owner's lease; releasing a lease one does not hold does nothing.
+	Release(ctx context.Context, l RollupLease, owner string) error
+	// Commit writes c atomically. It returns ErrLeaseLost if c.Owner no longer holds the
+	// lease, and how many marks it cleared: a mark that moved on stays (the rows are
+	// written anyway, as new as the raw events they were read from).
+	Commit(ctx context.Context, c RollupCommit) (cleared int, err error)
+
+	// PutSnapshot stores the summary computed at at (a JSON document).
+	PutSnapshot(ctx context.Context, at time.Time, body []byte) error
+	// Snapshot returns the newest summary computed at or before at, and when; found is
+	// false when there is none from the day before at onwards.
+	Snapshot(ctx context.Context, at time.Time) (taken time.Time, body []byte, found bool, err error)
+}
+
+// RollupFineBucket is the width of the finest rollup bucket, and so of a RollupUnit: an
+// event's unit starts at its ts truncated to it (UTC). Fine buckets merge into hours and
+// days; they must divide an hour evenly.
+const RollupFineBucket = 5 * time.Minute
+
+// UnitOf is the rollup unit of an event at ts in shard.
+func UnitOf(ts time.Time, shard int) RollupUnit {
+	return RollupUnit{Start: ts.UTC().Truncate(RollupFineBucket), Shard: shard}
+}
+
+// RollupRowPartBytes is the most of a row's body one item holds, well under DynamoDB's
+// 400 KB item limit; a longer body is split over ⌈len/RollupRowPartBytes⌉ items.
+const RollupRowPartBytes = 350_000
+
+// RollupRowParts is how many items a body of n bytes is stored in.
+func RollupRowParts(n int) int { return max(1, (n+RollupRowPartBytes-1)/RollupRowPartBytes) }
