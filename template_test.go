@@ -73,7 +73,7 @@ func TestTemplateRoutes(t *testing.T) {
 	known := map[endpoint]bool{}
 	for _, r := range routes.All {
 		want := logicalID(r.Function)
-		for _, p := range []string{r.Path, api.LatestPrefix + r.Path} {
+		for _, p := range []string{r.Path, api.LatestPath(r.Path)} {
 			ep := endpoint{r.Method, p}
 			known[ep] = true
 			got := served[ep]

@@ -36,3 +36,12 @@ type Route struct {
 
 // LatestPrefix is the prefix KernelCI clients put before every path ({base}/latest/...).
 const LatestPrefix = "/latest"
+
+// LatestPath is path under LatestPrefix: "/latest/telemetry" for "/telemetry", and
+// "/latest" for the root, because API Gateway refuses a route path ending in a slash.
+func LatestPath(path string) string {
+	if path == "/" {
+		return LatestPrefix
+	}
+	return LatestPrefix + path
+}

@@ -52,7 +52,7 @@ type route struct {
 }
 
 // New builds one handler per route by calling the route's constructor with deps once, as a
-// Lambda does at cold start, and serves it at Path and at api.LatestPrefix+Path. It fails
+// Lambda does at cold start, and serves it at Path and at api.LatestPath(Path). It fails
 // when two routes claim the same method and path, which would make dispatch ambiguous.
 func New(routes []api.Route, deps api.Deps, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{paths: map[string]map[string]route{}, log: log, now: time.Now}
@@ -61,7 +61,7 @@ func New(routes []api.Route, deps api.Deps, log *slog.Logger) (*Gateway, error) 
 			return nil, fmt.Errorf("route %s %s (%s): want a method, a path starting with / and a constructor", r.Method, r.Path, r.Function)
 		}
 		h := r.New(deps)
-		for _, path := range []string{r.Path, api.LatestPrefix + r.Path} {
+		for _, path := range []string{r.Path, api.LatestPath(r.Path)} {
 			methods := g.paths[path]
 			if methods == nil {
 				methods = map[string]route{}

@@ -6,12 +6,16 @@ package routes
 import (
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/api/reports"
+	"github.com/pipetel/pipetel/internal/web"
 )
 
-// All is the API. Every route is served at Path and at api.LatestPrefix+Path.
+// All is the API. Every route is served at Path and at api.LatestPath(Path).
 var All = []api.Route{
 	{Method: "POST", Path: "/telemetry", Function: "ingest", New: api.NewIngest},
 	{Method: "GET", Path: "/telemetry", Function: "query", New: api.NewQuery},
 	{Method: "GET", Path: "/telemetry/stats", Function: "stats", New: reports.NewStats},
 	{Method: "GET", Path: "/telemetry/anomalies", Function: "anomalies", New: reports.NewAnomalies},
+	{Method: "GET", Path: web.PathDashboard, Function: "web", New: web.New},
+	{Method: "GET", Path: web.PathDocs, Function: "web", New: web.New},
+	{Method: "GET", Path: web.PathOpenAPI, Function: "web", New: web.New},
 }
