@@ -26,6 +26,7 @@ var routeChecks = map[string]func(t *testing.T, c sampleRun){
 	"query":     checkQuery,
 	"stats":     checkStats,
 	"anomalies": checkAnomalies,
+	"web":       checkWeb,
 }
 
 // seeds name, for a function, a function and sample whose run fills its fresh tables
@@ -231,7 +232,7 @@ func invokeBootstrap(t *testing.T, bootstrap, endpoint string, tables store.Tabl
 }
 
 // apiResponse decodes a payload as an API Gateway v2 response and requires a 200 with a
-// JSON body, since every route answers JSON.
+// JSON body, since every route answers JSON, except the web function's pages (HTML).
 func apiResponse(t *testing.T, payload []byte) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	var r events.APIGatewayV2HTTPResponse
@@ -243,8 +244,8 @@ func apiResponse(t *testing.T, payload []byte) events.APIGatewayV2HTTPResponse {
 	if r.StatusCode != 200 {
 		t.Fatalf("answer has status %d, want 200: %s", r.StatusCode, r.Body)
 	}
-	if ct := r.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") {
-		t.Errorf("answer has Content-Type %q, want application/json", ct)
+	if ct := r.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("answer has Content-Type %q, want application/json (or text/html for a page)", ct)
 	}
 	if r.IsBase64Encoded {
 		t.Errorf("answer is base64-encoded; JSON bodies go as text")
@@ -359,4 +360,14 @@ func readFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// checkWeb: the dashboard comes whole, cold and warm, with its chart library inlined.
+func checkWeb(t *testing.T, c sampleRun) {
+	for i, b := range c.bodies {
+		page := string(b)
+		if !strings.HasPrefix(page, "<!doctype html>") || !strings.Contains(page, "uPlot") || !strings.Contains(page, "telemetry/anomalies") {
+			t.Errorf("answer %d: %.200s, want the dashboard page with uPlot inlined", i, page)
+		}
+	}
 }
