@@ -234,6 +234,7 @@ Try:
   curl -sS -X POST %[1]s/telemetry -H 'Content-Type: application/json' \
     -d '[{"kind":"job_result","runtime":"lava-collabora","device_type":"qemu-x86","job_name":"baseline-x86","result":"pass","duration":42.5}]'
   curl -sS '%[1]s/telemetry?runtime=lava-collabora&kind=job_result'
+  open %[1]s/ (the dashboard; make demo fills it) and %[1]s/docs (the API reference)
 
 Ctrl-C stops the server and DynamoDB Local.
 

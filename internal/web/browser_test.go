@@ -183,6 +183,8 @@ func checkDashboard(t *testing.T, s *server) {
 		t.Fatal(err)
 	}
 	wait(t, first, "the first load", loaded)
+	t.Logf("first view with data after %s ms (navigation start to every section filled, on a shared test machine)",
+		eval[string](t, first, `document.body.dataset.firstDataMs`))
 	rows := eval[string](t, first, anomalyRows)
 	if !strings.Contains(rows, brokenDevice) {
 		t.Errorf("anomalies do not show %s:\n%s", brokenDevice, rows)
