@@ -239,6 +239,8 @@ func checkDashboard(t *testing.T, s *server) {
 	screenshot(t, second, "dashboard-shared")
 	second.console.check(t, "shared view")
 
+	checkSummaryShows(t, s, second)
+
 	docs := newTab(t, first.ctx)
 	if err := chromedp.Do(docs.ctx, chromedp.Navigate(s.URL+"/docs")); err != nil {
 		t.Fatal(err)
@@ -246,4 +248,40 @@ func checkDashboard(t *testing.T, s *server) {
 	wait(t, docs, "the API reference", `document.querySelectorAll(".opblock").length >= 6`)
 	screenshot(t, docs, "docs")
 	docs.console.check(t, "docs")
+}
+
+// sampleSummary is shaped as the rollups' summary is planned: lists of rows and a
+// snapshot time. The page renders any such lists, so the exact shape can still move.
+const sampleSummary = `{"snapshot_at":"2026-11-30T08:00:00Z",
+ "open_anomalies":[{"runtime":"lava-collabora","device_id":"` + brokenDevice + `","kind":"result","since":"2026-11-29T21:00:00Z","fail_rate":1}],
+ "runtime_health":[{"runtime":"lava-cip","total_24h":452,"fail_rate_24h":0.024,"fail_rate_7d":0.031}]}`
+
+// checkSummaryShows: once GET /telemetry/summary answers 200, the next load shows the
+// summary section first, with the open anomaly and since when.
+func checkSummaryShows(t *testing.T, s *server, tb tab) {
+	t.Helper()
+	if s.summary == nil {
+		t.Log("routes.All serves GET /telemetry/summary itself; the stand-in is not needed")
+		return
+	}
+	s.summary.body.Store(new(sampleSummary))
+	defer s.summary.body.Store(nil)
+	if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`(document.body.dataset.loaded = "0", true)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tb.ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, tb, "the summary", loaded+` && !document.getElementById("summary").hidden`)
+	text := eval[string](t, tb, `document.getElementById("summary").innerText`)
+	for _, want := range []string{brokenDevice, "2026-11-29 21:00Z", "snapshot 2026-11-30 08:00Z", "lava-cip"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("summary section lacks %q:\n%s", want, text)
+		}
+	}
+	if first := eval[string](t, tb, `document.querySelector("main > section:not([hidden])").id`); first != "summary" {
+		t.Errorf("the first section shown is %q; the summary comes first", first)
+	}
+	screenshot(t, tb, "dashboard-summary")
+	tb.console.check(t, "summary")
 }

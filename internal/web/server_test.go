@@ -2,14 +2,18 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -92,13 +96,34 @@ func TestSimulatedServer(t *testing.T) {
 type server struct {
 	URL    string
 	faults *faulty
+	// summary is the stand-in for GET /telemetry/summary while routes.All has no such
+	// route; nil once it has.
+	summary *summaryStandIn
+}
+
+const summaryPath = "/telemetry/summary"
+
+// summaryStandIn answers GET /telemetry/summary as a deployment without the route does
+// (404 in the error shape) until a test gives it a body to answer 200 with, so the
+// dashboard's summary section can be seen both hidden and shown.
+type summaryStandIn struct{ body atomic.Pointer[string] }
+
+func (s *summaryStandIn) route() api.Route {
+	return api.Route{Method: "GET", Path: summaryPath, Function: "summary", New: func(api.Deps) api.Handler {
+		return func(_ context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			if b := s.body.Load(); b != nil {
+				return api.JSON(http.StatusOK, json.RawMessage(*b)), nil
+			}
+			return api.GatewayError(http.StatusNotFound, nil, req.RequestContext.RequestID), nil
+		}
+	}}
 }
 
 func newServer(t *testing.T) *server {
 	t.Helper()
 	tables := dynamotest.NewTables(t)
 	faults := &faulty{DynamoAPI: dynamotest.Client(t)}
-	events := store.NewEvents(faults, store.EventsOptions{
+	evStore := store.NewEvents(faults, store.EventsOptions{
 		Table: tables.Events, EventShards: 4, RuntimeShards: 3, KindShards: 4,
 		Retention: 14 * 24 * time.Hour, CursorSecret: []byte("test cursor secret"),
 		// Short pauses: the throttled rows retry until the attempts run out.
@@ -112,15 +137,21 @@ func newServer(t *testing.T) *server {
 	for i := range evs {
 		evs[i].ReceivedAt = now
 	}
-	if _, err := events.PutEvents(t.Context(), evs); err != nil {
+	if _, err := evStore.PutEvents(t.Context(), evs); err != nil {
 		t.Fatal(err)
 	}
+	all := slices.Clone(routes.All)
+	var summary *summaryStandIn
+	if !slices.ContainsFunc(all, func(r api.Route) bool { return r.Method == "GET" && r.Path == summaryPath }) {
+		summary = &summaryStandIn{}
+		all = append(all, summary.route())
+	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	g, err := devgateway.New(routes.All, api.Deps{Events: events, Log: log, Now: time.Now}, log)
+	g, err := devgateway.New(all, api.Deps{Events: evStore, Log: log, Now: time.Now}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(g)
 	t.Cleanup(hs.Close)
-	return &server{URL: hs.URL, faults: faults}
+	return &server{URL: hs.URL, faults: faults, summary: summary}
 }
