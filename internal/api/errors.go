@@ -60,7 +60,7 @@ func setRetryAfter(resp events.APIGatewayV2HTTPResponse, d time.Duration) {
 // methods it takes), or a function that failed instead of answering (502). A deployment's
 // gateway answers these itself; the local gateway uses this so both look alike to clients.
 func GatewayError(status int, allow []string, requestID string) events.APIGatewayV2HTTPResponse {
-	detail := "No such route: the API serves /telemetry, /telemetry/stats and /telemetry/anomalies, also under /latest."
+	detail := "No such route: the API serves /telemetry, /telemetry/stats, /telemetry/anomalies, /pipelines and /pipelines/stats, also under /latest."
 	switch status {
 	case http.StatusMethodNotAllowed:
 		detail = "This path does not take that method; see the Allow header."

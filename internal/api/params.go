@@ -170,3 +170,9 @@ func (p *Params) Check(accepted []string) error {
 	}
 	return telemetry.InvalidProblems(p.problems, nil)
 }
+
+// Bool reads an optional true/false parameter (any case, also 1/0); nil when absent.
+func (p *Params) Bool(name string) *bool { return p.bool(name) }
+
+// Value reads an optional exact-match parameter: an empty or over-long one is a problem.
+func (p *Params) Value(name string) (string, bool) { return p.filterValue(name) }

@@ -24,6 +24,9 @@ type Deps struct {
 	Events telemetry.EventStore
 	Log    *slog.Logger
 	Now    func() time.Time
+	// PipelineRuntime is the runtime of pipeline runs whose request names none; empty
+	// means telemetry.DefaultPipelineRuntime.
+	PipelineRuntime string
 }
 
 // Route is one route of the public API and the function that serves it.

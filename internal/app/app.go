@@ -50,7 +50,7 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (api.Deps
 		WriteConcurrency: cfg.WriteConcurrency,
 		CursorSecret:     []byte(cfg.CursorSecret),
 	})
-	return api.Deps{Events: events, Log: log, Now: time.Now}, nil
+	return api.Deps{Events: events, Log: log, Now: time.Now, PipelineRuntime: cfg.PipelineRuntime}, nil
 }
 
 // Start runs one Lambda function: it builds the dependencies once per cold start and

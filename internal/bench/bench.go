@@ -32,12 +32,13 @@ const (
 	SectionPaging    = "paging"
 	SectionStats     = "stats"
 	SectionAnomalies = "anomalies"
+	SectionPipelines = "pipelines"
 	SectionColdStart = "cold_start"
 	SectionMemory    = "memory"
 )
 
 // Sections lists every section.
-var Sections = []string{SectionIngest, SectionQuery, SectionPaging, SectionStats, SectionAnomalies, SectionColdStart, SectionMemory}
+var Sections = []string{SectionIngest, SectionQuery, SectionPaging, SectionStats, SectionAnomalies, SectionPipelines, SectionColdStart, SectionMemory}
 
 // Options size a run. The defaults keep a whole run under ten minutes on two cores.
 type Options struct {
@@ -53,6 +54,7 @@ type Options struct {
 	GrowthSamples  int   // requests per stats/anomalies latency
 	ColdStarts     int   // cold starts per function
 	MemoryBody     int   // bytes of the batch the memory figure ingests
+	PipelineRuns   int   // pipeline runs posted, each way, by the pipelines figure
 	Functions      []string
 	Sections       []string // empty: all
 
@@ -81,6 +83,7 @@ func DefaultOptions() Options {
 		GrowthSamples:  5,
 		ColdStarts:     10,
 		MemoryBody:     6_000_000,
+		PipelineRuns:   400,
 		Functions:      []string{"ingest", "query", "stats", "anomalies"},
 		Go:             "go",
 		BuildDir:       ".cache/bench",
@@ -183,6 +186,11 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 	if want(SectionAnomalies) {
 		if r.Anomalies, err = b.growth(ctx, "anomalies", anomaliesRequest); err != nil {
 			return r, fmt.Errorf("anomalies: %w", err)
+		}
+	}
+	if want(SectionPipelines) {
+		if r.Pipelines, err = b.pipelines(ctx); err != nil {
+			return r, fmt.Errorf("pipelines: %w", err)
 		}
 	}
 	if want(SectionColdStart) {

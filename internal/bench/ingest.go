@@ -120,6 +120,12 @@ func (b *bench) ceiling(ctx context.Context, c captured, n, workers int, probe b
 // ingestHTTP posts batches to a fresh table through the gateway, workers requests in
 // flight, and checks every event was inserted.
 func (b *bench) ingestHTTP(ctx context.Context, label string, batches []emitter.Batch, workers int) (IngestRun, error) {
+	return b.ingestHTTPAt(ctx, "/telemetry", label, batches, workers)
+}
+
+// ingestHTTPAt is ingestHTTP to another ingest route (path), which answers as POST
+// /telemetry does with inserted and duplicates.
+func (b *bench) ingestHTTPAt(ctx context.Context, path, label string, batches []emitter.Batch, workers int) (IngestRun, error) {
 	n := 0
 	for _, bt := range batches {
 		n += bt.Events
@@ -132,7 +138,7 @@ func (b *bench) ingestHTTP(ctx context.Context, label string, batches []emitter.
 	if err != nil {
 		return IngestRun{}, err
 	}
-	client := &emitter.Client{URL: svc.url + "/telemetry", HTTP: httpClient(workers)}
+	client := &emitter.Client{URL: svc.url + path, HTTP: httpClient(workers)}
 	m := startMeter(b.progress, label, n)
 	start := time.Now()
 	res, err := client.PostAll(ctx, batches, workers, func(r emitter.Result) { m.set(r.Events) })

@@ -20,6 +20,7 @@ type Report struct {
 	Paging    Paging               `json:"paging"`
 	Stats     Growth               `json:"stats"`
 	Anomalies Growth               `json:"anomalies"`
+	Pipelines Pipelines            `json:"pipelines"`
 	ColdStart map[string]ColdStart `json:"cold_start"` // by function name
 	Memory    Memory               `json:"memory"`
 	Goals     []Goal               `json:"goals"`
@@ -142,6 +143,24 @@ type Growth struct {
 	// Rollups is inferred from what the handler read: a request served from rollups
 	// reads far fewer raw events than its window holds.
 	Rollups bool `json:"served_from_rollups"`
+}
+
+// Pipelines compares POST /pipelines with POST /telemetry of the same events, one run
+// per request either way, and GET /pipelines/stats with GET /telemetry/stats over them.
+type Pipelines struct {
+	Runs                int     `json:"runs"`
+	Events              int     `json:"events"` // what the runs became
+	Workers             int     `json:"workers"`
+	Tries               int     `json:"tries"` // the best try counts, each way
+	RunsPerS            float64 `json:"runs_per_s"`
+	EventsPerS          float64 `json:"events_per_s"`
+	TelemetryEventsPerS float64 `json:"telemetry_events_per_s"`
+	Ratio               float64 `json:"ratio"` // POST /pipelines / POST /telemetry, events/s
+	StatsRequest        string  `json:"stats_request"`
+	StatsP50Ms          float64 `json:"stats_p50_ms"`
+	TelemetryStatsP50Ms float64 `json:"telemetry_stats_p50_ms"` // GET /telemetry/stats?group_by=tree,kind
+	StatsRatio          float64 `json:"stats_ratio"`            // the two p50s
+	StatsEventsRead     int     `json:"stats_events_read_per_request"`
 }
 
 // WindowLatency is a request's latency with a given number of events in its window.
@@ -310,6 +329,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		row(fmt.Sprintf("  %s growth, %d → %d events (%s)", g.name, g.g.Small.Events, g.g.Large.Events, source), "",
 			fmt.Sprintf("%.2f (%.2f per 10×)", g.g.Ratio, g.g.Per10x), "≤ 1.1 per 10×", yesNo(g.g.Per10x <= 1.1))
+	}
+	if p := r.Pipelines; p.Runs > 0 {
+		row(fmt.Sprintf("POST /telemetry, one run's events per request, %d clients (%d events)", p.Workers, p.Events),
+			fmt.Sprintf("%.0f events/s", p.TelemetryEventsPerS), "1", "", "")
+		row(fmt.Sprintf("  POST /pipelines, one run per request (%d runs)", p.Runs),
+			fmt.Sprintf("%.0f events/s, %.0f runs/s", p.EventsPerS, p.RunsPerS), fmt.Sprintf("%.2f", p.Ratio), "", "")
+		row(fmt.Sprintf("%s (%d runs, reads %d events)", p.StatsRequest, p.Runs, p.StatsEventsRead),
+			fmt.Sprintf("p50 %.0f ms (telemetry/stats by tree,kind: %.0f ms)", p.StatsP50Ms, p.TelemetryStatsP50Ms), fmt.Sprintf("%.2f", p.StatsRatio), "", "")
 	}
 	for _, fn := range sortedKeys(r.ColdStart) {
 		c := r.ColdStart[fn]

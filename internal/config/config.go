@@ -23,6 +23,8 @@ const (
 	EnvWriteConcurrency = "WRITE_CONCURRENCY"
 	EnvCursorSecret     = "CURSOR_SECRET"
 	EnvLogLevel         = "LOG_LEVEL"
+	// EnvPipelineRuntime names the CI system whose pipeline runs POST /pipelines receives.
+	EnvPipelineRuntime = "PIPELINE_RUNTIME"
 	// Set by Lambda from the function's role.
 	EnvAccessKeyID     = "AWS_ACCESS_KEY_ID"
 	EnvSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
@@ -34,6 +36,7 @@ var Variables = []string{
 	EnvEventsTable, EnvDynamoEndpoint, EnvRegion, EnvEventShards, EnvRuntimeShards,
 	EnvKindShards, EnvRetentionDays, EnvWriteConcurrency, EnvCursorSecret, EnvLogLevel,
 	EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken,
+	EnvPipelineRuntime,
 }
 
 // Config is the configuration of one function.
@@ -52,6 +55,9 @@ type Config struct {
 	CursorSecret     string
 	LogLevel         string
 	Credentials      aws.Credentials
+	// PipelineRuntime is the runtime of the events a pipeline run of POST /pipelines
+	// becomes, unless the request names one (telemetry.DefaultPipelineRuntime when unset).
+	PipelineRuntime string
 }
 
 // Defaults, sized so that at 10,000 events/s no key value takes more than ~420 writes/s,
@@ -79,6 +85,7 @@ func Load(getenv func(string) string) (Config, error) {
 			Source:          "environment",
 		},
 	}
+	c.PipelineRuntime = strings.TrimSpace(getenv(EnvPipelineRuntime))
 	if c.EventsTable == "" {
 		return Config{}, fmt.Errorf("%s is not set: name the DynamoDB events table", EnvEventsTable)
 	}

@@ -26,17 +26,21 @@ var routeChecks = map[string]func(t *testing.T, c sampleRun){
 	"query":     checkQuery,
 	"stats":     checkStats,
 	"anomalies": checkAnomalies,
-	"web":       checkWeb,
+
+	"pipelines":     checkPipelines,
+	"pipelinestats": checkPipelineStats,
+	"web":           checkWeb,
 }
 
 // seeds name, for a function, a function and sample whose run fills its fresh tables
 // first, so a reader has something to read.
-var seeds = map[string]string{"query": "ingest", "stats": "ingest"}
+var seeds = map[string]string{"query": "ingest", "stats": "ingest", "pipelinestats": "pipelines"}
 
 // sampleRun is one sample event run twice through one process: cold, then warm.
 type sampleRun struct {
 	request events.APIGatewayV2HTTPRequest
 	bodies  [2][]byte        // the answers' bodies, cold then warm
+	status  [2]int           // their statuses
 	seed    []map[string]any // the events the seed stored, if any
 }
 
@@ -107,7 +111,8 @@ func TestFunctionsServeSampleEvents(t *testing.T) {
 						return // answered without an error, all one can say of a non-route function
 					}
 					for i, r := range res.Responses {
-						c.bodies[i] = []byte(apiResponse(t, r.Payload).Body)
+						resp := apiResponse(t, r.Payload)
+						c.bodies[i], c.status[i] = []byte(resp.Body), resp.StatusCode
 					}
 					check(t, c)
 				})
@@ -199,6 +204,39 @@ func checkStats(t *testing.T, c sampleRun) {
 	}
 }
 
+func checkPipelines(t *testing.T, c sampleRun) {
+	var cold, warm struct {
+		Inserted   *int             `json:"inserted"`
+		Duplicates *int             `json:"duplicates"`
+		IDs        []string         `json:"ids"`
+		Events     []map[string]any `json:"events"`
+	}
+	decodeBody(t, c.bodies[0], &cold)
+	decodeBody(t, c.bodies[1], &warm)
+	if c.status[0] != 200 || cold.Inserted == nil || *cold.Inserted == 0 || *cold.Inserted != len(cold.Events) || len(cold.IDs) != len(cold.Events) {
+		t.Errorf("first answer %d %s, want 200 with every event of the run inserted", c.status[0], c.bodies[0])
+	}
+	// The same run again is Already Reported and stores nothing.
+	if c.status[1] != 208 || warm.Inserted == nil || *warm.Inserted != 0 || strings.Join(warm.IDs, ",") != strings.Join(cold.IDs, ",") {
+		t.Errorf("repeated run answered %d %s, want 208, nothing inserted, the same ids", c.status[1], c.bodies[1])
+	}
+}
+
+func checkPipelineStats(t *testing.T, c sampleRun) {
+	for i, b := range c.bodies {
+		var answer struct {
+			Pipelines *int            `json:"pipelines"`
+			Duration  json.RawMessage `json:"duration"`
+			Jobs      []any           `json:"jobs"`
+		}
+		decodeBody(t, b, &answer)
+		// The seed is one run with a duration and a job.
+		if answer.Pipelines == nil || *answer.Pipelines != len(c.seed) || string(answer.Duration) == "null" || len(answer.Jobs) == 0 {
+			t.Errorf("answer %d: %s, want the %d seeded run with its duration and jobs", i, b, len(c.seed))
+		}
+	}
+}
+
 func checkAnomalies(t *testing.T, c sampleRun) {
 	window := c.request.QueryStringParameters["window"]
 	for i, b := range c.bodies {
@@ -231,8 +269,9 @@ func invokeBootstrap(t *testing.T, bootstrap, endpoint string, tables store.Tabl
 	return res
 }
 
-// apiResponse decodes a payload as an API Gateway v2 response and requires a 200 with a
-// JSON body, since every route answers JSON, except the web function's pages (HTML).
+// apiResponse decodes a payload as an API Gateway v2 response and requires a 200 (or the
+// 208 of a pipeline run already stored) with a JSON body, since every route answers JSON,
+// except the web function's pages (HTML).
 func apiResponse(t *testing.T, payload []byte) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	var r events.APIGatewayV2HTTPResponse
@@ -241,7 +280,7 @@ func apiResponse(t *testing.T, payload []byte) events.APIGatewayV2HTTPResponse {
 	if err := dec.Decode(&r); err != nil {
 		t.Fatalf("answer %s is not an API Gateway v2 response: %v", payload, err)
 	}
-	if r.StatusCode != 200 {
+	if r.StatusCode != 200 && r.StatusCode != 208 {
 		t.Fatalf("answer has status %d, want 200: %s", r.StatusCode, r.Body)
 	}
 	if ct := r.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/html") {
@@ -260,7 +299,8 @@ func decodeBody(t *testing.T, body []byte, v any) {
 	}
 }
 
-// requestEvents is the array of telemetry events in a request's body.
+// requestEvents is the array of telemetry events in a request's body, or the one
+// pipeline run of a POST /pipelines body.
 func requestEvents(t *testing.T, req events.APIGatewayV2HTTPRequest) []map[string]any {
 	t.Helper()
 	body := []byte(req.Body)
@@ -271,6 +311,13 @@ func requestEvents(t *testing.T, req events.APIGatewayV2HTTPRequest) []map[strin
 		}
 	}
 	var evs []map[string]any
+	if bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+		evs = append(evs, nil)
+		if err := json.Unmarshal(body, &evs[0]); err != nil {
+			t.Fatalf("sample body %q is not a pipeline run: %v", body, err)
+		}
+		return evs
+	}
 	if err := json.Unmarshal(body, &evs); err != nil || len(evs) == 0 {
 		t.Fatalf("sample body %q is not a non-empty JSON array of events: %v", body, err)
 	}

@@ -15,6 +15,10 @@ var All = []api.Route{
 	{Method: "GET", Path: "/telemetry", Function: "query", New: api.NewQuery},
 	{Method: "GET", Path: "/telemetry/stats", Function: "stats", New: reports.NewStats},
 	{Method: "GET", Path: "/telemetry/anomalies", Function: "anomalies", New: reports.NewAnomalies},
+	{Method: "POST", Path: "/pipelines", Function: "pipelines", New: api.NewPipelines},
+	// The pipeline-metrics-collector's own path, so its clients switch by changing the host.
+	{Method: "POST", Path: "/save_metrics", Function: "pipelines", New: api.NewPipelines},
+	{Method: "GET", Path: "/pipelines/stats", Function: "pipelinestats", New: reports.NewPipelineStats},
 	{Method: "GET", Path: web.PathDashboard, Function: "web", New: web.New},
 	{Method: "GET", Path: web.PathDocs, Function: "web", New: web.New},
 	{Method: "GET", Path: web.PathOpenAPI, Function: "web", New: web.New},

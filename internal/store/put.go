@@ -169,6 +169,28 @@ func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pend
 	return fresh, dups, nil
 }
 
+// Stored reports which of events are already stored and unexpired, by key, with the same
+// strongly consistent probe PutEvents runs before it writes (and so within the ingest
+// function's IAM policy).
+func (s *Events) Stored(ctx context.Context, events []telemetry.Event) ([]bool, error) {
+	stored := make([]bool, len(events))
+	for start := 0; start < len(events); start += batchGetMax {
+		chunk := make([]pending, 0, batchGetMax)
+		for i := start; i < min(start+batchGetMax, len(events)); i++ {
+			pk, sk := s.keys.primary(&events[i])
+			chunk = append(chunk, pending{index: i, pk: pk, sk: sk})
+		}
+		_, dups, err := s.probe(ctx, chunk)
+		if err != nil {
+			return nil, clientError(err)
+		}
+		for _, p := range dups {
+			stored[p.index] = true
+		}
+	}
+	return stored, nil
+}
+
 var probeProjection, probeNames = func() (string, map[string]string) {
 	names := map[string]string{}
 	var placeholders []string

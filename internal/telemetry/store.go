@@ -35,6 +35,9 @@ type EventStore interface {
 	// the order given. An error explains the NotStored outcomes; it does not mean nothing
 	// was stored.
 	PutEvents(ctx context.Context, events []Event) ([]PutOutcome, error)
+	// Stored reports, for each of events (with its ID and TS set), whether an unexpired
+	// event with its key is already stored, reading keys only. It writes nothing.
+	Stored(ctx context.Context, events []Event) ([]bool, error)
 	// QueryEvents returns one page of the events matching f, newest first. An invalid
 	// cursor is an *Error with CodeInvalid.
 	QueryEvents(ctx context.Context, f Filter, page PageRequest) (Page, error)

@@ -67,6 +67,14 @@ var exchanges = []exchange{
 	{method: "GET", path: "/telemetry/anomalies", query: "window=2h", status: 400},
 	{method: "GET", path: "/telemetry/anomalies", fault: faultBreak, status: 500},
 
+	{method: "POST", path: "/pipelines", body: pipelineRun(7), status: 200},
+	{method: "POST", path: "/latest/pipelines", body: pipelineRun(7), status: 208},
+	{method: "POST", path: "/pipelines", body: `{"project":"x"}`, status: 400},
+	{method: "POST", path: "/save_metrics", query: "runtime=gitlab", body: pipelineRun(8), status: 200},
+	{method: "POST", path: "/save_metrics", body: pipelineRun(9), fault: faultBreak, status: 500},
+	{method: "GET", path: "/pipelines/stats", query: "project=test/project", status: 200},
+	{method: "GET", path: "/pipelines/stats", query: "exclude_restarts=maybe", status: 400},
+
 	{method: "GET", path: "/", query: "window=24h&e.runtime=lava-cip", status: 200},
 	{method: "GET", path: "/latest", status: 200},
 	{method: "POST", path: "/", body: "[]", status: 405},
@@ -79,6 +87,13 @@ var exchanges = []exchange{
 	{method: "GET", path: "/nope", status: 404},
 	{method: "DELETE", path: "/telemetry", status: 405},
 }
+
+// pipelineRun is the sample collector document of events/pipelines.json with pipeline_id id.
+func pipelineRun(id int) string {
+	return strings.Replace(pipelineSample, `"pipeline_id":1,`, fmt.Sprintf(`"pipeline_id":%d,`, id), 1)
+}
+
+const pipelineSample = `{"project":"test/project","pipeline_id":1,"ref":"master","created_at":"2026-08-20T14:11:24.029+07:00","duration":97,"duration_e2e":27,"has_restarts":false,"jobs_failed":[],"build":64,"builds":[{"build-e2e":64}],"jobs":[{"name":"e2e","started_at":"2026-08-20T14:12:33.677+07:00","finished_at":"2026-08-20T14:13:01.293+07:00","duration":27,"up":7,"e2e":5}]}`
 
 func init() {
 	// The pages are HTML; their schema is a string, which the body is read as.

@@ -1,0 +1,73 @@
+package analytics
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// pipelineEvents is n runs, every third restarted, each with an e2e and a lint job.
+func pipelineEvents(n int) []telemetry.Event {
+	var out []telemetry.Event
+	for i := range n {
+		d, e2e := float64(100+i%37), float64(20+i%11)
+		run := telemetry.Event{Runtime: "gitlab", Tree: "p", NodeID: fmt.Sprint(i)}
+		p := run
+		p.Kind, p.Duration = telemetry.KindPipelineResult, &d
+		p.Extra = json.RawMessage(fmt.Sprintf(`{"duration_e2e":%v,"has_restarts":%t}`, e2e, i%3 == 0))
+		out = append(out, p)
+		for _, job := range []struct {
+			name string
+			d    float64
+		}{{"e2e", e2e}, {"lint", float64(i % 7)}} {
+			j := run
+			j.Kind, j.JobName, j.Duration = telemetry.KindJobResult, job.name, &job.d
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func onePass(evs []telemetry.Event, exclude bool) *PipelineStats {
+	p := NewPipelineStats(exclude)
+	for i := range evs {
+		p.AddPipeline(&evs[i])
+	}
+	for i := range evs {
+		p.AddJob(&evs[i])
+	}
+	return p
+}
+
+func TestPipelineStatsMergeEqualsOnePass(t *testing.T) {
+	evs := pipelineEvents(300)
+	for _, exclude := range []bool{false, true} {
+		whole := onePass(evs, exclude).Summary()
+		merged := NewPipelineStats(exclude)
+		// Pieces of whole runs, as time buckets hold them: every event of a run has its ts.
+		for start := 0; start < len(evs); start += 90 {
+			merged.Merge(onePass(evs[start:min(start+90, len(evs))], exclude))
+		}
+		if got := merged.Summary(); !reflect.DeepEqual(got, whole) {
+			t.Errorf("exclude_restarts=%t: merged %+v, one pass %+v", exclude, got, whole)
+		}
+		want := int64(300)
+		if exclude {
+			want = 200
+		}
+		if whole.Pipelines != want || whole.DurationE2E.Count != want || len(whole.Jobs) != 2 || whole.Jobs[0].Duration.Count != want {
+			t.Errorf("exclude_restarts=%t: %+v, want %d runs with their e2e and jobs", exclude, whole, want)
+		}
+	}
+}
+
+func TestPipelineStatsCountsARunOnce(t *testing.T) {
+	evs := pipelineEvents(10)
+	p := onePass(append(evs, evs...), false)
+	if s := p.Summary(); s.Pipelines != 10 || s.Duration.Count != 10 {
+		t.Errorf("the same runs twice: %+v, want 10 runs", s)
+	}
+}
