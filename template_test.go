@@ -910,6 +910,87 @@ func TestTemplateSummaryTable(t *testing.T) {
 	}
 }
 
+// ---- alarms --------------------------------------------------------------------------------
+
+const (
+	typeAlarm    = "AWS::CloudWatch::Alarm"
+	typeTopic    = "AWS::SNS::Topic"
+	webFunction  = "web"
+	lambdaNS     = "AWS/Lambda"
+	apiGatewayNS = "AWS/ApiGateway"
+)
+
+// alarm is what an operator is told of: a metric of one resource crossing a threshold.
+type alarm struct {
+	id, namespace, metric, dimension, target string
+	notifies                                 bool
+	why                                      string // what makes it unable to fire or to be heard; "" if nothing
+}
+
+func (tp tmpl) alarms() []alarm {
+	var out []alarm
+	for _, id := range tp.ids(typeAlarm) {
+		p := lookup(tp.resource(id), "Properties")
+		a := alarm{id: id, namespace: scalar(lookup(p, "Namespace")), metric: scalar(lookup(p, "MetricName"))}
+		if dims := items(lookup(p, "Dimensions")); len(dims) == 1 {
+			a.dimension = scalar(lookup(dims[0], "Name"))
+			a.target = refTarget(lookup(dims[0], "Value"))
+		}
+		for _, action := range items(lookup(p, "AlarmActions")) {
+			if tp.typeOf(refTarget(action)) == typeTopic {
+				a.notifies = true
+			}
+		}
+		threshold, err := strconv.ParseFloat(scalar(lookup(p, "Threshold")), 64)
+		op := scalar(lookup(p, "ComparisonOperator"))
+		switch {
+		case err != nil || !(op == "GreaterThanOrEqualToThreshold" && threshold <= 1 || op == "GreaterThanThreshold" && threshold < 1):
+			a.why = fmt.Sprintf("fires on %s %q, not on the first error", op, scalar(lookup(p, "Threshold")))
+		case scalar(lookup(p, "Statistic")) != "Sum":
+			a.why = fmt.Sprintf("Statistic %q; want Sum, so one error in a period counts", scalar(lookup(p, "Statistic")))
+		case scalar(lookup(p, "TreatMissingData")) != "notBreaching":
+			a.why = "TreatMissingData is not notBreaching: a function nobody calls has no data points, and that is not trouble"
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// TestTemplateAlarms: every function has an alarm on its errors and on its throttles,
+// the API one on its 5xx answers, and each alarm can fire and tells an SNS topic.
+func TestTemplateAlarms(t *testing.T) {
+	tp := loadTemplate(t)
+	alarms := tp.alarms()
+	has := func(namespace, metric, dimension, target string) bool {
+		return slices.ContainsFunc(alarms, func(a alarm) bool {
+			return a.namespace == namespace && a.metric == metric && a.dimension == dimension && a.target == target
+		})
+	}
+	for _, id := range tp.ids(typeFunction) {
+		for _, metric := range []string{"Errors", "Throttles"} {
+			if !has(lambdaNS, metric, "FunctionName", id) {
+				t.Errorf("function %s has no %s alarm on %s %s (Dimensions FunctionName: !Ref %s)", id, typeAlarm, lambdaNS, metric, id)
+			}
+		}
+	}
+	for _, id := range tp.ids(typeHTTPAPI) {
+		if !has(apiGatewayNS, "5xx", "ApiId", id) {
+			t.Errorf("API %s has no alarm on its 5xx answers (%s 5xx, Dimensions ApiId: !Ref %s)", id, apiGatewayNS, id)
+		}
+	}
+	for _, a := range alarms {
+		if !a.notifies {
+			t.Errorf("alarm %s: no AlarmActions !Ref to an %s, so nobody hears it", a.id, typeTopic)
+		}
+		if a.why != "" {
+			t.Errorf("alarm %s: %s", a.id, a.why)
+		}
+		if a.target == "" || tp.resource(a.target) == nil {
+			t.Errorf("alarm %s: its one dimension must be !Ref to a resource of this template, got %q", a.id, a.target)
+		}
+	}
+}
+
 // TestTemplateRollup: the rollup runs every minute; it may read the events table and
 // read and write the summary table, nothing else; the readers of rollups may only query it.
 func TestTemplateRollup(t *testing.T) {
@@ -964,5 +1045,18 @@ func TestTemplateRollup(t *testing.T) {
 				t.Errorf("function %s (GET %s) may not dynamodb:Query %s; it reads rollups", id, path, summaryTableID)
 			}
 		}
+	}
+}
+
+// TestTemplateWebFunctionHasNoDataAccess: the pages are embedded and the browser reads the
+// data through the API's own routes, so the function serving them may touch no table.
+func TestTemplateWebFunctionHasNoDataAccess(t *testing.T) {
+	tp := loadTemplate(t)
+	id := logicalID(webFunction)
+	if tp.resource(id) == nil {
+		t.Fatalf("%s: no %s", templateFile, id)
+	}
+	for _, st := range tp.statements(t, id) {
+		t.Errorf("function %s statement %s allows %v; it serves embedded files and needs no permission", id, st.sid, st.actions)
 	}
 }

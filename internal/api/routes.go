@@ -46,6 +46,10 @@ type Route struct {
 	Path     string // without the /latest or /v0 prefix
 	Function string // folder under functions/ and the stem of its SAM logical id
 	New      func(Deps) Handler
+	// Public routes are served without the authorizer whatever PublicReads says: pages
+	// that carry no data (the dashboard, the API reference), which a browser opens without
+	// a bearer token; the page then calls the data routes with the token it is given.
+	Public bool
 }
 
 // LatestPrefix is the prefix KernelCI clients put before every path ({base}/latest/...).
@@ -54,7 +58,15 @@ const LatestPrefix = "/latest"
 // V0Prefix is the other prefix kernelci-api serves every route under.
 const V0Prefix = "/v0"
 
-// Paths is every path a route is served at: as is, and under each prefix.
+// Paths is every path a route is served at: as is, and under each prefix. The root is
+// "/latest" and "/v0" under them, because API Gateway refuses a route path ending in a slash.
 func (r Route) Paths() []string {
-	return []string{r.Path, LatestPrefix + r.Path, V0Prefix + r.Path}
+	return []string{r.Path, prefixed(LatestPrefix, r.Path), prefixed(V0Prefix, r.Path)}
+}
+
+func prefixed(prefix, path string) string {
+	if path == "/" {
+		return prefix
+	}
+	return prefix + path
 }

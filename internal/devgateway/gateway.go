@@ -51,6 +51,7 @@ type route struct {
 	key      string // "METHOD /path", API Gateway's name for the route that matched
 	function string
 	handler  api.Handler
+	public   bool // served without the authorizer (api.Route.Public)
 }
 
 // New builds one handler per route by calling the route's constructor with deps once, as a
@@ -72,7 +73,7 @@ func New(routes []api.Route, deps api.Deps, log *slog.Logger) (*Gateway, error) 
 			if _, dup := methods[r.Method]; dup {
 				return nil, fmt.Errorf("route %s %s is declared twice", r.Method, path)
 			}
-			methods[r.Method] = route{key: r.Method + " " + path, function: r.Function, handler: h}
+			methods[r.Method] = route{key: r.Method + " " + path, function: r.Function, handler: h, public: r.Public}
 		}
 	}
 	return g, nil
@@ -127,8 +128,10 @@ func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp e
 		return events.APIGatewayV2HTTPResponse{}, rt.key, false
 	}
 	event := request(r, body, rt.key, id, received)
-	if denied, stop := g.authorizer.apply(r.Context(), &event); stop {
-		return denied, rt.key, true
+	if !rt.public {
+		if denied, stop := g.authorizer.apply(r.Context(), &event); stop {
+			return denied, rt.key, true
+		}
 	}
 	// Lambda refuses an invocation whose payload, the event as JSON with the body inside
 	// it as a JSON string, is over its limit, so a deployment answers before the function

@@ -489,7 +489,7 @@ func TestNewAcceptsTheAPIRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range routes.All {
-		for _, p := range []string{r.Path, api.LatestPrefix + r.Path} {
+		for _, p := range r.Paths() {
 			if _, ok := g.paths[p][r.Method]; !ok {
 				t.Errorf("%s %s is not served", r.Method, p)
 			}

@@ -261,6 +261,7 @@ Try:
     -H 'Content-Type: application/json' \
     -d '[{"kind":"job_result","runtime":"lava-collabora","device_type":"qemu-x86","job_name":"baseline-x86","result":"pass","duration":42.5}]'
   curl -sS -H "Authorization: Bearer $(cat %[9]s)" '%[1]s/telemetry?runtime=lava-collabora&kind=job_result'
+  open %[1]s/ (the dashboard; make demo fills it) and %[1]s/docs (the API reference)
   %[12]s=%[13]s make invoke FN=query EVENT=events/query.json
 
 Ctrl-C stops the server and DynamoDB Local.

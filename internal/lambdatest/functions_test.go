@@ -30,6 +30,7 @@ var routeChecks = map[string]func(t *testing.T, c sampleRun){
 	"pipelines":     checkPipelines,
 	"pipelinestats": checkPipelineStats,
 	"summary":       checkSummary,
+	"web":           checkWeb,
 }
 
 // seeds name, for a function, a function and sample whose run fills its fresh tables
@@ -276,7 +277,8 @@ func invokeBootstrap(t *testing.T, bootstrap, endpoint string, tables store.Tabl
 }
 
 // apiResponse decodes a payload as an API Gateway v2 response and requires a 200 (or the
-// 208 of a pipeline run already stored) with a JSON body, since every route answers JSON.
+// 208 of a pipeline run already stored) with a JSON body, since every route answers JSON,
+// except the web function's pages (HTML).
 func apiResponse(t *testing.T, payload []byte) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	var r events.APIGatewayV2HTTPResponse
@@ -288,8 +290,8 @@ func apiResponse(t *testing.T, payload []byte) events.APIGatewayV2HTTPResponse {
 	if r.StatusCode != 200 && r.StatusCode != 208 {
 		t.Fatalf("answer has status %d, want 200: %s", r.StatusCode, r.Body)
 	}
-	if ct := r.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") {
-		t.Errorf("answer has Content-Type %q, want application/json", ct)
+	if ct := r.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("answer has Content-Type %q, want application/json (or text/html for a page)", ct)
 	}
 	if r.IsBase64Encoded {
 		t.Errorf("answer is base64-encoded; JSON bodies go as text")
@@ -427,6 +429,16 @@ func checkSummary(t *testing.T, c sampleRun) {
 		decodeBody(t, b, &snap)
 		if snap.TakenAt == "" || len(snap.Evaluations) != 4 || snap.Open == nil || snap.Resolved == nil || snap.Health == nil {
 			t.Errorf("answer %d: %s, want a snapshot with its time, four evaluations and the anomaly and health arrays", i, b)
+		}
+	}
+}
+
+// checkWeb: the dashboard comes whole, cold and warm, with its chart library inlined.
+func checkWeb(t *testing.T, c sampleRun) {
+	for i, b := range c.bodies {
+		page := string(b)
+		if !strings.HasPrefix(page, "<!doctype html>") || !strings.Contains(page, "uPlot") || !strings.Contains(page, "telemetry/anomalies") {
+			t.Errorf("answer %d: %.200s, want the dashboard page with uPlot inlined", i, page)
 		}
 	}
 }

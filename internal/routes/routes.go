@@ -6,6 +6,7 @@ package routes
 import (
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/api/reports"
+	"github.com/pipetel/pipetel/internal/web"
 )
 
 // All is the API. Every route is served at each of its Paths (as is, under /latest and /v0).
@@ -19,4 +20,7 @@ var All = []api.Route{
 	{Method: "POST", Path: "/save_metrics", Function: "pipelines", New: api.NewPipelines},
 	{Method: "GET", Path: "/pipelines/stats", Function: "pipelinestats", New: reports.NewPipelineStats},
 	{Method: "GET", Path: "/telemetry/summary", Function: "summary", New: reports.NewSummary},
+	{Method: "GET", Path: web.PathDashboard, Function: "web", New: web.New, Public: true},
+	{Method: "GET", Path: web.PathDocs, Function: "web", New: web.New, Public: true},
+	{Method: "GET", Path: web.PathOpenAPI, Function: "web", New: web.New, Public: true},
 }
