@@ -256,15 +256,15 @@ func TestPipelineRunNotStoredWholeIsStoredByItsResend(t *testing.T) {
 	}
 }
 
-// exactQuantile is the value at rank ⌊q·(n−1)⌋ of the sorted values, the rank the sketch
-// answers for; 0 for none.
+// exactQuantile is the nearest-rank percentile, the value at rank ⌈q·n⌉ (1-based) of the
+// sorted values, which the sketch answers for; 0 for none.
 func exactQuantile(values []float64, q float64) float64 {
 	if len(values) == 0 {
 		return 0
 	}
 	v := slices.Clone(values)
 	slices.Sort(v)
-	return v[int(math.Floor(q*float64(len(v)-1)))]
+	return v[min(max(int(math.Ceil(q*float64(len(v))))-1, 0), len(v)-1)]
 }
 
 func TestPipelineStatsWithinOnePercentOfExact(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/devgateway"
 	"github.com/pipetel/pipetel/internal/dynamotest"
 	"github.com/pipetel/pipetel/internal/emitter"
@@ -65,8 +66,16 @@ func TestPostAllAgainstTheService(t *testing.T) {
 		Now: func() time.Time { return serviceNow },
 	})
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	gw, err := devgateway.New(routes.All, api.Deps{Events: events, Log: log, Now: func() time.Time { return serviceNow }}, log)
+	tokens := store.NewTokens(dynamotest.Client(t), tables.Tokens)
+	deps := api.Deps{Events: events, Tokens: tokens, Log: log, Now: func() time.Time { return serviceNow }}
+	gw, err := devgateway.New(routes.All, deps, log)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Behind the authorizer, as make dev and a deployment: the emitter sends its token.
+	gw.UseAuthorizer(devgateway.NewAuthorizer(api.NewAuthorizer(deps), api.AuthorizerCacheTTL, false, time.Now))
+	token := auth.NewToken()
+	if err := tokens.Create(t.Context(), auth.Token{Name: "emitter", Hash: auth.Hash(token), Scopes: []auth.Scope{auth.ScopeIngest}, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	front := &refuseFirstSend{next: gw, refused: map[string]bool{}}
@@ -81,7 +90,7 @@ func TestPostAllAgainstTheService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &emitter.Client{URL: srv.URL + "/telemetry", HTTP: srv.Client()}
+	c := &emitter.Client{URL: srv.URL + "/telemetry", HTTP: srv.Client(), Token: token}
 	calls := 0
 	res, err := c.PostAll(context.Background(), batches, 3, func(emitter.Result) { calls++ })
 	if err != nil {

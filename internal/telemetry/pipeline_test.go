@@ -117,7 +117,7 @@ func TestPipelineDocumentErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			runtime := "gitlab"
 			if tc.name == "bad runtime" {
-				runtime = strings.Repeat("r", 200)
+				runtime = strings.Repeat("r", 300)
 			}
 			_, err := DecodePipelineRun([]byte(tc.doc), runtime, decodeTestNow)
 			var e *Error
