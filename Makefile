@@ -13,7 +13,7 @@ export PIPETEL_DYNAMODB_LOCAL_DIR := $(CURDIR)/$(DYNAMODB_LOCAL_DIR)/node_module
 LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
 LAMBDA_BUILD := CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS)
 
-.PHONY: dev test lint build invoke clean dynamodb-local bench demo
+.PHONY: dev test lint build invoke clean dynamodb-local bench demo chaos
 
 # Built, not `go run`: go run exits 1 on Ctrl-C, which make would report as a failure.
 dev: $(DYNAMODB_LOCAL)
@@ -27,6 +27,12 @@ test: $(DYNAMODB_LOCAL) lint
 # printed and written to .local/bench.json. BENCH_FLAGS passes flags on (-only ingest).
 bench: $(DYNAMODB_LOCAL)
 	$(GO) run ./cmd/bench -go $(GO) $(BENCH_FLAGS)
+
+# make chaos: the full chaos scenario (fault proxy, DynamoDB Local killed and restarted, a
+# 30 s outage, 32,000 events); one summary line, exit 1 on any violation. CHAOS_FLAGS
+# passes flags on (-events 5000, -seed 7, -short). The short scenario runs in `make test`.
+chaos: $(DYNAMODB_LOCAL)
+	$(GO) run ./cmd/chaos $(CHAOS_FLAGS)
 
 # make demo: simulated events over the last 48 h into a running `make dev` server.
 # DEMO_FLAGS passes flags on (-events 20000, -url ...). Never run by anything else.
