@@ -75,7 +75,7 @@ func run(cfg chaos.Config, logFile string) error {
 		return err
 	}
 	defer log.Close()
-	dir, err := os.MkdirTemp(filepath.Dir(logFile), "dynamodb-")
+	dir, err := chaos.ScratchDir(filepath.Dir(logFile))
 	if err != nil {
 		return err
 	}

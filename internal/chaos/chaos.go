@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,11 +74,27 @@ func Short() Config {
 // Full is the scenario of `make chaos`.
 func Full() Config {
 	return Config{
-		Events: 32000, Clients: 16, BatchMax: 400, Resend: 0.1,
+		Events: 32000, Clients: 16, BatchMax: 100, Resend: 0.1,
 		Faults: Faults{ResetBefore: 0.08, ResetAfter: 0.08, Delay: 0.08, DelayMax: time.Second,
 			Stall: 0.02, StallFor: 5 * time.Second, Refuse: 0.04, Seed: 1},
 		RestartAt: 0.3, OutageAt: 0.6, Outage: 30 * time.Second,
 	}
+}
+
+// ScratchDir makes a directory for DynamoDB Local's files under parent, or under /dev/shm
+// where the machine has it: the run needs the data to outlive a restart of DynamoDB
+// Local, not a power cut, and a memory file system spares every write a disk flush, which
+// on a busy machine slows DynamoDB Local more than any fault does. The caller removes it.
+func ScratchDir(parent string) (string, error) {
+	if info, err := os.Stat("/dev/shm"); err == nil && info.IsDir() {
+		if dir, err := os.MkdirTemp("/dev/shm", "pipetel-chaos-"); err == nil {
+			return dir, nil
+		}
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(parent, "pipetel-chaos-")
 }
 
 // Summary is what a run did and found.

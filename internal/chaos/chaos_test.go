@@ -15,7 +15,12 @@ import (
 
 func run(t *testing.T, cfg chaos.Config) chaos.Summary {
 	t.Helper()
-	cfg.DataDir = t.TempDir()
+	dir, err := chaos.ScratchDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	cfg.DataDir = dir
 	sum, err := chaos.Run(t.Context(), cfg)
 	if err != nil {
 		ci, _ := strconv.ParseBool(os.Getenv("CI"))
