@@ -171,7 +171,7 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	}
 	defer svc.close()
 
-	batches, err := makeBatches(cfg)
+	batches, span, err := makeBatches(cfg)
 	if err != nil {
 		return sum, err
 	}
@@ -192,7 +192,7 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	}
 	rec.summarise(&sum)
 	sum.Proxy = proxy.Counts()
-	if err := verify(ctx, svc.url, rec, &sum); err != nil {
+	if err := verify(ctx, svc.url, span, rec, &sum); err != nil {
 		return sum, err
 	}
 	return sum, nil
@@ -339,12 +339,13 @@ type batch struct {
 	explicit bool
 }
 
-func makeBatches(cfg Config) ([]batch, error) {
-	now := time.Now().UTC()
+func makeBatches(cfg Config) ([]batch, timeSpan, error) {
+	now := time.Now().UTC().Truncate(time.Second)
+	span := timeSpan{from: now.Add(-48 * time.Hour), to: now}
 	events, err := simulate.Generate(simulate.Options{Seed: int64(cfg.Faults.Seed), Events: cfg.Events,
-		Start: now.Add(-48 * time.Hour), End: now.Add(-time.Minute)})
+		Start: span.from, End: span.to})
 	if err != nil {
-		return nil, err
+		return nil, span, err
 	}
 	r := rand.New(rand.NewPCG(cfg.Faults.Seed, 0xba7c4))
 	var out []batch
@@ -359,7 +360,7 @@ func makeBatches(cfg Config) ([]batch, error) {
 		out = append(out, b)
 		start += n
 	}
-	return out, nil
+	return out, span, nil
 }
 
 func hostPort(endpoint string) string {

@@ -12,7 +12,7 @@ import (
 
 // verify reads back through the API everything stored and the stats, and fills in the
 // Summary's store-side figures.
-func verify(ctx context.Context, base string, rec *recorder, sum *Summary) error {
+func verify(ctx context.Context, base string, span timeSpan, rec *recorder, sum *Summary) error {
 	stored := map[string]int{}
 	cursor := ""
 	for {
@@ -37,14 +37,22 @@ func verify(ctx context.Context, base string, rec *recorder, sum *Summary) error
 		}
 		cursor = *page.Next
 	}
-	var rows []struct {
-		Total int `json:"total"`
-	}
-	if err := get(ctx, base+"/telemetry/stats?group_by=runtime", rec, &rows); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		sum.StatsTotal += r.Total
+	// Stats read every event they count, within the function's deadline like any request;
+	// windows of the span keep each read small enough for that, and together they cover
+	// every event once (since and until are both inclusive, hence the microsecond).
+	windows := max(1, len(stored)/statsWindowEvents)
+	step := span.to.Sub(span.from)/time.Duration(windows) + time.Microsecond
+	for w := span.from; w.Before(span.to); w = w.Add(step) {
+		q := url.Values{"group_by": {"runtime"}, "since": {stamp(w)}, "until": {stamp(w.Add(step - time.Microsecond))}}
+		var rows []struct {
+			Total int `json:"total"`
+		}
+		if err := get(ctx, base+"/telemetry/stats?"+q.Encode(), rec, &rows); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			sum.StatsTotal += r.Total
+		}
 	}
 
 	rec.mu.Lock()
@@ -94,3 +102,11 @@ func get(ctx context.Context, u string, rec *recorder, out any) error {
 		}
 	}
 }
+
+// statsWindowEvents is about how many events one stats request of the check reads.
+const statsWindowEvents = 2000
+
+// timeSpan holds every event's ts: from ≤ ts < to.
+type timeSpan struct{ from, to time.Time }
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
