@@ -69,7 +69,7 @@ func verify(ctx context.Context, base string, span timeSpan, rec *recorder, sum 
 			sum.Lost++
 		}
 	}
-	sum.BadErrors = rec.badErrors
+	sum.BadErrors, sum.Requests = rec.badErrors, rec.requests
 	return nil
 }
 
