@@ -22,7 +22,7 @@ WEB_ASSETS := internal/web/dist/uPlot.iife.min.js internal/web/dist/uPlot.min.cs
 LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w'
 LAMBDA_BUILD := CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS)
 
-.PHONY: dev test lint build invoke clean dynamodb-local bench demo token
+.PHONY: dev test lint build invoke clean dynamodb-local bench demo token chaos fuzz
 .PHONY: web
 
 # The web assets come before anything that embeds them.
@@ -47,6 +47,27 @@ bench: $(DYNAMODB_LOCAL)
 .PHONY: mutate
 mutate: $(DYNAMODB_LOCAL)
 	$(GO) run ./cmd/dynamolocal run -- $(GO) run ./cmd/mutate $(MUTATE_FLAGS)
+
+# make chaos: the full chaos scenario (fault proxy, DynamoDB Local killed and restarted, a
+# 30 s outage, 32,000 events); one summary line, exit 1 on any violation. CHAOS_FLAGS
+# passes flags on (-events 5000, -seed 7, -short). The short scenario runs in `make test`.
+chaos: $(DYNAMODB_LOCAL)
+	$(GO) run ./cmd/chaos $(CHAOS_FLAGS)
+
+# make fuzz: every Go fuzz target of FUZZ_PACKAGES for FUZZTIME each (the whole step stays
+# under 3 minutes; CI runs it after make test). Invariants: no panic, no 5xx, a rejected
+# request stores nothing. A failing input is saved under the package's testdata/fuzz/,
+# where every `go test` runs it from then on: fix the code and commit the file. Inputs are
+# minimised only briefly, or one interesting input takes the whole budget.
+FUZZ_PACKAGES := ./internal/telemetry ./internal/api ./internal/store ./internal/devgateway
+FUZZTIME ?= 12s
+fuzz:
+	@set -e; for pkg in $(FUZZ_PACKAGES); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x $$pkg; \
+	  done; \
+	done
 
 # make demo: simulated events over the last 48 h into a running `make dev` server.
 # DEMO_FLAGS passes flags on (-events 20000, -url ...). Never run by anything else.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -402,4 +403,48 @@ func TestEmptyAndLongFilterValues(t *testing.T) {
 	}
 	assertClientError(t, call(t, a.query, request("GET", "runtime=", "")), 400, "empty")
 	assertClientError(t, call(t, a.query, request("GET", "lab="+strings.Repeat("x", 300), "")), 400, "lab")
+}
+
+// TestNotStoredSentenceNamesTheCause: throttling and an unreachable store both answer 503
+// with Retry-After and not_stored, but the sentence tells them apart, since an operator
+// acts differently on each.
+func TestNotStoredSentenceNamesTheCause(t *testing.T) {
+	unreachable, err := store.NewClient(t.Context(), store.ClientOptions{Endpoint: closedEndpoint(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		wrap      func(store.DynamoAPI) store.DynamoAPI
+		want, not string
+	}{
+		{"throttled", func(db store.DynamoAPI) store.DynamoAPI {
+			return &dynamotest.Faults{DynamoAPI: db, ThrottleEvery: 1}
+		}, "throttling", "reached"},
+		{"unreachable", func(store.DynamoAPI) store.DynamoAPI { return unreachable }, "could not be reached", "throttling"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := newAPI(t, c.wrap)
+			r := call(t, a.ingest, request("POST", "", `[{"kind":"job_result","runtime":"lava-cip"}]`))
+			detail, _ := r.body["detail"].(string)
+			if r.status != 503 || r.headers["Retry-After"] == "" || len(r.body["not_stored"].([]any)) != 1 {
+				t.Fatalf("want 503 with Retry-After and one not_stored, got %d %v: %s", r.status, r.headers, r.raw)
+			}
+			if !strings.Contains(detail, c.want) || strings.Contains(detail, c.not) {
+				t.Errorf("detail %q: want it to say %q and not %q", detail, c.want, c.not)
+			}
+		})
+	}
+}
+
+// closedEndpoint is the URL of a port nothing listens on: connections are refused.
+func closedEndpoint(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
 }

@@ -67,9 +67,10 @@ func setRetryAfter(resp events.APIGatewayV2HTTPResponse, d time.Duration) {
 
 // GatewayError is what API Gateway itself answers, in the API's error shape: a request
 // that matched no route (404), a path asked with another method (405, allow naming the
-// methods it takes), a request too large to invoke a function with (413), or a function
-// that failed instead of answering (502). A deployment's
-// gateway answers these itself; the local gateway uses this so both look alike to clients.
+// methods it takes), a request too large to invoke a function with (413), a function
+// that failed instead of answering (502), or one that ran past its timeout (504). A
+// deployment's gateway answers these itself; the local gateway uses this so both look
+// alike to clients.
 func GatewayError(status int, allow []string, requestID string) events.APIGatewayV2HTTPResponse {
 	detail := "No such route: the API serves /telemetry, /telemetry/stats, /telemetry/anomalies, /pipelines and /pipelines/stats, also under /latest and /v0."
 	switch status {
@@ -79,10 +80,58 @@ func GatewayError(status int, allow []string, requestID string) events.APIGatewa
 		detail = "The function serving this route failed; try again, and quote the request id if it persists."
 	case http.StatusRequestEntityTooLarge:
 		detail = fmt.Sprintf("The request is larger than Lambda's %d-byte invocation limit once API Gateway wraps it (the body as a JSON string, where quotes, backslashes and line breaks count twice); split the batch or send it with Content-Encoding: gzip.", MaxPayloadBytes)
+	case http.StatusGatewayTimeout:
+		detail = "The function serving this route ran past its timeout before answering; try again (a resent batch is never stored twice), and quote the request id if it persists."
 	}
 	resp := JSON(status, errorBody{Detail: detail, RequestID: requestID})
 	if len(allow) > 0 {
 		resp.Headers["Allow"] = strings.Join(allow, ", ")
 	}
 	return resp
+}
+
+// Unreadable names why a request could not be read as HTTP, or not whole, so that no
+// function could be given it. A deployment's API Gateway answers these itself; the local
+// gateway answers them with UnreadableRequest, in the API's error shape.
+type Unreadable int
+
+const (
+	// BodyCutShort: the body ended before its Content-Length, or a chunked body before
+	// its last chunk (the client closed or broke the connection mid-body).
+	BodyCutShort Unreadable = iota
+	// HeadersTooLarge: the request line and headers exceed what the server reads.
+	HeadersTooLarge
+	// VersionUnsupported: the request line names an HTTP version other than 1.x.
+	VersionUnsupported
+	// EncodingUnsupported: a Transfer-Encoding other than chunked.
+	EncodingUnsupported
+	// NotHTTP: a request line or header that is not HTTP/1.1.
+	NotHTTP
+)
+
+// unreadable gives each kind its status and sentence. The sentences never echo what the
+// client sent: it was not HTTP, and may not be text either.
+var unreadable = map[Unreadable]struct {
+	status int
+	detail string
+}{
+	BodyCutShort: {http.StatusBadRequest,
+		"The request body ended before the length it announced (Content-Length, or a chunked body without its last chunk), so nothing was stored; resend the whole request."},
+	HeadersTooLarge: {http.StatusRequestHeaderFieldsTooLarge,
+		"The request line and headers are too large; shorten the query string, the cookies or the headers."},
+	VersionUnsupported: {http.StatusHTTPVersionNotSupported,
+		"That HTTP version is not supported; send HTTP/1.1."},
+	EncodingUnsupported: {http.StatusNotImplemented,
+		"That Transfer-Encoding is not supported; send the body with Content-Length or chunked."},
+	NotHTTP: {http.StatusBadRequest,
+		"The request is not valid HTTP/1.1: its request line or a header is malformed; check the client that sent it."},
+}
+
+// UnreadableRequest is the answer to a request that could not be read, in the error shape.
+func UnreadableRequest(why Unreadable, requestID string) events.APIGatewayV2HTTPResponse {
+	u, ok := unreadable[why]
+	if !ok {
+		u = unreadable[NotHTTP]
+	}
+	return JSON(u.status, errorBody{Detail: u.detail, RequestID: requestID})
 }

@@ -153,12 +153,15 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 func notStoredResponse(ctx context.Context, req events.APIGatewayV2HTTPRequest, cause error, stored ingestResponse,
 	notStored []eventRef, total int, partial bool, rejected int, results []eventResult) events.APIGatewayV2HTTPResponse {
 	// The ingest contract answers a batch the store could not finish with 503, whether the
-	// store shed load or could not be reached.
+	// store shed load or could not be reached; the sentence says which, since an operator
+	// acts differently on each (raise capacity, or look at the store's health).
 	code := telemetry.ErrorCode(cause)
+	why := "the store could not be reached in time"
 	if code == telemetry.CodeThrottled {
 		code = telemetry.CodeUnavailable
+		why = "the store is throttling writes (more than it can take right now)"
 	}
-	detail := fmt.Sprintf("%d of %d events could not be stored because the store is overloaded; resend the events listed in not_stored after the pause in Retry-After (resending the whole batch is also safe).", len(notStored), total)
+	detail := fmt.Sprintf("%d of %d events could not be stored because %s; resend the events listed in not_stored after the pause in Retry-After (resending the whole batch is also safe).", len(notStored), total, why)
 	if code != telemetry.CodeUnavailable {
 		code = telemetry.CodeInternal
 		detail = fmt.Sprintf("%d of %d events could not be stored because of a fault on our side; resend the events listed in not_stored, and quote the request id if it persists.", len(notStored), total)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,10 +41,11 @@ const (
 
 // Gateway serves every route of an API over net/http. Build it with New.
 type Gateway struct {
-	paths map[string]map[string]route // path → method → route
-	log   *slog.Logger
-	now   func() time.Time
-	// authorizer, if set, stands before every route (see UseAuthorizer).
+	paths    map[string]map[string]route // path → method → route
+	timeouts map[string]time.Duration    // function → its deployed timeout; see SetTimeouts
+	log      *slog.Logger
+	now      func() time.Time
+	// authorizer, if set, stands before every route but the public ones (see UseAuthorizer).
 	authorizer *Authorizer
 }
 
@@ -83,10 +85,7 @@ func New(routes []api.Route, deps api.Deps, log *slog.Logger) (*Gateway, error) 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	received := g.now()
 	id := newRequestID()
-	resp, routeKey, ok := g.answer(r, id, received)
-	if !ok {
-		return
-	}
+	resp, routeKey := g.answer(r, id, received)
 	status, n := g.write(w, r, id, resp)
 	// A function logs the requests it answers; the gateway's line would only repeat it, so
 	// it shows by default only for what no function answered: unknown routes and failures.
@@ -99,53 +98,58 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // answer routes r and returns the response to send and the key of the route that took
-// it, empty when none did. ok is false when the client went away before there was
-// anything to answer.
-func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp events.APIGatewayV2HTTPResponse, routeKey string, ok bool) {
+// it, empty when none did. Every path has an answer, even for a client that may be gone:
+// one that is still there must never read a silent 200 as "delivered".
+func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp events.APIGatewayV2HTTPResponse, routeKey string) {
 	// HTTP APIs match routes on the percent-decoded path and pass that same decoded path
 	// to the function as rawPath.
 	methods, known := g.paths[r.URL.Path]
 	rt, allowed := methods[r.Method]
 	switch {
 	case !known:
-		return api.GatewayError(http.StatusNotFound, nil, id), "", true
+		return api.GatewayError(http.StatusNotFound, nil, id), ""
 	case !allowed:
 		allow := make([]string, 0, len(methods))
 		for m := range methods {
 			allow = append(allow, m)
 		}
 		slices.Sort(allow)
-		return api.GatewayError(http.StatusMethodNotAllowed, allow, id), "", true
+		return api.GatewayError(http.StatusMethodNotAllowed, allow, id), ""
 	}
 
 	// One byte past Lambda's payload limit is enough for the handler to see the body is too
 	// large and answer 413 in the API's error shape; reading the rest would only cost memory.
 	body, err := io.ReadAll(io.LimitReader(r.Body, telemetry.MaxBodyBytes+1))
 	if err != nil {
-		// API Gateway would not invoke a function with half a body either, and the client
-		// is gone or broken, so there is nobody to give an answer to.
+		// API Gateway would not invoke a function with half a body either. A client that
+		// closed only its write side is still reading, and must not take silence for success.
 		g.log.Warn("read request body", "request_id", id, "route", rt.key, "error", err.Error())
-		return events.APIGatewayV2HTTPResponse{}, rt.key, false
+		return api.UnreadableRequest(api.BodyCutShort, id), rt.key
 	}
 	event := request(r, body, rt.key, id, received)
 	if !rt.public {
 		if denied, stop := g.authorizer.apply(r.Context(), &event); stop {
-			return denied, rt.key, true
+			return denied, rt.key
 		}
 	}
 	// Lambda refuses an invocation whose payload, the event as JSON with the body inside
 	// it as a JSON string, is over its limit, so a deployment answers before the function
 	// runs; so does the local gateway, for exactly the same requests.
 	if api.PayloadSize(event) > api.MaxPayloadBytes {
-		return api.GatewayError(http.StatusRequestEntityTooLarge, nil, id), rt.key, true
+		return api.GatewayError(http.StatusRequestEntityTooLarge, nil, id), rt.key
 	}
-	resp, err = g.invoke(r.Context(), rt, event)
-	if err != nil {
+	resp, err = g.invokeWithin(r.Context(), rt, event, received)
+	switch {
+	case errors.Is(err, errTimedOut):
+		g.log.Error("function ran past its timeout; answering 504",
+			"request_id", id, "route", rt.key, "function", rt.function, "timeout", g.timeouts[rt.function].String())
+		resp = api.GatewayError(http.StatusGatewayTimeout, nil, id)
+	case err != nil:
 		g.log.Error("function failed; answering 502 as API Gateway would",
 			"request_id", id, "route", rt.key, "function", rt.function, "error", err.Error())
 		resp = api.GatewayError(http.StatusBadGateway, nil, id)
 	}
-	return resp, rt.key, true
+	return resp, rt.key
 }
 
 // invoke calls the handler with the context a Lambda invocation carries. A panic is a

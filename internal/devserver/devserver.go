@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipetel/pipetel"
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/app"
 	"github.com/pipetel/pipetel/internal/auth"
@@ -148,6 +149,9 @@ func Run(ctx context.Context, ln net.Listener, o Options) (err error) {
 	}
 	defer os.Remove(endpointFile)
 	gw.UseAuthorizer(devgateway.NewAuthorizer(api.NewAuthorizer(deps), api.AuthorizerCacheTTL, cfg.PublicReads, time.Now))
+	if err := setDeployedTimeouts(gw); err != nil {
+		return err
+	}
 	jobs := Schedule(deps)
 
 	srv := &http.Server{
@@ -161,7 +165,9 @@ func Run(ctx context.Context, ln net.Listener, o Options) (err error) {
 	writeNotes(o.Notes, base, endpoint, dynamoNote, cfg, jobs, token, o.TokenFile)
 	log.Info("dev server listening", "url", base, "dynamodb_endpoint", endpoint, "events_table", cfg.EventsTable)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	// The wrapped listener puts net/http's own refusals (431, 505, bad request lines) in the
+	// API's error shape, as API Gateway answers them in a deployment.
+	go func() { served <- srv.Serve(devgateway.Listener(ln)) }()
 
 	// Jobs are cut off at Ctrl-C like the requests are not: a scheduled run is recomputed
 	// whole on its next tick, so stopping one halfway loses nothing.
@@ -275,4 +281,19 @@ func publicNote(public bool) string {
 		return ""
 	}
 	return "\n  reads     public: GET routes answer without a token (" + config.EnvPublicReads + "=true)"
+}
+
+// setDeployedTimeouts gives every routed function the deadline template.yaml deploys it
+// with, so a slow store answers 503 locally when it would in AWS, not tens of seconds later.
+func setDeployedTimeouts(gw *devgateway.Gateway) error {
+	var fns []string
+	for _, r := range routes.All {
+		fns = append(fns, r.Function)
+	}
+	timeouts, err := FunctionTimeouts(pipetel.Template, fns)
+	if err != nil {
+		return err
+	}
+	gw.SetTimeouts(timeouts)
+	return nil
 }

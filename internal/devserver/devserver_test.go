@@ -320,6 +320,10 @@ func TestRunServesEveryRoute(t *testing.T) {
 	if status, body = s.send(t, "GET", "/telemetry", "", auth.NewToken()); status != 401 {
 		t.Errorf("GET /telemetry with an unknown token: %d %s, want 401", status, body)
 	}
+	// net/http's own refusals come in the API's error shape too (the listener is wrapped).
+	if status, body := rawExchange(t, s.base, "GET /telemetry HTTP/9.9\r\nHost: x\r\n\r\n"); status != 505 || !strings.Contains(body, `"request_id"`) {
+		t.Errorf("HTTP/9.9: %d %s, want 505 in the error shape", status, body)
+	}
 
 	if err := s.stop(); err != nil {
 		t.Fatalf("Run after Ctrl-C: %v", err)
@@ -413,4 +417,24 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// rawExchange sends raw bytes to base and reads one answer.
+func rawExchange(t *testing.T, base, raw string) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

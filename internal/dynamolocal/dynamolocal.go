@@ -277,6 +277,15 @@ func (s *Server) Stop() error {
 	return s.stopErr
 }
 
+// Kill ends DynamoDB Local at once (SIGKILL), as a crash would: no shutdown hooks run. It
+// waits for the process to exit. Stop after Kill returns nil.
+func (s *Server) Kill() {
+	s.stopOnce.Do(func() {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	})
+}
+
 func (s *Server) stop() error {
 	select {
 	case <-s.exited:
