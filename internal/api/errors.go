@@ -37,6 +37,8 @@ func statusOf(code telemetry.Code) int {
 		return http.StatusUnauthorized
 	case telemetry.CodeForbidden:
 		return http.StatusForbidden
+	case telemetry.CodeNotFound:
+		return http.StatusNotFound
 	}
 	return http.StatusInternalServerError
 }

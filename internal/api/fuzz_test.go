@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,7 +56,10 @@ func checkAnswer(t *testing.T, resp events.APIGatewayV2HTTPResponse, err error) 
 	if err != nil {
 		t.Fatalf("handler returned an error (API Gateway would answer 502): %v", err)
 	}
-	if resp.StatusCode >= 500 {
+	// The fuzz store has no summary table, and a summary before the rollup's first snapshot
+	// is a 503 with Retry-After by design (README, "Summary"): a state, not a fault.
+	notYet := resp.StatusCode == 503 && resp.Headers["Retry-After"] != "" && strings.Contains(resp.Body, "No summary has been taken yet")
+	if resp.StatusCode >= 500 && !notYet {
 		t.Fatalf("status %d for a request only the client got wrong: %s", resp.StatusCode, resp.Body)
 	}
 	if resp.StatusCode < 300 {

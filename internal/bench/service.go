@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/app"
+	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/devgateway"
 	"github.com/pipetel/pipetel/internal/routes"
@@ -126,24 +127,12 @@ func (c *countingStore) reads() (items, events int64) {
 func httpClient(workers int, token string) *http.Client {
 	return &http.Client{
 		Timeout: 5 * time.Minute,
-		Transport: bearer{token: token, next: &http.Transport{
+		Transport: auth.Transport{Token: token, Next: &http.Transport{
 			MaxIdleConns:        2 * workers,
 			MaxIdleConnsPerHost: 2 * workers,
 			IdleConnTimeout:     time.Minute,
 		}},
 	}
-}
-
-// bearer adds "Authorization: Bearer <token>" to every request.
-type bearer struct {
-	token string
-	next  http.RoundTripper
-}
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.next.RoundTrip(r)
 }
 
 // get sends one GET and decodes a 200 answer into out, returning how long it took from

@@ -27,7 +27,9 @@ import (
 	"time"
 
 	"github.com/pipetel/pipetel"
+	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/app"
+	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/devgateway"
 	"github.com/pipetel/pipetel/internal/devserver"
@@ -183,7 +185,7 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	go func() { scenario <- play(runCtx, cfg, rec, dbs, proxy, &sum) }()
 
 	proxy.SetCalm(false)
-	clients := &clients{url: svc.url, http: &http.Client{}, rec: rec, resend: cfg.Resend}
+	clients := &clients{url: svc.url, http: svc.http, rec: rec, resend: cfg.Resend}
 	clients.run(runCtx, batches, cfg.Clients, cfg.Faults.Seed)
 	proxy.SetCalm(true)
 	cancel()
@@ -192,7 +194,7 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	}
 	rec.summarise(&sum)
 	sum.Proxy = proxy.Counts()
-	if err := verify(ctx, svc.url, span, rec, &sum); err != nil {
+	if err := verify(ctx, svc.http, svc.url, span, rec, &sum); err != nil {
 		return sum, err
 	}
 	return sum, nil
@@ -275,14 +277,16 @@ func (d *dynamo) stop() {
 // service is the API on loopback as `make dev` serves it: the local gateway, with its
 // deadlines and its listener, over the handlers routes.All's constructors build.
 type service struct {
-	url string
-	srv *http.Server
+	url  string
+	srv  *http.Server
+	http *http.Client // sends the run's bearer token (ingest and read), as a careful client does
 }
 
 const table = "pipetel-chaos-events"
 
 func startService(ctx context.Context, cfg Config, endpoint string) (*service, error) {
-	env := map[string]string{config.EnvEventsTable: table, config.EnvDynamoEndpoint: endpoint, config.EnvRegion: "us-east-1"}
+	env := map[string]string{config.EnvEventsTable: table, config.EnvTokensTable: table + "-tokens",
+		config.EnvDynamoEndpoint: endpoint, config.EnvRegion: "us-east-1"}
 	c, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		return nil, err
@@ -291,7 +295,7 @@ func startService(ctx context.Context, cfg Config, endpoint string) (*service, e
 	if err != nil {
 		return nil, err
 	}
-	if err := store.CreateTables(ctx, client, store.Tables{Events: table}); err != nil {
+	if err := store.CreateTables(ctx, client, store.Tables{Events: table, Tokens: c.TokensTable}); err != nil {
 		return nil, err
 	}
 	log := app.NewLogger(cfg.Log, "info")
@@ -304,6 +308,15 @@ func startService(ctx context.Context, cfg Config, endpoint string) (*service, e
 	}
 	gw, err := devgateway.New(routes.All, deps, log)
 	if err != nil {
+		return nil, err
+	}
+	// Behind the authorizer, as make dev and a deployment; the clients send a token. The
+	// tokens table goes through the fault proxy too: an unreachable one answers 500, which
+	// a careful client resends like a 503.
+	gw.UseAuthorizer(devgateway.NewAuthorizer(api.NewAuthorizer(deps), api.AuthorizerCacheTTL, false, time.Now))
+	token := auth.NewToken()
+	if err := store.NewTokens(client, c.TokensTable).Create(ctx, auth.Token{Name: "chaos", Hash: auth.Hash(token),
+		Scopes: []auth.Scope{auth.ScopeIngest, auth.ScopeRead}, Created: time.Now()}); err != nil {
 		return nil, err
 	}
 	var fns []string
@@ -319,7 +332,7 @@ func startService(ctx context.Context, cfg Config, endpoint string) (*service, e
 	if err != nil {
 		return nil, err
 	}
-	s := &service{url: "http://" + ln.Addr().String(), srv: &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second,
+	s := &service{url: "http://" + ln.Addr().String(), http: &http.Client{Transport: auth.Transport{Token: token}}, srv: &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
 	go func() { _ = s.srv.Serve(devgateway.Listener(ln)) }()
 	return s, nil

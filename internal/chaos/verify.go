@@ -12,7 +12,7 @@ import (
 
 // verify reads back through the API everything stored and the stats, and fills in the
 // Summary's store-side figures.
-func verify(ctx context.Context, base string, span timeSpan, rec *recorder, sum *Summary) error {
+func verify(ctx context.Context, hc *http.Client, base string, span timeSpan, rec *recorder, sum *Summary) error {
 	stored := map[string]int{}
 	cursor := ""
 	for {
@@ -26,7 +26,7 @@ func verify(ctx context.Context, base string, span timeSpan, rec *recorder, sum 
 			} `json:"items"`
 			Next *string `json:"next"`
 		}
-		if err := get(ctx, base+"/telemetry?"+q.Encode(), rec, &page); err != nil {
+		if err := get(ctx, hc, base+"/telemetry?"+q.Encode(), rec, &page); err != nil {
 			return err
 		}
 		for _, it := range page.Items {
@@ -47,7 +47,7 @@ func verify(ctx context.Context, base string, span timeSpan, rec *recorder, sum 
 		var rows []struct {
 			Total int `json:"total"`
 		}
-		if err := get(ctx, base+"/telemetry/stats?"+q.Encode(), rec, &rows); err != nil {
+		if err := get(ctx, hc, base+"/telemetry/stats?"+q.Encode(), rec, &rows); err != nil {
 			return err
 		}
 		for _, r := range rows {
@@ -75,13 +75,13 @@ func verify(ctx context.Context, base string, span timeSpan, rec *recorder, sum 
 
 // get reads one GET answer into out, resending after Retry-After a few times: the store
 // is calm by now, but DynamoDB Local may still be warming up after its restart.
-func get(ctx context.Context, u string, rec *recorder, out any) error {
+func get(ctx context.Context, hc *http.Client, u string, rec *recorder, out any) error {
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
 			return fmt.Errorf("verify: GET %s: %w", u, err)
 		}

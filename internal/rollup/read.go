@@ -266,7 +266,7 @@ func (r *Reader) Anomalies(ctx context.Context, p analytics.AnomalyParams, now t
 		match: func(d analytics.Dimensions) bool { return kinds[d.Kind] },
 	}
 	ans, err := r.collect(ctx, w,
-		func(g *Group) { acc.AddGroup(g.Dims, g.Agg.Counts, g.Newest) },
+		func(g *Group) { acc.AddGroup(g.Dims, g.Agg.Counts, g.Newest, g.NewestFailure) },
 		func(e *telemetry.Event) { acc.Add(e) })
 	return acc, ans, err
 }

@@ -15,11 +15,13 @@ import (
 )
 
 // Group is the rollup of the events of one bucket and shard that share every dimension:
-// their counters and duration sketch, and the newest of them for anomalies.
+// their counters and duration sketch, and the newest of them and the newest failed one
+// (analytics.Failed; zero when none) for anomalies.
 type Group struct {
-	Dims   analytics.Dimensions
-	Agg    analytics.Aggregate
-	Newest analytics.Newest
+	Dims          analytics.Dimensions
+	Agg           analytics.Aggregate
+	Newest        analytics.Newest
+	NewestFailure analytics.Newest
 }
 
 // Row is the rollup of one bucket of one shard: a group per distinct Dimensions.
@@ -40,8 +42,12 @@ func (r *Row) Add(e *telemetry.Event, expiresAt int64) {
 		r.Groups[d] = g
 	}
 	g.Agg.Add(e)
-	if n := analytics.NewestOf(e); n.NewerThan(g.Newest) {
+	n := analytics.NewestOf(e)
+	if n.NewerThan(g.Newest) {
 		g.Newest = n
+	}
+	if analytics.Failed(e) && n.NewerThan(g.NewestFailure) {
+		g.NewestFailure = n
 	}
 	r.MinExpires = minExpiry(r.MinExpires, expiresAt)
 }
@@ -57,6 +63,9 @@ func (r *Row) Merge(o *Row) {
 		g.Agg.Merge(&og.Agg)
 		if og.Newest.NewerThan(g.Newest) {
 			g.Newest = og.Newest
+		}
+		if og.NewestFailure.NewerThan(g.NewestFailure) {
+			g.NewestFailure = og.NewestFailure
 		}
 	}
 	r.MinExpires = minExpiry(r.MinExpires, o.MinExpires)
@@ -97,25 +106,20 @@ func lessDims(a, b analytics.Dimensions) bool {
 	return false
 }
 
-const rowEncodingVersion = 1
+const rowEncodingVersion = 2
 
 // Encode writes the row as stored: gzip of a version byte and, per group in sorted
-// order, its nine dimensions, the newest event (ts in Unix microseconds, id, error type
-// and message) and the encoded aggregate, each length-prefixed.
+// order, its nine dimensions, the newest event and the newest failed one (each: ts in Unix
+// microseconds, 0 for none, id, error type and message) and the encoded aggregate, each
+// length-prefixed.
 func (r *Row) Encode() ([]byte, error) {
 	b := []byte{rowEncodingVersion}
 	for _, g := range r.sorted() {
 		for _, s := range dimsFields(g.Dims) {
 			b = appendString(b, s)
 		}
-		var micros int64
-		if !g.Newest.TS.IsZero() {
-			micros = g.Newest.TS.UnixMicro()
-		}
-		b = binary.AppendVarint(b, micros)
-		b = appendString(b, g.Newest.ID)
-		b = appendString(b, g.Newest.ErrorType)
-		b = appendString(b, g.Newest.ErrorMsg)
+		b = appendNewest(b, g.Newest)
+		b = appendNewest(b, g.NewestFailure)
 		agg, err := g.Agg.MarshalBinary()
 		if err != nil {
 			return nil, err
@@ -131,6 +135,26 @@ func (r *Row) Encode() ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+func appendNewest(b []byte, n analytics.Newest) []byte {
+	var micros int64
+	if !n.TS.IsZero() {
+		micros = n.TS.UnixMicro()
+	}
+	b = binary.AppendVarint(b, micros)
+	b = appendString(b, n.ID)
+	b = appendString(b, n.ErrorType)
+	return appendString(b, n.ErrorMsg)
+}
+
+func (d *decoder) newest() analytics.Newest {
+	var n analytics.Newest
+	if micros := d.varint(); micros != 0 {
+		n.TS = time.UnixMicro(micros).UTC()
+	}
+	n.ID, n.ErrorType, n.ErrorMsg = d.string(), d.string(), d.string()
+	return n
 }
 
 func appendString(b []byte, s string) []byte {
@@ -164,10 +188,7 @@ func DecodeRow(body []byte, minExpires int64) (*Row, error) {
 		}
 		g := &Group{Dims: analytics.Dimensions{Runtime: f[0], DeviceType: f[1], DeviceID: f[2], JobName: f[3],
 			Tree: f[4], Branch: f[5], Arch: f[6], Kind: f[7], ErrorType: f[8]}}
-		if micros := d.varint(); micros != 0 {
-			g.Newest.TS = time.UnixMicro(micros).UTC()
-		}
-		g.Newest.ID, g.Newest.ErrorType, g.Newest.ErrorMsg = d.string(), d.string(), d.string()
+		g.Newest, g.NewestFailure = d.newest(), d.newest()
 		agg := d.string()
 		if d.err == nil {
 			d.err = g.Agg.UnmarshalBinary([]byte(agg))

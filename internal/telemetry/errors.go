@@ -23,6 +23,9 @@ const (
 	// route's scope; ask for one that has it.
 	CodeUnauthenticated Code = "unauthenticated"
 	CodeForbidden       Code = "forbidden"
+	// CodeNotFound: what the request names does not exist (a summary at a time before any
+	// was taken); asking again will not change that.
+	CodeNotFound Code = "not_found"
 )
 
 // FieldError names one problem with one field of one event (or of one query parameter,

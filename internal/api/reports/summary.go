@@ -32,14 +32,14 @@ func NewSummary(d api.Deps) api.Handler {
 				at = t
 			}
 			if d.Summary == nil {
-				return events.APIGatewayV2HTTPResponse{}, noSnapshot()
+				return events.APIGatewayV2HTTPResponse{}, noSnapshot(hasAt)
 			}
 			taken, body, found, err := d.Summary.Snapshot(ctx, at)
 			if err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
 			if !found {
-				return events.APIGatewayV2HTTPResponse{}, noSnapshot()
+				return events.APIGatewayV2HTTPResponse{}, noSnapshot(hasAt)
 			}
 			log.Debug("summary", "snapshot_at", telemetry.FormatTime(taken))
 			return events.APIGatewayV2HTTPResponse{
@@ -51,7 +51,14 @@ func NewSummary(d api.Deps) api.Handler {
 	}
 }
 
-func noSnapshot() error {
+// noSnapshot is the answer when no snapshot is found: without ?at= the rollup has not
+// taken its first yet (503: retry after its next tick); with ?at= there was none in the
+// day before that time, which no retry changes (404).
+func noSnapshot(hasAt bool) error {
+	if hasAt {
+		return &telemetry.Error{Code: telemetry.CodeNotFound,
+			Message: "No summary was taken at or in the day before that time; ask for a time after the rollup's first run and within the summaries' retention."}
+	}
 	return &telemetry.Error{Code: telemetry.CodeUnavailable, RetryAfter: time.Minute,
-		Message: "No summary was taken at or in the day before that time; the rollup takes one every minute, so retry after a minute."}
+		Message: "No summary has been taken yet; the rollup takes one every minute, so retry after a minute."}
 }

@@ -216,8 +216,7 @@ func (a *AnomalyAccumulator) Add(e *telemetry.Event) {
 	if n.newerThan(g.latest) {
 		g.latest = n
 	}
-	failed := e.IsInfraError || e.Result == telemetry.ResultFail || e.Result == telemetry.ResultIncomplete
-	if failed && n.newerThan(g.latestFailure) {
+	if Failed(e) && n.newerThan(g.latestFailure) {
 		g.latestFailure = n
 	}
 }

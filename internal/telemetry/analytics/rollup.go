@@ -21,6 +21,12 @@ func NewestOf(e *telemetry.Event) Newest {
 	return Newest{TS: e.TS, ID: e.ID, ErrorType: e.ErrorType, ErrorMsg: e.ErrorMsg}
 }
 
+// Failed reports whether e is what latest_failure reports: a failed or incomplete result,
+// or an infrastructure error.
+func Failed(e *telemetry.Event) bool {
+	return e.IsInfraError || e.Result == telemetry.ResultFail || e.Result == telemetry.ResultIncomplete
+}
+
 // NewerThan reports whether n is newer than o (a later ts, or the same ts and a greater
 // id). The zero Newest is older than any event.
 func (n Newest) NewerThan(o Newest) bool { return n.internal().newerThan(o.internal()) }
@@ -30,9 +36,10 @@ func (n Newest) internal() newestEvent {
 }
 
 // AddGroup counts the events of a rollup group as Add would count each of them: events
-// that all have dimensions d, counted in c, the newest of which is n. The caller vouches
-// that all of them are in the window (at or after Since).
-func (a *AnomalyAccumulator) AddGroup(d Dimensions, c Counts, n Newest) {
+// that all have dimensions d, counted in c, the newest of which is n and the newest Failed
+// one f (zero when none failed). The caller vouches that all of them are in the window (at
+// or after Since).
+func (a *AnomalyAccumulator) AddGroup(d Dimensions, c Counts, n, f Newest) {
 	if c.Total == 0 {
 		return
 	}
@@ -58,6 +65,9 @@ func (a *AnomalyAccumulator) AddGroup(d Dimensions, c Counts, n Newest) {
 	g.counts.Merge(c)
 	if latest := n.internal(); latest.newerThan(g.latest) {
 		g.latest = latest
+	}
+	if failure := f.internal(); failure.newerThan(g.latestFailure) {
+		g.latestFailure = failure
 	}
 }
 
