@@ -22,8 +22,13 @@ func routeRequest(t *testing.T, r api.Route) events.APIGatewayV2HTTPRequest {
 	req.RequestContext.HTTP.Path = r.Path
 	req.RequestContext.RouteKey = r.Method + " " + r.Path
 	switch {
-	case r.Method == "POST":
+	case r.Method == "POST" && strings.HasSuffix(r.Path, "/telemetry"):
 		req.Body = sampleBatch(t)
+	case r.Method == "POST":
+		// A run of its own per route, so that no route's post is a resend (208) of another's.
+		req.Body = strings.Replace(examplePipeline, `"pipeline_id": 1`, `"pipeline_id": "`+r.Path+`"`, 1)
+	case strings.HasSuffix(r.Path, "/pipelines/stats"):
+		req.RawQueryString = "project=test/project"
 	case strings.HasSuffix(r.Path, "/stats"):
 		req.RawQueryString = "group_by=runtime"
 	}
