@@ -38,6 +38,7 @@ const (
 	gatewayTimeout  = 30 // seconds API Gateway waits for an integration
 	listingPath     = "/telemetry"
 	ingestMethod    = "POST"
+	pipelinesPath   = "/pipelines"
 	listingMethod   = "GET"
 	specificAttribs = "SPECIFIC_ATTRIBUTES"
 )
@@ -296,6 +297,7 @@ var (
 const (
 	batchGet   = "dynamodb:BatchGetItem"
 	updateItem = "dynamodb:UpdateItem"
+	putItem    = "dynamodb:PutItem"
 )
 
 func TestTemplatePolicies(t *testing.T) {
@@ -336,6 +338,21 @@ func TestTemplatePolicies(t *testing.T) {
 		}
 		if !allows(sts, "dynamodb:BatchWriteItem", table) {
 			t.Errorf("function %s (ingest) may not dynamodb:BatchWriteItem on %s; it could not store events", id, eventsTableID)
+		}
+		// PutItem is for the run markers of POST /pipelines alone: it could overwrite events.
+		marks := slices.Contains(tp.functionsServing(ingestMethod, pipelinesPath), id)
+		for _, st := range sts {
+			if len(st.grants([]string{putItem})) == 0 {
+				continue
+			}
+			if !marks {
+				t.Errorf("function %s (ingest) statement %s allows %s; only POST %s marks runs", id, st.sid, putItem, pipelinesPath)
+			} else if why := runMarkersOnly(st.condition); why != "" {
+				t.Errorf("function %s statement %s allows %s beyond run markers: %s", id, st.sid, putItem, why)
+			}
+		}
+		if marks && !allows(sts, putItem, table) {
+			t.Errorf("function %s serves POST %s but may not %s on %s; it could not mark a run stored", id, pipelinesPath, putItem, eventsTableID)
 		}
 	}
 
@@ -396,6 +413,21 @@ func dayRegistryOnly(condition *yaml.Node) string {
 		}
 	}
 	return "no dynamodb:ReturnValues NONE condition, so an update could return the item it changed"
+}
+
+// runMarkersOnly explains what is missing from condition for a put to touch only run
+// markers and return nothing; "" when nothing is.
+func runMarkersOnly(condition *yaml.Node) string {
+	want := []string{store.RunMarkerPrefix + "*"}
+	if got := strs(lookup(condition, "ForAllValues:StringLike", "dynamodb:LeadingKeys")); !slices.Equal(got, want) {
+		return fmt.Sprintf("ForAllValues:StringLike dynamodb:LeadingKeys is %q; want %q", got, want)
+	}
+	for _, op := range []string{"StringEquals", "StringEqualsIfExists"} {
+		if slices.Equal(strs(lookup(condition, op, "dynamodb:ReturnValues")), []string{"NONE"}) {
+			return ""
+		}
+	}
+	return "no dynamodb:ReturnValues NONE condition, so a put could return the item it replaced"
 }
 
 // allows reports whether an Allow statement among sts grants action on resource, a

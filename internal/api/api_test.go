@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/auth"
@@ -34,6 +36,7 @@ var testNow = time.Date(2026, 8, 21, 9, 0, 0, 0, time.UTC)
 type testAPI struct {
 	ingest, query api.Handler
 	deps          api.Deps
+	eventsTable   string
 }
 
 func newAPI(t *testing.T, wrap func(store.DynamoAPI) store.DynamoAPI) testAPI {
@@ -54,7 +57,7 @@ func newAPI(t *testing.T, wrap func(store.DynamoAPI) store.DynamoAPI) testAPI {
 		Now:    func() time.Time { return testNow },
 		Tokens: store.NewTokens(dynamotest.Client(t), tables.Tokens),
 	}
-	return testAPI{ingest: api.NewIngest(deps), query: api.NewQuery(deps), deps: deps}
+	return testAPI{ingest: api.NewIngest(deps), query: api.NewQuery(deps), deps: deps, eventsTable: tables.Events}
 }
 
 // request is the event API Gateway sends for a request that the authorizer let through
@@ -111,6 +114,18 @@ func (a testAPI) total(t *testing.T) float64 {
 		t.Fatalf("query: %d %s", r.status, r.raw)
 	}
 	return r.body["total"].(float64)
+}
+
+// tableItems counts every item of the events table, events or not (day registry, run markers),
+// with a Scan no request path may use.
+func (a testAPI) tableItems(t *testing.T) int32 {
+	t.Helper()
+	out, err := dynamotest.Client(t).Scan(t.Context(), &dynamodb.ScanInput{
+		TableName: aws.String(a.eventsTable), Select: types.SelectCount, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("count items: %v", err)
+	}
+	return out.Count
 }
 
 func TestIngestSampleThenRepostIsAllDuplicates(t *testing.T) {

@@ -46,6 +46,12 @@ func (s *countingStore) Stored(_ context.Context, events []telemetry.Event) ([]b
 	return make([]bool, len(events)), nil
 }
 
+func (s *countingStore) RunStored(context.Context, telemetry.Event) (bool, error) { return false, nil }
+
+func (s *countingStore) MarkRunStored(context.Context, telemetry.Event) (bool, error) {
+	return true, nil
+}
+
 func fuzzDeps(s *countingStore) api.Deps {
 	return api.Deps{Events: s, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return testNow }}
 }

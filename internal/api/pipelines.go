@@ -61,20 +61,24 @@ func postPipeline(ctx context.Context, d Deps, log *slog.Logger, req events.APIG
 		resp.IDs = append(resp.IDs, e.ID)
 	}
 
-	// The run is stored once its pipeline_result event is, which is written last: a run
-	// whose jobs could not all be stored is not reported as stored, and its resend stores
-	// what is missing. A run already stored is reported, and nothing of the resend is
-	// written, even if its fields changed.
+	// A run is (project, pipeline_id) alone: its marker, keyed on the pipeline_result's
+	// id, is written only after every event of the run is stored, so a run answered with
+	// 503 is not marked and its resend stores what is missing. A marked run is reported
+	// and nothing of the resend is written, even if its fields (created_at too) changed.
 	pipeline, parts := run.Events[:1], run.Events[1:]
-	stored, err := d.Events.Stored(ctx, pipeline)
+	alreadyReported := func(detail string) (events.APIGatewayV2HTTPResponse, error) {
+		resp.Detail = fmt.Sprintf("Pipeline %s of %s was already stored; %s", run.PipelineID, run.Project, detail)
+		log.Info("pipeline", "project", run.Project, "pipeline_id", run.PipelineID, "already_reported", true,
+			"inserted", resp.Inserted)
+		return JSON(http.StatusAlreadyReported, resp), nil
+	}
+	marked, err := d.Events.RunStored(ctx, pipeline[0])
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	if stored[0] {
+	if marked {
 		resp.Duplicates = len(run.Events)
-		resp.Detail = fmt.Sprintf("Pipeline %s of %s was already stored; nothing was changed.", run.PipelineID, run.Project)
-		log.Info("pipeline", "project", run.Project, "pipeline_id", run.PipelineID, "already_reported", true)
-		return JSON(http.StatusAlreadyReported, resp), nil
+		return alreadyReported("nothing was changed.")
 	}
 	steps := []struct {
 		batch  []telemetry.Event
@@ -104,6 +108,21 @@ func postPipeline(ctx context.Context, d Deps, log *slog.Logger, req events.APIG
 			done := ingestResponse{Inserted: resp.Inserted, Duplicates: resp.Duplicates}
 			return notStoredResponse(ctx, req, err, done, notStored, len(run.Events), false, 0, nil), nil
 		}
+	}
+	// Unmarked but every event already there: an earlier request stored the run whole and
+	// could not mark it. Marking now, the run is reported as that request left it.
+	first, err := d.Events.MarkRunStored(ctx, pipeline[0])
+	if err != nil {
+		log.Error("mark pipeline run stored", "error", err.Error())
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	switch {
+	case resp.Inserted == 0:
+		return alreadyReported("nothing was changed.")
+	case !first:
+		// Two sends of one run raced past the check; the other marked it first. What this
+		// one inserted stays (ingest may not delete), and the answer says so.
+		return alreadyReported("a request sent at the same time stored it first, and the events counted as inserted here were kept too.")
 	}
 	resp.Events = run.Events
 	log.Info("pipeline", "project", run.Project, "pipeline_id", run.PipelineID, "events", len(run.Events),

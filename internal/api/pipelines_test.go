@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/api/reports"
@@ -253,6 +257,89 @@ func TestPipelineRunNotStoredWholeIsStoredByItsResend(t *testing.T) {
 	// Not 208: the run was never stored whole, so the resend stores it.
 	if r := call(t, post, postPipeline("/pipelines", "", examplePipeline)); r.status != 200 || r.body["inserted"] != 3.0 {
 		t.Fatalf("resend: %d %s, want 200 with 3 inserted", r.status, r.raw)
+	}
+}
+
+// TestPipelineRunIsItsProjectAndIDAlone: created_at is part of an event's key, but not of
+// the run's identity; a resend with another created_at (another day bucket too) is
+// reported and writes nothing, while another pipeline_id is another run.
+func TestPipelineRunIsItsProjectAndIDAlone(t *testing.T) {
+	a := newPipelinesAPI(t)
+	if r := call(t, a.post, postPipeline("/pipelines", "", examplePipeline)); r.status != 200 || r.body["inserted"] != 3.0 {
+		t.Fatalf("first post: %d %s", r.status, r.raw)
+	}
+	before, itemsBefore := a.stored(t), a.tableItems(t)
+
+	const created = `"created_at": "2023-06-13T14:11:24.029+07:00"`
+	for _, tc := range []struct{ name, created string }{
+		{"a later created_at", `"created_at": "2023-06-13T14:11:25.029+07:00"`},
+		{"created_at on another day", `"created_at": "2023-06-20T09:00:00+00:00"`},
+		{"the same instant at another offset", `"created_at": "2023-06-13T07:11:24.029Z"`},
+	} {
+		body := strings.Replace(examplePipeline, created, tc.created, 1)
+		if body == examplePipeline {
+			t.Fatalf("%s: the example has no %s to change", tc.name, created)
+		}
+		r := call(t, a.post, postPipeline("/save_metrics", "", body))
+		if r.status != 208 || r.body["inserted"] != 0.0 || r.body["duplicates"] != 3.0 {
+			t.Errorf("%s: %d %s, want 208 Already Reported, nothing inserted", tc.name, r.status, r.raw)
+		}
+	}
+	if after, items := a.stored(t), a.tableItems(t); after != before || items != itemsBefore {
+		t.Fatalf("storage changed after 208 answers: %d items, then %d\nbefore %s\nafter  %s", itemsBefore, items, before, after)
+	}
+
+	other := strings.Replace(examplePipeline, `"pipeline_id": 1`, `"pipeline_id": 2`, 1)
+	if r := call(t, a.post, postPipeline("/pipelines", "", other)); r.status != 200 || r.body["inserted"] != 3.0 {
+		t.Fatalf("another pipeline_id: %d %s, want 200 with 3 inserted", r.status, r.raw)
+	}
+	// Its three events and its marker; the day is registered already.
+	if got, want := a.tableItems(t), itemsBefore+4; got != want {
+		t.Errorf("%d items after another run, want %d", got, want)
+	}
+	if got := a.total(t); got != 6 {
+		t.Errorf("%v events after two runs, want 6", got)
+	}
+}
+
+// failingPut refuses PutItem, the run marker's write, while fail is set.
+type failingPut struct {
+	store.DynamoAPI
+	fail atomic.Bool
+}
+
+func (f *failingPut) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if f.fail.Load() {
+		return nil, &types.ProvisionedThroughputExceededException{Message: aws.String("injected throttling")}
+	}
+	return f.DynamoAPI.PutItem(ctx, in, opts...)
+}
+
+// TestPipelineRunUnmarkedIsMarkedByItsResend: every event stored but the marker not is
+// answered "retry" (429 here, the store being throttled), since a later resend with another created_at would otherwise be stored twice; the
+// resend finds every event, marks the run and reports it.
+func TestPipelineRunUnmarkedIsMarkedByItsResend(t *testing.T) {
+	puts := &failingPut{}
+	puts.fail.Store(true)
+	a := newAPI(t, func(db store.DynamoAPI) store.DynamoAPI {
+		puts.DynamoAPI = db
+		return puts
+	})
+	post := api.NewPipelines(a.deps)
+	if r := call(t, post, postPipeline("/pipelines", "", examplePipeline)); r.status != 429 || r.headers["Retry-After"] == "" {
+		t.Fatalf("with the marker refused: %d %s, want 429 with Retry-After", r.status, r.raw)
+	}
+	puts.fail.Store(false)
+	if r := call(t, post, postPipeline("/pipelines", "", examplePipeline)); r.status != 208 || r.body["inserted"] != 0.0 {
+		t.Fatalf("resend: %d %s, want 208: the run was stored whole before", r.status, r.raw)
+	}
+	items := a.tableItems(t)
+	moved := strings.Replace(examplePipeline, "2023-06-13T14:11:24.029", "2023-06-13T14:11:30.000", 1)
+	if r := call(t, post, postPipeline("/pipelines", "", moved)); r.status != 208 {
+		t.Fatalf("resend with another created_at: %d %s, want 208", r.status, r.raw)
+	}
+	if got := a.tableItems(t); got != items || a.total(t) != 3 {
+		t.Errorf("%d items (%v events) after the moved resend, want %d (3)", got, a.total(t), items)
 	}
 }
 

@@ -81,6 +81,10 @@ func (r *recorder) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _
 	return &dynamodb.UpdateItemOutput{}, nil
 }
 
+func (r *recorder) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return &dynamodb.PutItemOutput{}, nil
+}
+
 func (r *recorder) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	return nil, errors.New("bench: the capturing recorder cannot query")
 }

@@ -43,6 +43,12 @@ func (s *countingStore) Stored(_ context.Context, events []telemetry.Event) ([]b
 	return make([]bool, len(events)), nil
 }
 
+func (s *countingStore) RunStored(context.Context, telemetry.Event) (bool, error) { return false, nil }
+
+func (s *countingStore) MarkRunStored(context.Context, telemetry.Event) (bool, error) {
+	return true, nil
+}
+
 // FuzzGatewayRequest: any request net/http accepts gets an answer through the gateway and
 // the real handlers: never a 5xx, a non-2xx answer always in the error shape, and a
 // rejected request stores nothing.

@@ -45,6 +45,13 @@ type EventStore interface {
 	// Stored reports, for each of events (with its ID and TS set), whether an unexpired
 	// event with its key is already stored, reading keys only. It writes nothing.
 	Stored(ctx context.Context, events []Event) ([]bool, error)
+	// RunStored reports whether the pipeline run whose pipeline_result event is run (its
+	// ID derived from (project, pipeline_id) alone) is marked stored and unexpired, reading
+	// keys only. It writes nothing.
+	RunStored(ctx context.Context, run Event) (bool, error)
+	// MarkRunStored marks that run stored, for as long as its events are kept. It reports
+	// false, changing nothing, when the run is already marked.
+	MarkRunStored(ctx context.Context, run Event) (bool, error)
 	// QueryEvents returns one page of the events matching f in the order page asks. An
 	// invalid cursor is an *Error with CodeInvalid.
 	QueryEvents(ctx context.Context, f Filter, page PageRequest) (Page, error)
