@@ -49,11 +49,10 @@ func findChromium(t *testing.T) string {
 }
 
 // console collects what a page reports as broken: console errors and warnings, uncaught
-// exceptions, and failed loads other than those expected.
+// exceptions, and failed loads.
 type console struct {
 	mu       sync.Mutex
 	problems []string
-	expected func(url string) bool
 }
 
 func (c *console) listen(ctx context.Context) error {
@@ -74,7 +73,7 @@ func (c *console) listen(ctx context.Context) error {
 				p += " " + ev.ExceptionDetails.Exception.Description
 			}
 		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError && !(ev.Entry.Source == log.EntrySourceNetwork && c.expected(ev.Entry.URL)) {
+			if ev.Entry.Level == log.EntryLevelError {
 				p = "log: " + ev.Entry.Text + " " + ev.Entry.URL
 			}
 		}
@@ -112,7 +111,7 @@ func newTab(t *testing.T, parent context.Context, token string) tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(parent)
 	t.Cleanup(cancel)
-	c := &console{expected: func(string) bool { return false }}
+	c := &console{}
 	if err := c.listen(ctx); err != nil {
 		t.Fatal(err)
 	}
