@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,12 +26,23 @@ import (
 // error row on its path here (TestOpenAPICoversEveryRoute), so a new route adds its rows.
 type exchange struct {
 	method, path, query, body string
-	fault                     fault // switched on for this request only
+	encoding                  string // Content-Encoding, when set
+	fault                     fault  // switched on for this request only
+	as                        caller
 	status                    int
 	// unadmitted: a success for a request the description does not admit (partial mode
 	// stores the valid events of a batch that has invalid ones).
 	unadmitted bool
 }
+
+// caller is the token an exchange sends.
+type caller int
+
+const (
+	callerFull     caller = iota // the server's token with every scope
+	callerNone                   // no Authorization header
+	callerReadOnly               // a token with the read scope only
+)
 
 // cursorPlaceholder in a query is replaced by a real cursor of GET /telemetry?limit=2.
 const cursorPlaceholder = "CURSOR"
@@ -47,9 +59,15 @@ var exchanges = []exchange{
 	{method: "POST", path: "/telemetry", body: `[` + strings.Repeat(" ", telemetry.MaxBodyBytes) + `]`, status: 413},
 	{method: "POST", path: "/telemetry", body: `[{"kind":"job_result","runtime":"x","id":"thr-1"}]`, fault: faultThrottle, status: 503},
 	{method: "POST", path: "/telemetry", body: `[{"kind":"job_result","runtime":"x","id":"brk-1"}]`, fault: faultBreak, status: 500},
+	{method: "POST", path: "/telemetry", body: twoEvents, encoding: "br", status: 415},
+	{method: "POST", path: "/telemetry", body: twoEvents, as: callerNone, status: 401},
+	{method: "POST", path: "/v0/telemetry", body: twoEvents, as: callerReadOnly, status: 403},
 
 	{method: "GET", path: "/telemetry", query: "runtime=lava-collabora&kind=job_result&limit=3", status: 200},
 	{method: "GET", path: "/telemetry", query: "limit=2&cursor=" + cursorPlaceholder, status: 200},
+	{method: "GET", path: "/v0/telemetry", query: "runtime=lava-cip&order=desc&limit=3", status: 200},
+	{method: "GET", path: "/telemetry", query: "order=newest", status: 400},
+	{method: "GET", path: "/telemetry", as: callerNone, status: 401},
 	{method: "GET", path: "/latest/telemetry", query: "lab=lava-cip&is_infra_error=false&since=2020-01-01", status: 200},
 	{method: "GET", path: "/telemetry", query: "limit=0", status: 400},
 	{method: "GET", path: "/telemetry", query: "colour=blue", status: 400},
@@ -67,6 +85,12 @@ var exchanges = []exchange{
 	{method: "GET", path: "/telemetry/anomalies", query: "window=2h", status: 400},
 	{method: "GET", path: "/telemetry/anomalies", fault: faultBreak, status: 500},
 
+	{method: "GET", path: "/telemetry/summary", status: 200},
+	{method: "GET", path: "/v0/telemetry/summary", query: "at=2020-01-01T00:00:00Z", status: 503},
+	{method: "GET", path: "/latest/telemetry/summary", as: callerReadOnly, status: 200},
+	{method: "GET", path: "/telemetry/summary", query: "at=yesterday", status: 400},
+	{method: "GET", path: "/telemetry/summary", as: callerNone, status: 401},
+
 	{method: "POST", path: "/pipelines", body: pipelineRun(7), status: 200},
 	{method: "POST", path: "/latest/pipelines", body: pipelineRun(7), status: 208},
 	{method: "POST", path: "/pipelines", body: `{"project":"x"}`, status: 400},
@@ -74,6 +98,7 @@ var exchanges = []exchange{
 	{method: "POST", path: "/save_metrics", body: pipelineRun(9), fault: faultBreak, status: 500},
 	{method: "GET", path: "/pipelines/stats", query: "project=test/project", status: 200},
 	{method: "GET", path: "/pipelines/stats", query: "exclude_restarts=maybe", status: 400},
+	{method: "POST", path: "/save_metrics", body: pipelineRun(10), as: callerReadOnly, status: 403},
 
 	{method: "GET", path: "/", query: "window=24h&e.runtime=lava-cip", status: 200},
 	{method: "GET", path: "/latest", status: 200},
@@ -82,6 +107,8 @@ var exchanges = []exchange{
 	{method: "POST", path: "/docs", body: "[]", status: 405},
 	{method: "GET", path: "/openapi.json", status: 200},
 	{method: "GET", path: "/latest/openapi.json", status: 200},
+	{method: "GET", path: "/v0/openapi.json", as: callerNone, status: 200},
+	{method: "GET", path: "/docs", as: callerNone, status: 200},
 	{method: "DELETE", path: "/openapi.json", status: 405},
 
 	{method: "GET", path: "/nope", status: 404},
@@ -123,12 +150,17 @@ func loadSpec(t *testing.T, s *server) *openapi3.T {
 }
 
 // specPath is the documented path of a served one: the description lists each route
-// once, without the /latest prefix every route is also served under.
+// once, without the /latest and /v0 prefixes every route is also served under.
 func specPath(p string) string {
-	if p == api.LatestPrefix {
-		return "/"
+	for _, prefix := range []string{api.LatestPrefix, api.V0Prefix} {
+		if p == prefix {
+			return "/"
+		}
+		if rest, ok := strings.CutPrefix(p, prefix+"/"); ok {
+			return "/" + rest
+		}
 	}
-	return strings.TrimPrefix(p, api.LatestPrefix)
+	return p
 }
 
 // checkOpenAPI sends every exchange to s and validates each answer against the
@@ -146,6 +178,15 @@ func checkOpenAPI(t *testing.T, s *server) {
 			}
 			if x.body != "" {
 				req.Header.Set("Content-Type", "application/json")
+			}
+			if x.encoding != "" {
+				req.Header.Set("Content-Encoding", x.encoding)
+			}
+			switch x.as {
+			case callerFull:
+				req.Header.Set("Authorization", "Bearer "+s.token)
+			case callerReadOnly:
+				req.Header.Set("Authorization", "Bearer "+s.readOnly)
 			}
 			s.faults.mode.Store(int32(x.fault))
 			resp, err := http.DefaultClient.Do(req)
@@ -196,7 +237,7 @@ func checkAgainstSpec(t *testing.T, doc *openapi3.T, x exchange, req *http.Reque
 		Request:    sent,
 		PathParams: map[string]string{},
 		Route:      &routers.Route{Spec: doc, Path: path, PathItem: item, Method: x.method, Operation: op},
-		Options:    &openapi3filter.Options{MultiError: true},
+		Options:    &openapi3filter.Options{MultiError: true, AuthenticationFunc: bearerSent},
 	}
 	if x.status < 300 && !x.unadmitted {
 		if err := openapi3filter.ValidateRequest(t.Context(), input); err != nil {
@@ -213,6 +254,17 @@ func checkAgainstSpec(t *testing.T, doc *openapi3.T, x exchange, req *http.Reque
 	if err != nil {
 		t.Errorf("answer does not match the description: %v\n%.400s", err, body)
 	}
+}
+
+// bearerSent admits a request under the description's bearer scheme only if it carries
+// a bearer token, so a public page the description puts behind the scheme fails its
+// token-less success rows.
+func bearerSent(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	if in.SecurityScheme.Type == "http" && in.SecurityScheme.Scheme == "bearer" &&
+		strings.HasPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer ") {
+		return nil
+	}
+	return fmt.Errorf("the request does not satisfy security scheme %s", in.SecuritySchemeName)
 }
 
 // TestOpenAPICoversEveryRoute: the description and routes.All list the same operations,
@@ -255,7 +307,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 
 func firstCursor(t *testing.T, s *server) string {
 	t.Helper()
-	resp, err := http.Get(s.URL + "/telemetry?limit=2")
+	resp, err := s.client.Get(s.URL + "/telemetry?limit=2")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,25 +2,24 @@ package web_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/devgateway"
 	"github.com/pipetel/pipetel/internal/dynamotest"
+	"github.com/pipetel/pipetel/internal/rollup"
 	"github.com/pipetel/pipetel/internal/routes"
 	"github.com/pipetel/pipetel/internal/simulate"
 	"github.com/pipetel/pipetel/internal/store"
@@ -91,43 +90,49 @@ func TestSimulatedServer(t *testing.T) {
 	t.Run("openapi", func(t *testing.T) { checkOpenAPI(t, s) })
 }
 
-// server is every route of routes.All behind the local gateway (the code path of `make
-// dev`), over DynamoDB Local holding the simulated traffic.
+// server is every route of routes.All behind the local gateway and its authorizer (the
+// code path of `make dev`), over DynamoDB Local holding the simulated traffic, rolled up
+// once so GET /telemetry/summary has a snapshot to answer with.
 type server struct {
 	URL    string
 	faults *faulty
-	// summary is the stand-in for GET /telemetry/summary while routes.All has no such
-	// route; nil once it has.
-	summary *summaryStandIn
+	// token has every scope; readOnly has only read, for the 403 of a POST.
+	token, readOnly string
+	// client sends token on every request, as the dashboard does once given it.
+	client *http.Client
 }
 
-const summaryPath = "/telemetry/summary"
+// bearer adds "Authorization: Bearer <token>" to every request it sends.
+type bearer struct{ token string }
 
-// summaryStandIn answers GET /telemetry/summary as a deployment without the route does
-// (404 in the error shape) until a test gives it a body to answer 200 with, so the
-// dashboard's summary section can be seen both hidden and shown.
-type summaryStandIn struct{ body atomic.Pointer[string] }
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
 
-func (s *summaryStandIn) route() api.Route {
-	return api.Route{Method: "GET", Path: summaryPath, Function: "summary", New: func(api.Deps) api.Handler {
-		return func(_ context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-			if b := s.body.Load(); b != nil {
-				return api.JSON(http.StatusOK, json.RawMessage(*b)), nil
-			}
-			return api.GatewayError(http.StatusNotFound, nil, req.RequestContext.RequestID), nil
-		}
-	}}
+// newToken stores a new token with scopes and returns it.
+func newToken(t *testing.T, tokens *store.Tokens, name string, scopes ...auth.Scope) string {
+	t.Helper()
+	token := auth.NewToken()
+	if err := tokens.Create(t.Context(), auth.Token{Name: name, Hash: auth.Hash(token), Scopes: scopes, Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return token
 }
 
 func newServer(t *testing.T) *server {
 	t.Helper()
 	tables := dynamotest.NewTables(t)
 	faults := &faulty{DynamoAPI: dynamotest.Client(t)}
+	// The summary table is written without faults: they are for the requests a test sends.
+	summary := store.NewSummary(dynamotest.Client(t), store.SummaryOptions{Table: tables.Summary, EventsTable: tables.Events, EventShards: 4})
 	evStore := store.NewEvents(faults, store.EventsOptions{
 		Table: tables.Events, EventShards: 4, RuntimeShards: 3, KindShards: 4,
 		Retention: 14 * 24 * time.Hour, CursorSecret: []byte("test cursor secret"),
 		// Short pauses: the throttled rows retry until the attempts run out.
 		Backoff: store.Backoff{Attempts: 2, Base: time.Millisecond, Max: time.Millisecond},
+		Stale:   summary,
 	})
 	now := time.Now().UTC()
 	evs, err := simulate.Generate(simulate.Options{Seed: 13, Events: simulatedEvents, Start: now.Add(-simulatedSpan), End: now})
@@ -140,18 +145,22 @@ func newServer(t *testing.T) *server {
 	if _, err := evStore.PutEvents(t.Context(), evs); err != nil {
 		t.Fatal(err)
 	}
-	all := slices.Clone(routes.All)
-	var summary *summaryStandIn
-	if !slices.ContainsFunc(all, func(r api.Route) bool { return r.Method == "GET" && r.Path == summaryPath }) {
-		summary = &summaryStandIn{}
-		all = append(all, summary.route())
-	}
+	tokens := store.NewTokens(dynamotest.Client(t), tables.Tokens)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	g, err := devgateway.New(all, api.Deps{Events: evStore, Log: log, Now: time.Now}, log)
+	deps := api.Deps{Events: evStore, Summary: summary, Tokens: tokens, Retention: 14 * 24 * time.Hour, Log: log, Now: time.Now}
+	// One run of the rollup function's job, as the schedule of `make dev` runs it.
+	if err := rollup.NewScheduled(deps)(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	g, err := devgateway.New(routes.All, deps, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.UseAuthorizer(devgateway.NewAuthorizer(api.NewAuthorizer(deps), api.AuthorizerCacheTTL, false, time.Now))
 	hs := httptest.NewServer(g)
 	t.Cleanup(hs.Close)
-	return &server{URL: hs.URL, faults: faults, summary: summary}
+	token := newToken(t, tokens, "web-test", auth.ScopeIngest, auth.ScopeRead)
+	return &server{URL: hs.URL, faults: faults, token: token,
+		readOnly: newToken(t, tokens, "web-test-read", auth.ScopeRead),
+		client:   &http.Client{Transport: bearer{token: token}}}
 }

@@ -182,19 +182,32 @@
     ], errs, (r) => drill(view, { runtime: r.runtime, error_type: r.error_type ?? "" }), "no repeated runtime errors or skips");
   }
 
-  // renderSummary shows GET /telemetry/summary's answer generically: its scalar fields as
-  // a line, and each list of objects as a table. The route's exact shape is still being
-  // settled; a generic view keeps the page working across its versions.
+  // renderSummary shows GET /telemetry/summary's answer generically: its snapshot time as
+  // a line, and each list of objects as a table of their scalar fields. A nested object of
+  // figures only (numbers or null, such as a runtime's last_24h) becomes columns of its own;
+  // other nested objects (an anomaly's KernelCI row) are left out, its key names it.
   function renderSummary(s) {
     const body = $("summary-body");
     body.replaceChildren();
-    const at = s.snapshot_at || s.at || s.generated_at || "";
+    const at = s.snapshot_at || "";
     $("summary-at").textContent = at ? "snapshot " + fmtTime(at) : "";
+    const scalar = (v) => v === null || typeof v !== "object";
+    const figures = (v) => v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => x === null || typeof x === "number");
+    const show = (name, v) => (v == null ? "" : /(_at|since|seen|until|confirmed)$/.test(name) ? fmtTime(v)
+      : /_rate$/.test(name) ? fmtRate(v) : /^duration_/.test(name) ? fmtSecs(v) : v);
     for (const [k, v] of Object.entries(s)) {
       if (!Array.isArray(v) || !v.length || typeof v[0] !== "object") continue;
-      const keys = [...new Set(v.flatMap((r) => Object.keys(r)))].filter((c) => typeof v[0][c] !== "object" || v[0][c] === null);
+      const columns = [];
+      for (const c of [...new Set(v.flatMap((r) => Object.keys(r)))]) {
+        const sample = v.find((r) => r[c] != null);
+        const first = sample ? sample[c] : null;
+        if (scalar(first)) columns.push([c.replace(/_/g, " "), (r) => show(c, r[c])]);
+        else if (figures(first)) {
+          for (const f of Object.keys(first)) columns.push([(c + " " + f).replace(/_/g, " "), (r) => show(f, r[c] && r[c][f])]);
+        }
+      }
       const t = el("table");
-      table(t, keys.map((c) => [c.replace(/_/g, " "), (r) => (r[c] == null ? "" : /(_at|since|seen|until)$/.test(c) ? fmtTime(r[c]) : r[c])]), v, null);
+      table(t, columns, v, null);
       body.append(el("h3", {}, k.replace(/_/g, " ")), t);
     }
     $("summary").hidden = false;
@@ -271,7 +284,8 @@
     const sec = $("events");
     sec.hidden = false;
     $("events-filter").textContent = Object.entries(f).map(([k, v]) => k + "=" + (v === "" ? '""' : v)).join(" ");
-    const params = Object.assign({ limit: PAGE }, f);
+    // Newest first, as the count line says; the API's default is oldest first.
+    const params = Object.assign({ limit: PAGE, order: "desc" }, f);
     if (!fresh && drillNext) params.cursor = drillNext;
     const page = await get("telemetry", params);
     drillNext = page.next;
