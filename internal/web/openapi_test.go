@@ -86,7 +86,7 @@ var exchanges = []exchange{
 	{method: "GET", path: "/telemetry/anomalies", fault: faultBreak, status: 500},
 
 	{method: "GET", path: "/telemetry/summary", status: 200},
-	{method: "GET", path: "/v0/telemetry/summary", query: "at=2020-01-01T00:00:00Z", status: 503},
+	{method: "GET", path: "/v0/telemetry/summary", query: "at=2020-01-01T00:00:00Z", status: 404},
 	{method: "GET", path: "/latest/telemetry/summary", as: callerReadOnly, status: 200},
 	{method: "GET", path: "/telemetry/summary", query: "at=yesterday", status: 400},
 	{method: "GET", path: "/telemetry/summary", as: callerNone, status: 401},
