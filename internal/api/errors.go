@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -52,7 +53,8 @@ func errorResponse(err error, requestID string) events.APIGatewayV2HTTPResponse 
 		te = &telemetry.Error{Code: telemetry.CodeInternal,
 			Message: "Something went wrong on our side; try again, and quote the request id if it persists."}
 	}
-	resp := JSON(statusOf(te.Code), errorBody{Detail: te.Message, Errors: te.Fields, RequestID: requestID})
+	detail, fields := boundErrors(te.Message, te.Fields)
+	resp := JSON(statusOf(te.Code), errorBody{Detail: detail, Errors: fields, RequestID: requestID})
 	if te.RetryAfter > 0 {
 		setRetryAfter(resp, te.RetryAfter)
 	}
@@ -74,7 +76,7 @@ func setRetryAfter(resp events.APIGatewayV2HTTPResponse, d time.Duration) {
 // deployment's gateway answers these itself; the local gateway uses this so both look
 // alike to clients.
 func GatewayError(status int, allow []string, requestID string) events.APIGatewayV2HTTPResponse {
-	detail := "No such route: the API serves /telemetry, /telemetry/stats, /telemetry/anomalies, /pipelines and /pipelines/stats, also under /latest and /v0."
+	detail := "No such route: GET /openapi.json lists every route; each is also served under /latest and /v0 (the dashboard at /latest and /v0)."
 	switch status {
 	case http.StatusMethodNotAllowed:
 		detail = "This path does not take that method; see the Allow header."
@@ -136,4 +138,44 @@ func UnreadableRequest(why Unreadable, requestID string) events.APIGatewayV2HTTP
 		u = unreadable[NotHTTP]
 	}
 	return JSON(u.status, errorBody{Detail: u.detail, RequestID: requestID})
+}
+
+// Bounds of an error answer. Messages quote the values received, and a client can send a
+// 6 MB id; quoted twice, in detail and errors, the answer would pass Lambda's response
+// limit and reach the client as a 5xx. So each message is cut to maxMessageBytes, and the
+// errors list ends once it reaches maxErrorsBytes, saying so in detail.
+const (
+	maxMessageBytes = 1 << 10
+	maxErrorsBytes  = 2 << 20
+)
+
+// boundErrors returns detail and fields cut to the bounds above, leaving fields unchanged.
+func boundErrors(detail string, fields []telemetry.FieldError) (string, []telemetry.FieldError) {
+	detail = cutText(detail, 4*maxMessageBytes)
+	out := make([]telemetry.FieldError, 0, len(fields))
+	size := 0
+	for _, f := range fields {
+		f.Field, f.Message = cutText(f.Field, maxMessageBytes), cutText(f.Message, maxMessageBytes)
+		size += len(f.Field) + len(f.Message) + 64 // the index, keys and quoting
+		if size > maxErrorsBytes {
+			detail += fmt.Sprintf(" (errors lists the first %d of %d problems, to fit the response limit.)", len(out), len(fields))
+			break
+		}
+		out = append(out, f)
+	}
+	if len(fields) == 0 {
+		out = nil
+	}
+	return detail, out
+}
+
+// cutText shortens s to at most n bytes on a UTF-8 boundary, marking the cut with "…".
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
