@@ -26,7 +26,7 @@ LAMBDA_BUILD := CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS)
 .PHONY: web
 
 # The web assets come before anything that embeds them.
-dev test build invoke: $(WEB_ASSETS)
+dev test build invoke fuzz: $(WEB_ASSETS)
 
 # Built, not `go run`: go run exits 1 on Ctrl-C, which make would report as a failure.
 dev: $(DYNAMODB_LOCAL)
