@@ -2,14 +2,10 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
@@ -55,23 +51,9 @@ func (s *Events) MarkRunStored(ctx context.Context, run telemetry.Event) (bool, 
 	}
 	cond := expression.AttributeNotExists(expression.Name(AttrPK)).
 		Or(expression.Name(AttrExpiresAt).LessThanEqual(expression.Value(s.now().Unix())))
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return false, fmt.Errorf("run marker expression: %w", err)
-	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.opts.Table),
-		Item:                      item,
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
-	var taken *types.ConditionalCheckFailedException
-	if errors.As(err, &taken) {
-		return false, nil
-	}
+	wrote, err := conditionalPut(ctx, s.db, s.opts.Table, item, cond)
 	if err != nil {
 		return false, clientError(fmt.Errorf("mark run stored: %w", err))
 	}
-	return true, nil
+	return wrote, nil
 }

@@ -367,25 +367,11 @@ func (s *Summary) Claim(ctx context.Context, l telemetry.RollupLease, owner stri
 	cond := expression.AttributeNotExists(expression.Name(AttrPK)).
 		Or(expression.Name(attrUntil).LessThan(expression.Value(now.UnixMilli()))).
 		Or(expression.Name(attrOwner).Equal(expression.Value(owner)))
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return false, err
-	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.opts.Table),
-		Item:                      item,
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
-	var held *types.ConditionalCheckFailedException
-	if errors.As(err, &held) {
-		return false, nil
-	}
+	claimed, err := conditionalPut(ctx, s.db, s.opts.Table, item, cond)
 	if err != nil {
 		return false, clientError(fmt.Errorf("claim rollup lease: %w", err))
 	}
-	return true, nil
+	return claimed, nil
 }
 
 // Release implements telemetry.RollupStore: the lease lapses at once if owner holds it.
