@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -17,42 +16,10 @@ import (
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/routes"
-	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/telemetrytest"
 )
 
-// countingStore takes every write and counts it, and has nothing to read. The fuzz
-// targets check what handlers do with any input, thousands of times a second, which is
-// not what storage tests are for: those run on DynamoDB Local.
-type countingStore struct{ puts atomic.Int64 }
-
-func (s *countingStore) PutEvents(_ context.Context, events []telemetry.Event) ([]telemetry.PutOutcome, error) {
-	s.puts.Add(int64(len(events)))
-	out := make([]telemetry.PutOutcome, len(events))
-	for i := range out {
-		out[i] = telemetry.Inserted
-	}
-	return out, nil
-}
-
-func (s *countingStore) QueryEvents(context.Context, telemetry.Filter, telemetry.PageRequest) (telemetry.Page, error) {
-	return telemetry.Page{}, nil
-}
-
-func (s *countingStore) EachEvent(context.Context, telemetry.Filter, func(telemetry.Event) error) error {
-	return nil
-}
-
-func (s *countingStore) Stored(_ context.Context, events []telemetry.Event) ([]bool, error) {
-	return make([]bool, len(events)), nil
-}
-
-func (s *countingStore) RunStored(context.Context, telemetry.Event) (bool, error) { return false, nil }
-
-func (s *countingStore) MarkRunStored(context.Context, telemetry.Event) (bool, error) {
-	return true, nil
-}
-
-func fuzzDeps(s *countingStore) api.Deps {
+func fuzzDeps(s *telemetrytest.CountingStore) api.Deps {
 	return api.Deps{Events: s, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: func() time.Time { return testNow }}
 }
 
@@ -96,7 +63,7 @@ func FuzzIngest(f *testing.F) {
 	f.Add("partial=true&partial=false", []byte(`[]`))
 	f.Add("x=%zz", []byte(`{}`))
 	f.Fuzz(func(t *testing.T, query string, body []byte) {
-		s := &countingStore{}
+		s := &telemetrytest.CountingStore{}
 		req := request("POST", query, string(body))
 		// A body that is not UTF-8 reaches the handler base64-encoded, as API Gateway sends it.
 		if !utf8.Valid(body) {
@@ -104,8 +71,8 @@ func FuzzIngest(f *testing.F) {
 		}
 		resp, err := api.NewIngest(fuzzDeps(s))(context.Background(), req)
 		checkAnswer(t, resp, err)
-		if resp.StatusCode != 200 && s.puts.Load() > 0 {
-			t.Fatalf("status %d, yet %d events were stored", resp.StatusCode, s.puts.Load())
+		if resp.StatusCode != 200 && s.Puts.Load() > 0 {
+			t.Fatalf("status %d, yet %d events were stored", resp.StatusCode, s.Puts.Load())
 		}
 	})
 }
@@ -129,7 +96,7 @@ func FuzzQueryParams(f *testing.F) {
 		}
 		req := request("GET", query, "")
 		req.RawPath, req.RequestContext.HTTP.Path = r.Path, r.Path
-		resp, err := r.New(fuzzDeps(&countingStore{}))(context.Background(), req)
+		resp, err := r.New(fuzzDeps(&telemetrytest.CountingStore{}))(context.Background(), req)
 		checkAnswer(t, resp, err)
 	})
 }

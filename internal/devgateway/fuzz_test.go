@@ -3,51 +3,18 @@ package devgateway
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/routes"
-	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/telemetrytest"
 )
-
-// countingStore takes every write and counts it, and has nothing to read: the fuzz
-// target checks what the gateway and the handlers make of any request, not storage.
-type countingStore struct{ puts atomic.Int64 }
-
-func (s *countingStore) PutEvents(_ context.Context, events []telemetry.Event) ([]telemetry.PutOutcome, error) {
-	s.puts.Add(int64(len(events)))
-	out := make([]telemetry.PutOutcome, len(events))
-	for i := range out {
-		out[i] = telemetry.Inserted
-	}
-	return out, nil
-}
-
-func (s *countingStore) QueryEvents(context.Context, telemetry.Filter, telemetry.PageRequest) (telemetry.Page, error) {
-	return telemetry.Page{}, nil
-}
-
-func (s *countingStore) EachEvent(context.Context, telemetry.Filter, func(telemetry.Event) error) error {
-	return nil
-}
-
-func (s *countingStore) Stored(_ context.Context, events []telemetry.Event) ([]bool, error) {
-	return make([]bool, len(events)), nil
-}
-
-func (s *countingStore) RunStored(context.Context, telemetry.Event) (bool, error) { return false, nil }
-
-func (s *countingStore) MarkRunStored(context.Context, telemetry.Event) (bool, error) {
-	return true, nil
-}
 
 // FuzzGatewayRequest: any request net/http accepts gets an answer through the gateway and
 // the real handlers: never a 5xx, a non-2xx answer always in the error shape, and a
@@ -71,7 +38,7 @@ func FuzzGatewayRequest(f *testing.F) {
 		if err != nil {
 			return // net/http refuses it before any handler; TestServerRefusalsInErrorShape covers those
 		}
-		s := &countingStore{}
+		s := &telemetrytest.CountingStore{}
 		g, err := New(routes.All, api.Deps{Events: s, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now},
 			slog.New(slog.NewJSONHandler(io.Discard, nil)))
 		if err != nil {
@@ -84,8 +51,8 @@ func FuzzGatewayRequest(f *testing.F) {
 			t.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 		if w.Code >= 300 {
-			if s.puts.Load() > 0 {
-				t.Fatalf("status %d, yet %d events were stored", w.Code, s.puts.Load())
+			if s.Puts.Load() > 0 {
+				t.Fatalf("status %d, yet %d events were stored", w.Code, s.Puts.Load())
 			}
 			var shape struct {
 				Detail    string `json:"detail"`
