@@ -36,9 +36,11 @@ const (
 	trailerErrorBody = "Lambda-Runtime-Function-Error-Body"
 )
 
-// MaxResponseBytes is Lambda's limit on a synchronous invocation's response; a larger one
-// fails the invocation, so it does here too rather than passing locally and failing live.
-const MaxResponseBytes = 6 << 20
+// MaxResponseBytes is Lambda's limit on a synchronous invocation's response, 6 MiB and
+// 100 bytes: Lambda's Function.ResponseSizeTooLarge names 6291556 bytes, and AWS's Runtime
+// Interface Emulator has the same figure (interop.MaxPayloadSize). A larger one fails the
+// invocation, so it does here too rather than passing locally and failing live.
+const MaxResponseBytes = 6<<20 + 100
 
 // MaxRequestBytes is Lambda's limit on a synchronous invocation's request payload, the
 // event as JSON; Invoke refuses a larger one as Lambda does, before the function runs.
@@ -282,7 +284,7 @@ func (a *RuntimeAPI) handleResponse(w http.ResponseWriter, r *http.Request) {
 	case tooLarge != nil:
 		// Lambda fails the invocation, not just the POST.
 		ans.err = &FunctionError{Type: "Function.ResponseSizeTooLarge",
-			Message: fmt.Sprintf("response payload exceeds the %d-byte limit", MaxResponseBytes)}
+			Message: fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", MaxResponseBytes)}
 		inv.answer <- ans
 		writeAPIError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", ans.err.Message)
 		return

@@ -183,6 +183,19 @@ func TestRuntimeAPIStreamedError(t *testing.T) {
 	}
 }
 
+func TestRuntimeAPIResponseAtTheLimit(t *testing.T) {
+	api, rt := newAPI(t, time.Minute)
+	results := invokeAsync(t.Context(), api, `{}`)
+	id, _ := rt.next()
+	full := bytes.Repeat([]byte("x"), MaxResponseBytes)
+	if status, body := rt.post("/invocation/"+id+"/response", bytes.NewReader(full), nil); status != http.StatusAccepted {
+		t.Errorf("POST of %d bytes: status %d: %s", len(full), status, body)
+	}
+	if r := <-results; r.err != nil || len(r.resp.Payload) != 6291556 {
+		t.Errorf("Invoke = %d bytes, %v; want Lambda's largest response, 6291556 bytes", len(r.resp.Payload), r.err)
+	}
+}
+
 func TestRuntimeAPIResponseTooLarge(t *testing.T) {
 	api, rt := newAPI(t, time.Minute)
 	results := invokeAsync(t.Context(), api, `{}`)
