@@ -21,7 +21,7 @@ func (g *Gateway) SetTimeouts(byFunction map[string]time.Duration) {
 }
 
 // invokeWithin calls the route's handler with its function's deadline counted from when the
-// request was received. A handler still running at the deadline is left to wind down on
+// request was received; ctx must not end before that deadline. A handler still running at the deadline is left to wind down on
 // its cancelled context, and the request is answered errTimedOut, as Lambda stops a
 // function there and API Gateway answers for it.
 func (g *Gateway) invokeWithin(ctx context.Context, rt route, event events.APIGatewayV2HTTPRequest, received time.Time) (events.APIGatewayV2HTTPResponse, error) {
@@ -43,18 +43,12 @@ func (g *Gateway) invokeWithin(ctx context.Context, rt route, event events.APIGa
 	select {
 	case r := <-done:
 		return r.resp, r.err
-	case <-ctx.Done():
+	case <-ctx.Done(): // only the deadline ends ctx: the caller's going away does not
 		select {
 		case r := <-done: // it answered just in time
 			return r.resp, r.err
 		default:
 		}
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return events.APIGatewayV2HTTPResponse{}, errTimedOut
-		}
-		// The client went away: the handler sees the cancellation and returns soon, and
-		// its answer goes nowhere, but the gateway's log line still tells what it was.
-		r := <-done
-		return r.resp, r.err
+		return events.APIGatewayV2HTTPResponse{}, errTimedOut
 	}
 }

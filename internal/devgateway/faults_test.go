@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,50 @@ func TestFunctionDeadline(t *testing.T) {
 	get.last(t)
 	if _, has := get.ctxs[0].Deadline(); has {
 		t.Error("a function with no timeout set got a deadline")
+	}
+}
+
+// TestClientThatHalfClosesGetsItsAnswer: a client that sends its whole request and then
+// closes its write side (shutdown(SHUT_WR), as some HTTP/1.0-style clients and `nc -N` do)
+// is still reading. net/http takes the EOF for a client gone and cancels the request's
+// context, but API Gateway does not stop a Lambda when its caller goes away, so the
+// function must run on and the client read its answer, not a 500 for `context canceled`.
+func TestClientThatHalfClosesGetsItsAnswer(t *testing.T) {
+	g, post, _, log := newGateway(t)
+	g.SetTimeouts(map[string]time.Duration{"ingest": time.Hour})
+	g.now = time.Now
+	gone := make(chan struct{})
+	rt := g.paths["/telemetry"]["POST"]
+	rt.handler = func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		<-gone // net/http has cancelled the request's context
+		if err := ctx.Err(); err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		return post.handle(ctx, e)
+	}
+	g.paths["/telemetry"]["POST"] = rt
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		go func() {
+			<-r.Context().Done()
+			// Cause waits for the cancellation to reach every context derived from this one.
+			_ = context.Cause(r.Context())
+			close(gone)
+		}()
+		g.ServeHTTP(w, r)
+	}))
+	srv.Listener = Listener(srv.Listener)
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	const body = `[{"kind":"job_result","runtime":"lava-collabora","result":"pass"}]`
+	raw := "POST /telemetry HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	resp := exchange(t, srv.Listener.Addr().String(), raw, true)
+	if resp.StatusCode != http.StatusOK || len(post.events) != 1 {
+		t.Errorf("status %d, %d events given to the function; want 200 and 1", resp.StatusCode, len(post.events))
+	}
+	if strings.Contains(log.String(), `"level":"ERROR"`) {
+		t.Errorf("an error was logged for a client that is still reading:\n%s", log)
 	}
 }
 

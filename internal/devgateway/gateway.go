@@ -127,8 +127,13 @@ func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp e
 		return api.UnreadableRequest(api.BodyCutShort, id), rt.key
 	}
 	event := request(r, body, rt.key, id, received)
+	// API Gateway does not stop a Lambda invocation when its caller goes away: the function
+	// runs to its answer or its deadline. net/http cancels the request's context on a client
+	// gone, and also on one that only half-closed its socket and is still reading, so the
+	// authorizer and the function get a context that outlives the connection.
+	ctx := context.WithoutCancel(r.Context())
 	if !rt.public {
-		if denied, stop := g.authorizer.apply(r.Context(), &event); stop {
+		if denied, stop := g.authorizer.apply(ctx, &event); stop {
 			return denied, rt.key
 		}
 	}
@@ -138,7 +143,7 @@ func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp e
 	if api.PayloadSize(event) > api.MaxPayloadBytes {
 		return api.GatewayError(http.StatusRequestEntityTooLarge, nil, id), rt.key
 	}
-	resp, err = g.invokeWithin(r.Context(), rt, event, received)
+	resp, err = g.invokeWithin(ctx, rt, event, received)
 	switch {
 	case errors.Is(err, errTimedOut):
 		g.log.Error("function ran past its timeout; answering 504",
