@@ -96,6 +96,9 @@ func checkAccess(d Deps, req events.APIGatewayV2HTTPRequest) error {
 	case auth.OutcomeMalformed:
 		return &telemetry.Error{Code: telemetry.CodeUnauthenticated,
 			Message: "The Authorization header must be \"Bearer <token>\" with a pipetel token (ptl_...); send it so."}
+	case auth.OutcomeRepeated:
+		return &telemetry.Error{Code: telemetry.CodeUnauthenticated,
+			Message: "The Authorization header was sent more than once (API Gateway joins repeated headers with commas); send it once, as \"Bearer <token>\"."}
 	case auth.OutcomeRefused:
 		return &telemetry.Error{Code: telemetry.CodeUnauthenticated,
 			Message: "The bearer token is unknown, expired or revoked; ask the operator for a valid one."}

@@ -72,6 +72,7 @@ func TestEveryRouteChecksItsScope(t *testing.T) {
 		}{
 			{"no authorizer", nil, 401, "needs a token"},
 			{"malformed", &auth.Decision{Outcome: auth.OutcomeMalformed}, 401, "Bearer"},
+			{"repeated", &auth.Decision{Outcome: auth.OutcomeRepeated}, 401, "sent more than once"},
 			{"refused", &auth.Decision{Outcome: auth.OutcomeRefused}, 401, "unknown, expired or revoked"},
 			{"other scopes", &auth.Decision{Outcome: auth.OutcomeAllowed, Name: "x", Scopes: other}, 403, "scope " + string(need)},
 			{"right scope", &auth.Decision{Outcome: auth.OutcomeAllowed, Name: "x", Scopes: []auth.Scope{need}}, 0, ""}, // 0: the route's own answer

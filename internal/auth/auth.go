@@ -142,6 +142,10 @@ const (
 	OutcomeAllowed   Outcome = "allowed"   // a usable token; Decision.Scopes says what for
 	OutcomeMissing   Outcome = "missing"   // no Authorization header
 	OutcomeMalformed Outcome = "malformed" // a header, but not "Bearer <token>"
+	// OutcomeRepeated is an Authorization header sent more than once. API Gateway (HTTP API,
+	// payload 2.0) joins the values of a repeated header with commas, and a token never
+	// holds a comma, so a comma means the client sent the header twice.
+	OutcomeRepeated Outcome = "repeated"
 	// OutcomeRefused covers unknown, expired and revoked tokens alike: telling them apart
 	// would tell a holder of a stolen or guessed token which it has.
 	OutcomeRefused Outcome = "refused"
@@ -175,6 +179,9 @@ type Authorizer struct {
 func (a Authorizer) Decide(ctx context.Context, header string) (Decision, error) {
 	if strings.TrimSpace(header) == "" {
 		return Decision{Outcome: OutcomeMissing}, nil
+	}
+	if strings.Contains(header, ",") {
+		return Decision{Outcome: OutcomeRepeated}, nil
 	}
 	token, ok := BearerToken(header)
 	if !ok {
@@ -234,7 +241,7 @@ func FromContext(c map[string]any) Decision {
 				d.Scopes = append(d.Scopes, sc)
 			}
 		}
-	case OutcomeMalformed, OutcomeRefused:
+	case OutcomeMalformed, OutcomeRepeated, OutcomeRefused:
 	default:
 		d.Outcome = OutcomeMissing
 	}

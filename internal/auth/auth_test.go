@@ -149,6 +149,9 @@ func TestDecide(t *testing.T) {
 		{"good", "Bearer " + good, auth.OutcomeAllowed},
 		{"missing", "", auth.OutcomeMissing},
 		{"no scheme", good, auth.OutcomeMalformed},
+		// Sent twice, as API Gateway passes a repeated header: the values joined by a comma.
+		{"repeated", "Bearer " + good + ",Bearer " + good, auth.OutcomeRepeated},
+		{"repeated, spaced", "Bearer " + good + ", Bearer " + unknown, auth.OutcomeRepeated},
 		{"unknown", "Bearer " + unknown, auth.OutcomeRefused},
 		{"expired", "Bearer " + expired, auth.OutcomeRefused},
 		{"revoked", "Bearer " + revoked, auth.OutcomeRefused},

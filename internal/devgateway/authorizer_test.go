@@ -149,6 +149,22 @@ func TestEveryRouteThroughTheAuthorizer(t *testing.T) {
 	}
 }
 
+// TestDoubledAuthorizationHeaderIsNamed: a client that sends its Authorization header
+// twice (a proxy adding the token a client already sent) gets a 401 that says so, even
+// when both carry the same good token, since API Gateway hands the authorizer one value,
+// the two joined by a comma.
+func TestDoubledAuthorizationHeaderIsNamed(t *testing.T) {
+	ag := newAuthGateway(t, false)
+	tok := "Bearer " + ag.token(t, "lab", 0, auth.ScopeRead)
+	r := httptest.NewRequest("GET", "/telemetry", nil)
+	r.Header.Add("Authorization", tok)
+	r.Header.Add("Authorization", tok)
+	w := serve(ag.g, r)
+	if w.Code != 401 || !strings.Contains(w.Body.String(), "sent more than once") {
+		t.Errorf("doubled header: %d %s; want 401 saying it was sent more than once", w.Code, w.Body)
+	}
+}
+
 // TestPublicRoutesNeedNoToken: the pages a browser opens (api.Route.Public) answer without
 // a token, as their template events have no authorizer.
 func TestPublicRoutesNeedNoToken(t *testing.T) {
