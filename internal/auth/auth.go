@@ -115,7 +115,7 @@ type Token struct {
 	Scopes   []Scope
 	Created  time.Time
 	Expires  time.Time // zero: never
-	LastUsed time.Time // zero: never used; kept to the hour (see Authorizer)
+	LastUsed time.Time // zero: never used; written at most hourly, so up to an hour behind (see Authorizer)
 	Revoked  bool
 }
 
@@ -203,7 +203,9 @@ func (a Authorizer) Decide(ctx context.Context, header string) (Decision, error)
 	}
 	if now.Sub(t.LastUsed) >= touchEvery {
 		// Last-used is bookkeeping: failing to record it must not refuse a good token.
-		_ = a.Tokens.TouchToken(ctx, hash, now.Truncate(touchEvery))
+		// The time itself, not the hour it falls in: an hour would read as used before it
+		// was created for a token used in its first hour.
+		_ = a.Tokens.TouchToken(ctx, hash, now)
 	}
 	return Decision{Outcome: OutcomeAllowed, Name: t.Name, Scopes: t.Scopes}, nil
 }
