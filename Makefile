@@ -33,8 +33,10 @@ dev: $(DYNAMODB_LOCAL)
 	$(GO) build -o .cache/bin/devserver ./cmd/devserver
 	.cache/bin/devserver
 
+# make test: every test against DynamoDB Local, then bounded fuzzing (make fuzz, ~1.5 min).
 test: $(DYNAMODB_LOCAL) lint
 	$(GO) run ./cmd/dynamolocal run -- $(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz
 
 # make bench: every figure of BENCHMARKS.md against its own in-memory DynamoDB Local,
 # printed and written to .local/bench.json. BENCH_FLAGS passes flags on (-only ingest).

@@ -25,7 +25,7 @@ import (
 )
 
 // defaultRoots are the product packages, each with its subpackages.
-var defaultRoots = []string{"./internal/telemetry", "./internal/store", "./internal/api"}
+var defaultRoots = []string{"./internal/telemetry", "./internal/store", "./internal/api", "./internal/rollup", "./internal/auth"}
 
 func main() {
 	roots := flag.String("pkgs", strings.Join(defaultRoots, ","), "comma-separated package roots to mutate, each with its subpackages")
