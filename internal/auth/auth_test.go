@@ -194,3 +194,29 @@ func TestFromContextWithoutAnAuthorizerIsMissing(t *testing.T) {
 		t.Errorf("unknown scope names must be dropped: %+v", d)
 	}
 }
+
+// TestLastUsedIsWrittenAtMostHourly: a token's use is recorded when the last record is an
+// hour old or more, and not before, so a busy token costs one write an hour.
+func TestLastUsedIsWrittenAtMostHourly(t *testing.T) {
+	now := time.Date(2026, 8, 21, 9, 30, 0, 0, time.UTC)
+	tok := auth.NewToken()
+	for _, c := range []struct {
+		name     string
+		lastUsed time.Time
+		touched  bool
+	}{
+		{"never used", time.Time{}, true},
+		{"an hour ago", now.Add(-time.Hour), true},
+		{"just under an hour ago", now.Add(-time.Hour + time.Second), false},
+	} {
+		store := &memTokens{byHash: map[string]auth.Token{}, touched: map[string]time.Time{}}
+		store.byHash[auth.Hash(tok)] = auth.Token{Name: "lab", Hash: auth.Hash(tok), Scopes: []auth.Scope{auth.ScopeRead}, LastUsed: c.lastUsed}
+		a := auth.Authorizer{Tokens: store, Now: func() time.Time { return now }}
+		if d, err := a.Decide(t.Context(), "Bearer "+tok); err != nil || d.Outcome != auth.OutcomeAllowed {
+			t.Fatalf("%s: %+v, %v", c.name, d, err)
+		}
+		if _, got := store.touched[auth.Hash(tok)]; got != c.touched {
+			t.Errorf("%s: last used written %v, want %v", c.name, got, c.touched)
+		}
+	}
+}
