@@ -33,14 +33,15 @@ func main() {
 	workers := flag.Int("workers", 1, "mutants tested at once; each runs a package's tests")
 	timeout := flag.Int("timeout-coefficient", 10, "a mutant's tests time out after this many times the unmutated run")
 	from := flag.Bool("from-reports", false, "do not run gremlins; summarise the reports a previous run left beside -out")
+	again := flag.Bool("recheck", true, "test again, one by one, the mutants gremlins reports not covered")
 	flag.Parse()
-	if err := run(strings.Split(*roots, ","), *out, *workers, *timeout, *from, os.Stdout); err != nil {
+	if err := run(strings.Split(*roots, ","), *out, *workers, *timeout, *from, *again, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "mutate: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(roots []string, out string, workers, timeout int, fromReports bool, stdout io.Writer) error {
+func run(roots []string, out string, workers, timeout int, fromReports, again bool, stdout io.Writer) error {
 	reportDir := strings.TrimSuffix(out, filepath.Ext(out))
 	if err := os.MkdirAll(reportDir, 0o755); err != nil {
 		return err
@@ -50,6 +51,11 @@ func run(roots []string, out string, workers, timeout int, fromReports bool, std
 		report := filepath.Join(reportDir, strings.ReplaceAll(strings.Trim(root, "./"), "/", "_")+".json")
 		if !fromReports {
 			if err := unleash(root, report, workers, timeout); err != nil {
+				return fmt.Errorf("%s: %w", root, err)
+			}
+		}
+		if again {
+			if err := recheck(root, report, os.Stderr); err != nil {
 				return fmt.Errorf("%s: %w", root, err)
 			}
 		}
@@ -100,6 +106,9 @@ type Score struct {
 	Lived      int    `json:"lived"`
 	NotCovered int    `json:"not_covered"`
 	NotViable  int    `json:"not_viable"`
+	// Rechecked counts the mutants gremlins reported not covered that were tested again
+	// one by one (see recheck); they are counted above by what that found.
+	Rechecked int `json:"rechecked"`
 	// Percent is the share caught among the mutants that compiled, in percent rounded down
 	// to one decimal: (Killed+TimedOut) / (Killed+TimedOut+Lived+NotCovered).
 	Percent float64 `json:"percent_caught"`
@@ -107,14 +116,18 @@ type Score struct {
 	Survivors []string `json:"survivors"`
 }
 
+// gremlinsReport is the part of gremlins' JSON report that is read, and rewritten by
+// recheck (which adds Rechecked).
 type gremlinsReport struct {
-	Files []struct {
+	GoModule string `json:"go_module"`
+	Files    []struct {
 		Name      string `json:"file_name"`
 		Mutations []struct {
-			Type   string `json:"type"`
-			Status string `json:"status"`
-			Line   int    `json:"line"`
-			Column int    `json:"column"`
+			Type      string `json:"type"`
+			Status    string `json:"status"`
+			Line      int    `json:"line"`
+			Column    int    `json:"column"`
+			Rechecked bool   `json:"rechecked,omitempty"`
 		} `json:"mutations"`
 	} `json:"files"`
 }
@@ -137,18 +150,21 @@ func Summarize(root string, raw []byte) ([]Score, error) {
 		}
 		for _, m := range f.Mutations {
 			survivor := false
+			if m.Rechecked {
+				s.Rechecked++
+			}
 			switch m.Status {
-			case "KILLED":
+			case statusKilled:
 				s.Killed++
-			case "TIMED OUT":
+			case statusTimedOut:
 				s.TimedOut++
-			case "LIVED":
+			case statusLived:
 				s.Lived++
 				survivor = true
-			case "NOT COVERED":
+			case statusNotCovered:
 				s.NotCovered++
 				survivor = true
-			case "NOT VIABLE":
+			case statusNotViable:
 				s.NotViable++
 			default:
 				return nil, fmt.Errorf("%s:%d: unknown status %q", file, m.Line, m.Status)
@@ -174,9 +190,9 @@ func Summarize(root string, raw []byte) ([]Score, error) {
 // WriteTable prints one line per package, in a fixed layout that diffs well run to run.
 func WriteTable(w io.Writer, scores []Score) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "package\tcaught %\tkilled\ttimed out\tlived\tnot covered\tnot viable\t")
+	fmt.Fprintln(tw, "package\tcaught %\tkilled\ttimed out\tlived\tnot covered\tnot viable\trechecked\t")
 	for _, s := range scores {
-		fmt.Fprintf(tw, "%s\t%.1f\t%d\t%d\t%d\t%d\t%d\t\n", s.Package, s.Percent, s.Killed, s.TimedOut, s.Lived, s.NotCovered, s.NotViable)
+		fmt.Fprintf(tw, "%s\t%.1f\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Package, s.Percent, s.Killed, s.TimedOut, s.Lived, s.NotCovered, s.NotViable, s.Rechecked)
 	}
 	_ = tw.Flush()
 }
