@@ -340,6 +340,8 @@ func TestDecodeBatchFields(t *testing.T) {
 		{name: "ts epoch seconds", event: decodeTestEvent(`,"ts":1755698591`), check: wantTS(at("2025-08-20T14:03:11Z"))},
 		{name: "ts epoch seconds string", event: decodeTestEvent(`,"ts":"1755698591.5"`), check: wantTS(at("2025-08-20T14:03:11.5Z"))},
 		{name: "ts epoch milliseconds", event: decodeTestEvent(`,"ts":1755698591250`), check: wantTS(at("2025-08-20T14:03:11.25Z"))},
+		// pydantic reads milliseconds only above 2e10: 2e10 itself is seconds (here, before 1970).
+		{name: "ts epoch at the milliseconds bound", event: decodeTestEvent(`,"ts":-20000000000`), check: wantTS(at("1336-03-23T12:26:40Z"))},
 		{name: "ts absent", event: decodeTestEvent(``), check: wantTS(decodeTestNow)},
 		{name: "ts null", event: decodeTestEvent(`,"ts":null`), check: wantTS(decodeTestNow)},
 		{name: "ts empty", event: decodeTestEvent(`,"ts":""`), check: wantTS(decodeTestNow)},
