@@ -209,6 +209,9 @@ func TestDecodeBatchRejectsTheBatch(t *testing.T) {
 		{"truncated", `[{"kind":"job_result"`, CodeInvalid, "it ends after 21 bytes, before the array is complete, so it was probably cut short."},
 		{"UTF-16", "\xff\xfe[\x00]\x00", CodeInvalid, "The body is not valid UTF-8 (the first bad byte is at offset 0)"},
 		{"Latin-1 and broken", "[{\"runtime\":\"caf\xe9\"", CodeInvalid, "not valid UTF-8 (the first bad byte is at offset 16)"},
+		// Offsets count the byte order mark the decoder skipped, so they point into the body as sent.
+		{"BOM then Latin-1", "\xef\xbb\xbf[{\"runtime\":\"caf\xe9\"", CodeInvalid, "not valid UTF-8 (the first bad byte is at offset 19)"},
+		{"BOM then truncated", "\xef\xbb\xbf" + `[{"kind":"job_result"`, CodeInvalid, "it ends after 24 bytes"},
 		{"too many events", many(MaxBatchEvents + 1), CodeTooLarge, "The batch has 10001 events, more than the 10000 allowed; split it"},
 		{"too many bytes", "[" + strings.Repeat(" ", MaxBodyBytes) + "]", CodeTooLarge, "larger than 6291456 bytes (6 MB)"},
 	}
@@ -341,6 +344,10 @@ func TestDecodeBatchFields(t *testing.T) {
 		{name: "ts epoch seconds string", event: decodeTestEvent(`,"ts":"1755698591.5"`), check: wantTS(at("2025-08-20T14:03:11.5Z"))},
 		{name: "ts epoch milliseconds", event: decodeTestEvent(`,"ts":1755698591250`), check: wantTS(at("2025-08-20T14:03:11.25Z"))},
 		// pydantic reads milliseconds only above 2e10: 2e10 itself is seconds (here, before 1970).
+		// The stored keys order years 0000 to 9999: the first instant of year 0 is kept, year
+		// 10000 is not (in milliseconds, as numbers that large are read).
+		{name: "ts epoch year 0", event: decodeTestEvent(`,"ts":-62167219200000`), check: wantTS(time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC))},
+		{name: "ts epoch year 10000", event: decodeTestEvent(`,"ts":253402300800000`), errs: want{{"ts", ""}}},
 		{name: "ts epoch at the milliseconds bound", event: decodeTestEvent(`,"ts":-20000000000`), check: wantTS(at("1336-03-23T12:26:40Z"))},
 		{name: "ts absent", event: decodeTestEvent(``), check: wantTS(decodeTestNow)},
 		{name: "ts null", event: decodeTestEvent(`,"ts":null`), check: wantTS(decodeTestNow)},
@@ -373,6 +380,13 @@ func TestDecodeBatchFields(t *testing.T) {
 		{name: "infra string no", event: decodeTestEvent(`,"is_infra_error":"no"`), check: wantInfra(false)},
 		{name: "infra string 0", event: decodeTestEvent(`,"is_infra_error":"0"`), check: wantInfra(false)},
 		{name: "infra number 1", event: decodeTestEvent(`,"is_infra_error":1`), check: wantInfra(true)},
+		// pydantic's lax bool takes the floats 1.0 and 0.0 as it takes 1 and 0.
+		{name: "infra number 1.0", event: decodeTestEvent(`,"is_infra_error":1.0`), check: wantInfra(true)},
+		{name: "infra number 0.0", event: decodeTestEvent(`,"is_infra_error":0.0`), check: func(t *testing.T, d Decoded) {
+			if d.Event.IsInfraError || len(d.Warnings) != 0 {
+				t.Errorf("is_infra_error %v with warnings %v; want false, taken as sent", d.Event.IsInfraError, d.Warnings)
+			}
+		}},
 		{name: "infra number 0", event: decodeTestEvent(`,"is_infra_error":0`), check: wantInfra(false)},
 		{name: "infra maybe", event: decodeTestEvent(`,"is_infra_error":"maybe"`),
 			warns: want{{"is_infra_error", `must be true or false; the value sent, "maybe", is kept in extra as "is_infra_error"`}},
@@ -405,6 +419,7 @@ func TestDecodeBatchFields(t *testing.T) {
 		{name: "duration", event: decodeTestEvent(`,"duration":1312.5`), check: wantDuration(1312.5)},
 		{name: "duration string", event: decodeTestEvent(`,"duration":"12.5"`), check: wantDuration(12.5)},
 		{name: "duration 0", event: decodeTestEvent(`,"duration":0`), check: wantDuration(0)},
+		{name: "duration at the bound", event: decodeTestEvent(`,"duration":1000000000`), check: wantDuration(1e9)},
 		{name: "duration below a microsecond", event: decodeTestEvent(`,"duration":1e-200`), check: wantDuration(0)},
 		{name: "duration rounded to microseconds", event: decodeTestEvent(`,"duration":1.23456789`), check: wantDuration(1.234568)},
 		{name: "duration -0.0", event: decodeTestEvent(`,"duration":-0.0`), check: wantDuration(0)},
@@ -418,14 +433,19 @@ func TestDecodeBatchFields(t *testing.T) {
 			check: wantExtra(`{"duration":-2}`, nil)},
 		{name: "duration beyond DynamoDB", event: decodeTestEvent(`,"duration":1e200`), warns: want{{"duration", "must be a number of seconds"}}},
 		// id
-		{name: "id given", event: decodeTestEvent(`,"id":"lava:17342311.job-result_A"`), check: wantID("lava:17342311.job-result_A")},
+		// An id given is the idempotency key whatever the ts (IDGiven); a derived one is not.
+		{name: "id given", event: decodeTestEvent(`,"id":"lava:17342311.job-result_A"`), check: func(t *testing.T, d Decoded) {
+			if d.Event.ID != "lava:17342311.job-result_A" || !d.Event.IDGiven {
+				t.Errorf("id = %q, given %v; want the id sent, given", d.Event.ID, d.Event.IDGiven)
+			}
+		}},
 		{name: "id 128", event: decodeTestEvent(`,"id":"` + strings.Repeat("i", 128) + `"`), check: wantID(strings.Repeat("i", 128))},
 		{name: "id 129", event: decodeTestEvent(`,"id":"` + strings.Repeat("i", 129) + `"`), errs: want{{"id", "must be 1 to 128 characters from A-Z, a-z, 0-9, '.', '_', ':' and '-'"}}},
 		{name: "id slash", event: decodeTestEvent(`,"id":"a/b"`), errs: want{{"id", `must be 1 to 128 characters from A-Z, a-z, 0-9, '.', '_', ':' and '-', not "a/b"`}}},
 		{name: "id number", event: decodeTestEvent(`,"id":17342311`), errs: want{{"id", "must be a string, not a number"}}},
 		{name: "id empty is derived", event: decodeTestEvent(`,"id":""`), check: func(t *testing.T, d Decoded) {
-			if !hexID.MatchString(d.Event.ID) {
-				t.Errorf("id = %q, want a derived one", d.Event.ID)
+			if !hexID.MatchString(d.Event.ID) || d.Event.IDGiven {
+				t.Errorf("id = %q, given %v; want a derived one, not given", d.Event.ID, d.Event.IDGiven)
 			}
 		}},
 		// extra
