@@ -81,11 +81,15 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 
+	// Nothing below reads decoded after this loop, which lets the collector free it (and
+	// every invalid event) while the valid ones are stored: for the largest batch it is
+	// as large as the body.
+	total := len(decoded)
 	var (
 		invalid   []telemetry.FieldError
-		results   = make([]eventResult, len(decoded))
-		valid     []telemetry.Event
-		validAt   []int // index in decoded of each valid event
+		results   = make([]eventResult, total)
+		valid     = make([]telemetry.Event, 0, total)
+		validAt   = make([]int, 0, total) // index in decoded of each valid event
 		resp      ingestResponse
 		badEvents int
 	)
@@ -108,7 +112,7 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 	isPartial := partial != nil && *partial
 	if badEvents > 0 && !isPartial {
 		return events.APIGatewayV2HTTPResponse{}, &telemetry.Error{Code: telemetry.CodeInvalid, Fields: invalid,
-			Message: invalidBatchDetail(invalid, badEvents, len(decoded))}
+			Message: invalidBatchDetail(invalid, badEvents, total)}
 	}
 
 	var outcomes []telemetry.PutOutcome
@@ -135,11 +139,11 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 		}
 		resp.IDs = append(resp.IDs, valid[j].ID)
 	}
-	log.Info("ingest", "events", len(decoded), "inserted", resp.Inserted, "duplicates", resp.Duplicates,
+	log.Info("ingest", "events", total, "inserted", resp.Inserted, "duplicates", resp.Duplicates,
 		"invalid", badEvents, "not_stored", len(notStored))
 
 	if len(notStored) > 0 {
-		return notStoredResponse(ctx, req, err, resp, notStored, len(decoded), isPartial, badEvents, results), nil
+		return notStoredResponse(ctx, req, err, resp, notStored, total, isPartial, badEvents, results), nil
 	}
 	if isPartial {
 		resp.Rejected = &badEvents

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/pipetel/pipetel/internal/api"
@@ -78,7 +80,35 @@ func StartScheduled(newJob func(api.Deps) func(context.Context) error) {
 // Start runs one Lambda function: it builds the dependencies once per cold start and
 // serves the handler newHandler makes from them.
 func Start(newHandler func(api.Deps) api.Handler) {
-	lambda.Start(newHandler(startDeps(false)))
+	lambda.Start(GatewayHandler(newHandler(startDeps(false))))
+}
+
+// GatewayHandler serves API Gateway's payload format 2.0 invocations to h as a
+// lambda.Handler: the event is decoded where it lies in the invocation payload, and the
+// response encoded byte for byte as aws-lambda-go encodes it (no HTML escaping).
+// aws-lambda-go's own reflection first copies the whole payload into a json.Decoder's
+// buffer, which for the largest ingest request is one more 6 MB copy held while the
+// request is served. An error is an invocation that is no API Gateway event, which
+// Lambda reports as a function error, as it would have before.
+type GatewayHandler api.Handler
+
+// Invoke implements lambda.Handler.
+func (h GatewayHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var req events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(payload, &req); err != nil {
+		return nil, err
+	}
+	resp, err := h(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(resp); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(out.Bytes(), []byte{'\n'}), nil
 }
 
 // StartAuthorizer runs the authorizer function, which needs TOKENS_TABLE.

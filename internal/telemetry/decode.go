@@ -72,7 +72,9 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 //
 // A problem with the batch as a whole is an *Error (CodeInvalid, or CodeTooLarge for too
 // many events or bytes). Otherwise there is one Decoded per array element, and an event is
-// valid when its Errors is empty; valid events have their ID set.
+// valid when its Errors is empty; valid events have their ID set. DecodeBatch never
+// writes to body, and the events may share its memory (an Extra sent in canonical form is
+// the body's own bytes), so body must not change while they are in use.
 func DecodeBatch(body []byte, now time.Time) ([]Decoded, error) {
 	if len(body) > MaxBodyBytes {
 		return nil, &Error{Code: CodeTooLarge, Message: fmt.Sprintf(
@@ -88,19 +90,22 @@ func DecodeBatch(body []byte, now time.Time) ([]Decoded, error) {
 	if len(trimmed) == 0 {
 		return nil, Invalidf("The body is empty; send a JSON array of events.")
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(body, &elems); err != nil {
-		return nil, batchDecodeError(body, skipped, trimmed[0], err)
-	}
-	if trimmed[0] != '[' { // a top-level null unmarshals into a nil slice without error
+	if !json.Valid(body) || trimmed[0] != '[' {
+		// Only a body that is no array gets here; encoding/json says what is wrong.
+		var elems []json.RawMessage
+		if err := json.Unmarshal(body, &elems); err != nil {
+			return nil, batchDecodeError(body, skipped, trimmed[0], err)
+		}
+		// A top-level null unmarshals into a nil slice without error.
 		return nil, Invalidf("The body is JSON null; send a JSON array of events.")
 	}
-	if len(elems) == 0 {
+	elems, n := arrayElements(trimmed, MaxBatchEvents)
+	if n == 0 {
 		return nil, Invalidf("The event list is empty; send at least one event.")
 	}
-	if len(elems) > MaxBatchEvents {
+	if n > MaxBatchEvents {
 		return nil, &Error{Code: CodeTooLarge, Message: fmt.Sprintf(
-			"The batch has %d events, more than the %d allowed; split it.", len(elems), MaxBatchEvents)}
+			"The batch has %d events, more than the %d allowed; split it.", n, MaxBatchEvents)}
 	}
 	now = now.UTC().Truncate(time.Microsecond)
 	out := make([]Decoded, len(elems))
@@ -108,6 +113,28 @@ func DecodeBatch(body []byte, now time.Time) ([]Decoded, error) {
 		out[i] = decodeEvent(i, raw, now)
 	}
 	return out, nil
+}
+
+// arrayElements returns the first limit elements of the valid JSON array arr as slices of
+// it, and how many elements it has. Slicing rather than unmarshalling into
+// json.RawMessage keeps the largest batch from being held twice while it is decoded.
+func arrayElements(arr []byte, limit int) (elems [][]byte, n int) {
+	i := skipJSONSpace(arr, 1)
+	for i < len(arr) && arr[i] != ']' {
+		end := endOfJSONValue(arr, i)
+		if end < 0 {
+			break // unreachable: arr is valid JSON
+		}
+		if n < limit {
+			elems = append(elems, arr[i:end])
+		}
+		n++
+		i = skipJSONSpace(arr, end)
+		if i < len(arr) && arr[i] == ',' {
+			i = skipJSONSpace(arr, i+1)
+		}
+	}
+	return elems, n
 }
 
 func batchDecodeError(body []byte, skipped int, first byte, err error) error {
@@ -512,6 +539,12 @@ func (d *eventDecoder) extra() []string {
 	if err != nil {
 		d.fail("extra", "could not be encoded")
 		return unknown
+	}
+	if raw := d.value("extra"); bytes.Equal(enc, raw) {
+		// Sent in canonical form, as emitters that sort keys send it: keep the body's own
+		// bytes, so a batch of large extras is not held twice. The capacity is cut so an
+		// append can never write into the body.
+		enc = raw[:len(raw):len(raw)]
 	}
 	depth := jsonDepth(enc)
 	if len(enc) > maxExtraBytes || depth > maxExtraDepth {
