@@ -407,68 +407,76 @@ func TestPipelineStatsWithinOnePercentOfExact(t *testing.T) {
 			}, true},
 	} {
 		t.Run(tc.query.Encode(), func(t *testing.T) {
-			series := map[string][]float64{}
-			count := 0
-			for _, r := range runs {
-				if !tc.inRange(r) || (tc.excluded && r.HasRestarts) {
-					continue
-				}
-				count++
-				series["duration"] = append(series["duration"], r.Duration)
-				series["duration_e2e"] = append(series["duration_e2e"], r.DurationE2E)
-				series["duration_without_e2e"] = append(series["duration_without_e2e"], r.Duration-r.DurationE2E)
-				for _, j := range r.Jobs {
-					series["job "+j.Name] = append(series["job "+j.Name], j.Duration)
-				}
-			}
 			resp, err := a.pipelineStats(t.Context(), request("GET", tc.query.Encode(), ""))
 			if err != nil || resp.StatusCode != 200 {
 				t.Fatalf("%d %v %s", resp.StatusCode, err, resp.Body)
 			}
-			var got struct {
-				Pipelines int `json:"pipelines"`
-				Jobs      []struct {
-					JobName  string             `json:"job_name"`
-					Duration map[string]float64 `json:"duration"`
-				} `json:"jobs"`
-			}
-			var raw map[string]json.RawMessage
-			if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {
-				t.Fatal(err)
-			}
-			_ = json.Unmarshal([]byte(resp.Body), &raw)
-			if got.Pipelines != count || count < 100 {
-				t.Fatalf("pipelines %d, want %d (and enough to mean something)", got.Pipelines, count)
-			}
-			summaries := map[string]map[string]float64{}
-			for _, name := range []string{"duration", "duration_e2e", "duration_without_e2e"} {
-				var s map[string]float64
-				if err := json.Unmarshal(raw[name], &s); err != nil {
-					t.Fatalf("%s: %v in %s", name, err, resp.Body)
-				}
-				summaries[name] = s
-			}
-			for _, j := range got.Jobs {
-				summaries["job "+j.JobName] = j.Duration
-			}
-			if len(summaries) != len(series) {
-				t.Errorf("answer has series %v, want %d", slices.Sorted(maps.Keys(summaries)), len(series))
-			}
-			for name, values := range series {
-				s := summaries[name]
-				if int(s["count"]) != len(values) {
-					t.Errorf("%s: count %v, want %d", name, s["count"], len(values))
-				}
-				for _, p := range []struct {
-					key string
-					q   float64
-				}{{"p50", 0.5}, {"p80", 0.8}, {"p95", 0.95}, {"p99", 0.99}} {
-					want := exactQuantile(values, p.q)
-					if math.Abs(s[p.key]-want) > 0.01*want+1e-6 {
-						t.Errorf("%s %s = %v, exact %v: off by more than 1%%", name, p.key, s[p.key], want)
-					}
-				}
-			}
+			checkPipelineSummary(t, resp.Body, runs, tc.inRange, tc.excluded)
 		})
+	}
+}
+
+// checkPipelineSummary checks a GET /pipelines/stats answer against the exact figures of
+// the runs inRange (less those with restarts when excluded): the same count of runs and of
+// each series, and every percentile within 1% of the exact nearest-rank one.
+func checkPipelineSummary(t *testing.T, body string, runs []simulate.PipelineRun, inRange func(simulate.PipelineRun) bool, excluded bool) {
+	t.Helper()
+	series := map[string][]float64{}
+	count := 0
+	for _, r := range runs {
+		if !inRange(r) || (excluded && r.HasRestarts) {
+			continue
+		}
+		count++
+		series["duration"] = append(series["duration"], r.Duration)
+		series["duration_e2e"] = append(series["duration_e2e"], r.DurationE2E)
+		series["duration_without_e2e"] = append(series["duration_without_e2e"], r.Duration-r.DurationE2E)
+		for _, j := range r.Jobs {
+			series["job "+j.Name] = append(series["job "+j.Name], j.Duration)
+		}
+	}
+	var got struct {
+		Pipelines int `json:"pipelines"`
+		Jobs      []struct {
+			JobName  string             `json:"job_name"`
+			Duration map[string]float64 `json:"duration"`
+		} `json:"jobs"`
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	_ = json.Unmarshal([]byte(body), &raw)
+	if got.Pipelines != count || count < 100 {
+		t.Fatalf("pipelines %d, want %d (and enough to mean something)", got.Pipelines, count)
+	}
+	summaries := map[string]map[string]float64{}
+	for _, name := range []string{"duration", "duration_e2e", "duration_without_e2e"} {
+		var s map[string]float64
+		if err := json.Unmarshal(raw[name], &s); err != nil {
+			t.Fatalf("%s: %v in %s", name, err, body)
+		}
+		summaries[name] = s
+	}
+	for _, j := range got.Jobs {
+		summaries["job "+j.JobName] = j.Duration
+	}
+	if len(summaries) != len(series) {
+		t.Errorf("answer has series %v, want %d", slices.Sorted(maps.Keys(summaries)), len(series))
+	}
+	for name, values := range series {
+		s := summaries[name]
+		if int(s["count"]) != len(values) {
+			t.Errorf("%s: count %v, want %d", name, s["count"], len(values))
+		}
+		for _, p := range []struct {
+			key string
+			q   float64
+		}{{"p50", 0.5}, {"p80", 0.8}, {"p95", 0.95}, {"p99", 0.99}} {
+			want := exactQuantile(values, p.q)
+			if math.Abs(s[p.key]-want) > 0.01*want+1e-6 {
+				t.Errorf("%s %s = %v, exact %v: off by more than 1%%", name, p.key, s[p.key], want)
+			}
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/rollup"
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
@@ -56,28 +57,45 @@ func NewPipelineStats(d api.Deps) api.Handler {
 				resp.Until = telemetry.Nullable(telemetry.FormatTime(f.Until))
 			}
 
-			// Runs first, then their jobs: a job counts only if its run does. Every event
-			// of a run has the run's created_at as ts, so both reads select the same runs.
-			acc := analytics.NewPipelineStats(resp.ExcludeRestarts)
-			read := 0
-			for _, kind := range []string{telemetry.KindPipelineResult, telemetry.KindJobResult} {
-				f.Equals["kind"] = kind
-				err := d.Events.EachEvent(ctx, f, func(e telemetry.Event) error {
-					read++
-					if kind == telemetry.KindPipelineResult {
+			acc, answer, fromRollups, err := pipelineStatsFromRollups(ctx, d, f, resp.ExcludeRestarts)
+			if err != nil {
+				return events.APIGatewayV2HTTPResponse{}, err
+			}
+			read := answer.Events
+			if !fromRollups {
+				// Every event of a run has the run's created_at as ts, so both reads select
+				// the same runs.
+				acc = analytics.NewPipelineStats(resp.ExcludeRestarts)
+				for _, kind := range []string{telemetry.KindPipelineResult, telemetry.KindJobResult} {
+					f.Equals["kind"] = kind
+					err := d.Events.EachEvent(ctx, f, func(e telemetry.Event) error {
+						read++
 						acc.AddPipeline(&e)
-					} else {
 						acc.AddJob(&e)
+						return nil
+					})
+					if err != nil {
+						return events.APIGatewayV2HTTPResponse{}, err
 					}
-					return nil
-				})
-				if err != nil {
-					return events.APIGatewayV2HTTPResponse{}, err
 				}
 			}
 			resp.PipelineSummary = acc.Summary()
-			log.Debug("pipeline stats", "events", read, "pipelines", resp.Pipelines)
-			return api.JSON(http.StatusOK, resp), nil
+			log.Debug("pipeline stats", "events", read, "rollup_rows", answer.Rows, "pipelines", resp.Pipelines)
+			out := api.JSON(http.StatusOK, resp)
+			if answer.FromRollups {
+				out.Headers[RollupWindowHeader] = telemetry.FormatTime(answer.Since) + "/" + telemetry.FormatTime(answer.Until)
+			}
+			return out, nil
 		})
 	}
+}
+
+// pipelineStatsFromRollups answers from the summary table when there is one and since is
+// given; ok false leaves it to raw events.
+func pipelineStatsFromRollups(ctx context.Context, d api.Deps, f telemetry.Filter, excludeRestarts bool) (*analytics.PipelineStats, rollup.Answer, bool, error) {
+	if d.Summary == nil {
+		return nil, rollup.Answer{}, false, nil
+	}
+	r := rollup.Reader{Summary: d.Summary, Events: d.Events, Retention: d.Retention, Now: d.Now}
+	return r.PipelineStats(ctx, f, excludeRestarts)
 }
