@@ -29,7 +29,9 @@ type pipelineStatsResponse struct {
 // NewPipelineStats serves GET /pipelines/stats: the number of pipeline runs of a project
 // (and ref, runtime) created in [since, until], and the percentiles of their durations,
 // of their durations without the e2e part, of the e2e part, and of each job. With
-// exclude_restarts=true, runs in which a job was restarted are left out.
+// exclude_restarts=true, runs in which a job was restarted are left out. With a since and
+// a summary table it reads rollups as stats do (rollup.Reader.PipelineStats); a since
+// older than raw retention sets RollupWindowHeader.
 func NewPipelineStats(d api.Deps) api.Handler {
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return api.Serve(ctx, d, "pipelinestats", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
