@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -352,68 +350,6 @@ func exactQuantile(values []float64, q float64) float64 {
 	v := slices.Clone(values)
 	slices.Sort(v)
 	return v[min(max(int(math.Ceil(q*float64(len(v))))-1, 0), len(v)-1)]
-}
-
-func TestPipelineStatsWithinOnePercentOfExact(t *testing.T) {
-	a := newPipelinesAPI(t)
-	runs := simulate.PipelineRuns(14, 2000, testNow.Add(-240*time.Hour), testNow)
-	// Some runs go through the handler, the rest straight to the store in one batch,
-	// mapped by the same decoder: a request per document would only slow the test, and
-	// so would their build_result events, which the stats do not read.
-	const viaHandler = 40
-	var direct []telemetry.Event
-	for i, r := range runs {
-		doc, err := json.Marshal(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i < viaHandler {
-			if resp := call(t, a.post, postPipeline("/pipelines", "", string(doc))); resp.status != 200 {
-				t.Fatalf("run %d: %d %s", i, resp.status, resp.raw)
-			}
-			continue
-		}
-		run, err := telemetry.DecodePipelineRun(doc, telemetry.DefaultPipelineRuntime, testNow)
-		if err != nil {
-			t.Fatalf("run %d: %v\n%s", i, err, doc)
-		}
-		for _, e := range run.Events {
-			if e.Kind != telemetry.KindBuildResult {
-				direct = append(direct, e)
-			}
-		}
-	}
-	outcomes, err := a.deps.Events.PutEvents(t.Context(), direct)
-	if err != nil || slices.Contains(outcomes, telemetry.NotStored) {
-		t.Fatalf("store: %v", err)
-	}
-
-	since, until := testNow.Add(-200*time.Hour), testNow.Add(-30*time.Hour)
-	for _, tc := range []struct {
-		query    url.Values
-		inRange  func(simulate.PipelineRun) bool
-		excluded bool
-	}{
-		{url.Values{"project": {"test/project"}}, func(r simulate.PipelineRun) bool { return r.Project == "test/project" }, false},
-		{url.Values{"project": {"test/project"}, "ref": {"master"}, "exclude_restarts": {"true"}},
-			func(r simulate.PipelineRun) bool { return r.Project == "test/project" && r.Ref == "master" }, true},
-		{url.Values{"project": {"test/project"}, "ref": {"master"}, "since": {since.Format(time.RFC3339)}, "until": {until.Format(time.RFC3339)}},
-			func(r simulate.PipelineRun) bool {
-				return r.Project == "test/project" && r.Ref == "master" && !r.Created.Before(since) && !r.Created.After(until)
-			}, false},
-		{url.Values{"project": {"test/project"}, "ref": {"master"}, "since": {since.Format(time.RFC3339)}, "until": {until.Format(time.RFC3339)}, "exclude_restarts": {"1"}},
-			func(r simulate.PipelineRun) bool {
-				return r.Project == "test/project" && r.Ref == "master" && !r.Created.Before(since) && !r.Created.After(until)
-			}, true},
-	} {
-		t.Run(tc.query.Encode(), func(t *testing.T) {
-			resp, err := a.pipelineStats(t.Context(), request("GET", tc.query.Encode(), ""))
-			if err != nil || resp.StatusCode != 200 {
-				t.Fatalf("%d %v %s", resp.StatusCode, err, resp.Body)
-			}
-			checkPipelineSummary(t, resp.Body, runs, tc.inRange, tc.excluded)
-		})
-	}
 }
 
 // checkPipelineSummary checks a GET /pipelines/stats answer against the exact figures of
