@@ -159,10 +159,10 @@ func (o olderRows) Rows(ctx context.Context, resolution string, start time.Time)
 func TestPipelineStatsFromRollupsEqualRaw(t *testing.T) {
 	now := dataStart.Add(30 * time.Hour)
 	e := newEnv(t, now)
-	e.put(t, pipelineRunEvents(t, 600, dataStart, dataStart.Add(24*time.Hour), dataStart))
+	e.put(t, pipelineRunEvents(t, 200, dataStart, dataStart.Add(6*time.Hour), dataStart))
 	e.runAll(t, e.summary, "")
 	f := telemetry.Filter{Equals: map[string]string{"tree": "test/project"},
-		Since: dataStart.Add(37*time.Minute + 1*time.Second), Until: dataStart.Add(23*time.Hour + 2*time.Minute)}
+		Since: dataStart.Add(37*time.Minute + 1*time.Second), Until: dataStart.Add(5*time.Hour + 2*time.Minute)}
 	for _, exclude := range []bool{false, true} {
 		want := analytics.NewPipelineStats(exclude)
 		read := 0
