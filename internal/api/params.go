@@ -123,15 +123,14 @@ func (p *Params) Filter(fields []string) telemetry.Filter {
 	return f
 }
 
-// filterValue returns the value of a string filter. An empty one is refused rather than
-// guessed at: it could mean "no filter" or "events without the field".
+// filterValue returns the value of a string filter. An empty one (runtime=) matches
+// events whose field is empty or absent, which are one and the same to pipetel: KernelCI
+// emitters send runtime "", and those events must be found too. Leaving the parameter
+// out is how to ask for no filter.
 func (p *Params) filterValue(name string) (string, bool) {
 	v, ok := p.Get(name)
 	switch {
 	case !ok:
-		return "", false
-	case v == "":
-		p.problemf("%s is empty; give a value or leave the parameter out", name)
 		return "", false
 	case utf8.RuneCountInString(v) > maxFilterValue:
 		p.problemf("%s is longer than %d characters, so no event can match it", name, maxFilterValue)
@@ -183,5 +182,6 @@ func (p *Params) Check(accepted []string) error {
 // Bool reads an optional true/false parameter (any case, also 1/0); nil when absent.
 func (p *Params) Bool(name string) *bool { return p.bool(name) }
 
-// Value reads an optional exact-match parameter: an empty or over-long one is a problem.
+// Value reads an optional exact-match parameter, as filterValue does: an empty one
+// matches the empty string, an over-long one is a problem.
 func (p *Params) Value(name string) (string, bool) { return p.filterValue(name) }

@@ -49,6 +49,9 @@ type window struct {
 	filters      []telemetry.Filter
 	match        func(analytics.Dimensions) bool
 	fromRollups  bool
+	// usable, when set, says whether a decoded row records what this reader needs; a row
+	// that does not is read as a stale one (its events, or its children's rows).
+	usable func(*Row) bool
 }
 
 // collect feeds every event of w to onEvent and every rollup group standing for events
@@ -173,12 +176,15 @@ func (r *Reader) collect(ctx context.Context, w window, onGroup func(*Group), on
 						// Its raw events are partly gone: the row is the better record.
 						trusted = true
 					}
-					switch {
-					case trusted && ok:
-						decoded, err := DecodeRow(row.Body, row.MinExpires)
-						if err != nil {
+					var decoded *Row
+					if trusted && ok {
+						if decoded, err = DecodeRow(row.Body, row.MinExpires); err != nil {
 							return err
 						}
+						trusted = w.usable == nil || w.usable(decoded)
+					}
+					switch {
+					case trusted && ok:
 						mu.Lock()
 						ans.Rows++
 						for _, g := range decoded.sorted() {

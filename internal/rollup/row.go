@@ -22,6 +22,12 @@ type Group struct {
 	Agg           analytics.Aggregate
 	Newest        analytics.Newest
 	NewestFailure analytics.Newest
+	// Pipeline is what GET /pipelines/stats needs of a group of an analytics.PipelineKind;
+	// nil for other kinds. PipelineUnknown is set instead when the group was read from,
+	// or merged with, a row written before rows recorded it (encoding version 2): such
+	// a row cannot answer pipeline stats, and readers read its events instead.
+	Pipeline        *analytics.PipelineAggregate
+	PipelineUnknown bool
 }
 
 // Row is the rollup of one bucket of one shard: a group per distinct Dimensions.
@@ -42,6 +48,12 @@ func (r *Row) Add(e *telemetry.Event, expiresAt int64) {
 		r.Groups[d] = g
 	}
 	g.Agg.Add(e)
+	if analytics.PipelineKind(e.Kind) {
+		if g.Pipeline == nil {
+			g.Pipeline = &analytics.PipelineAggregate{}
+		}
+		g.Pipeline.Add(e)
+	}
 	n := analytics.NewestOf(e)
 	if n.NewerThan(g.Newest) {
 		g.Newest = n
@@ -61,6 +73,7 @@ func (r *Row) Merge(o *Row) {
 			r.Groups[d] = g
 		}
 		g.Agg.Merge(&og.Agg)
+		g.mergePipeline(og)
 		if og.Newest.NewerThan(g.Newest) {
 			g.Newest = og.Newest
 		}
@@ -69,6 +82,29 @@ func (r *Row) Merge(o *Row) {
 		}
 	}
 	r.MinExpires = minExpiry(r.MinExpires, o.MinExpires)
+}
+
+func (g *Group) mergePipeline(o *Group) {
+	g.PipelineUnknown = g.PipelineUnknown || o.PipelineUnknown
+	switch {
+	case o.Pipeline == nil:
+	case g.Pipeline == nil:
+		g.Pipeline = &analytics.PipelineAggregate{}
+		g.Pipeline.Merge(o.Pipeline)
+	default:
+		g.Pipeline.Merge(o.Pipeline)
+	}
+}
+
+// PipelineKnown reports whether every group of the row that holds pipeline_result or
+// job_result events records what GET /pipelines/stats needs of them.
+func (r *Row) PipelineKnown() bool {
+	for _, g := range r.Groups {
+		if g.PipelineUnknown {
+			return false
+		}
+	}
+	return true
 }
 
 func minExpiry(a, b int64) int64 {
@@ -106,12 +142,22 @@ func lessDims(a, b analytics.Dimensions) bool {
 	return false
 }
 
-const rowEncodingVersion = 2
+// rowEncodingVersion is what Encode writes. Version 2 rows (without the pipeline part)
+// are still read: their groups of pipeline kinds read as PipelineUnknown.
+const rowEncodingVersion = 3
+
+// The pipeline part of a group in version 3: a tag byte, then for pipelineTagAggregate
+// the encoded analytics.PipelineAggregate, length-prefixed.
+const (
+	pipelineTagNone      = 0 // a group of another kind
+	pipelineTagAggregate = 1
+	pipelineTagUnknown   = 2 // merged from a version 2 row
+)
 
 // Encode writes the row as stored: gzip of a version byte and, per group in sorted
 // order, its nine dimensions, the newest event and the newest failed one (each: ts in Unix
-// microseconds, 0 for none, id, error type and message) and the encoded aggregate, each
-// length-prefixed.
+// microseconds, 0 for none, id, error type and message), the encoded aggregate, each
+// length-prefixed, and the pipeline part.
 func (r *Row) Encode() ([]byte, error) {
 	b := []byte{rowEncodingVersion}
 	for _, g := range r.sorted() {
@@ -125,6 +171,18 @@ func (r *Row) Encode() ([]byte, error) {
 			return nil, err
 		}
 		b = appendString(b, string(agg))
+		switch {
+		case g.PipelineUnknown:
+			b = append(b, pipelineTagUnknown)
+		case g.Pipeline != nil:
+			enc, err := g.Pipeline.MarshalBinary()
+			if err != nil {
+				return nil, err
+			}
+			b = appendString(append(b, pipelineTagAggregate), string(enc))
+		default:
+			b = append(b, pipelineTagNone)
+		}
 	}
 	var out bytes.Buffer
 	zw := gzip.NewWriter(&out)
@@ -177,9 +235,10 @@ func DecodeRow(body []byte, minExpires int64) (*Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode rollup row: %w", err)
 	}
-	if len(b) == 0 || b[0] != rowEncodingVersion {
+	if len(b) == 0 || (b[0] != rowEncodingVersion && b[0] != 2) {
 		return nil, errors.New("decode rollup row: unknown encoding version")
 	}
+	version := b[0]
 	d := decoder{b: b[1:]}
 	for len(d.b) > 0 && d.err == nil {
 		var f [9]string
@@ -192,6 +251,11 @@ func DecodeRow(body []byte, minExpires int64) (*Row, error) {
 		agg := d.string()
 		if d.err == nil {
 			d.err = g.Agg.UnmarshalBinary([]byte(agg))
+		}
+		if version == 2 {
+			g.PipelineUnknown = analytics.PipelineKind(g.Dims.Kind)
+		} else {
+			d.pipeline(g)
 		}
 		r.Groups[g.Dims] = g
 	}
@@ -220,6 +284,31 @@ func (d *decoder) string() string {
 	s := string(d.b[size : size+int(n)])
 	d.b = d.b[size+int(n):]
 	return s
+}
+
+func (d *decoder) pipeline(g *Group) {
+	if d.err != nil {
+		return
+	}
+	if len(d.b) == 0 {
+		d.err = errTruncated
+		return
+	}
+	tag := d.b[0]
+	d.b = d.b[1:]
+	switch tag {
+	case pipelineTagNone:
+	case pipelineTagUnknown:
+		g.PipelineUnknown = true
+	case pipelineTagAggregate:
+		enc := d.string()
+		if d.err == nil {
+			g.Pipeline = &analytics.PipelineAggregate{}
+			d.err = g.Pipeline.UnmarshalBinary([]byte(enc))
+		}
+	default:
+		d.err = fmt.Errorf("unknown pipeline tag %d", tag)
+	}
 }
 
 func (d *decoder) varint() int64 {

@@ -183,6 +183,19 @@ func TestRepostIsDuplicateNotSecondCopy(t *testing.T) {
 func TestQueryMatchesReferenceOnEveryPath(t *testing.T) {
 	s := newEvents(t, nil)
 	evs := makeEvents(400, "q")
+	// Empty values are stored too (KernelCI's monitor sends runtime ""), and found by a
+	// filter on the empty string whether the field is an index key or an attribute left out.
+	for i := range evs {
+		if i%13 == 0 {
+			evs[i].Runtime = ""
+		}
+		if i%17 == 0 {
+			evs[i].Kind = ""
+		}
+		if i%6 == 0 {
+			evs[i].DeviceType = ""
+		}
+	}
 	put(t, s, evs)
 	yes, no, one := true, false, 1
 	cases := []struct {
@@ -203,6 +216,11 @@ func TestQueryMatchesReferenceOnEveryPath(t *testing.T) {
 		{"since exactly at an event", telemetry.Filter{Since: evs[20].TS, Equals: map[string]string{"kind": evs[20].Kind}}},
 		{"empty range", telemetry.Filter{Since: testNow.Add(time.Hour), Until: testNow.Add(2 * time.Hour)}},
 		{"no match", telemetry.Filter{Equals: map[string]string{"runtime": "nowhere"}}},
+		{"empty runtime", telemetry.Filter{Equals: map[string]string{"runtime": ""}}},
+		{"empty kind", telemetry.Filter{Equals: map[string]string{"kind": ""}}},
+		{"empty runtime and device_type", telemetry.Filter{Equals: map[string]string{"runtime": "", "device_type": ""}}},
+		{"empty device_type on a kind", telemetry.Filter{Equals: map[string]string{"kind": telemetry.KindTestResult, "device_type": ""}}},
+		{"empty arch, never sent", telemetry.Filter{Equals: map[string]string{"arch": ""}, Since: testNow.Add(-80 * time.Hour)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

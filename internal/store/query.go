@@ -120,7 +120,15 @@ func (s *Events) now() time.Time {
 func (s *Events) filterExpr(f telemetry.Filter, covered string) expression.ConditionBuilder {
 	cond := s.unexpired()
 	for _, field := range telemetry.FilterFields {
-		if v, ok := f.Value(field); ok && field != covered {
+		v, ok := f.Value(field)
+		switch {
+		case !ok || field == covered:
+		case v == "":
+			// An absent field is stored without its attribute (kind and runtime as ""),
+			// and reads back as "": either matches a filter on the empty string.
+			cond = cond.And(expression.AttributeNotExists(expression.Name(field)).
+				Or(expression.Name(field).Equal(expression.Value(v))))
+		default:
 			cond = cond.And(expression.Name(field).Equal(expression.Value(v)))
 		}
 	}

@@ -57,28 +57,41 @@ type PipelineRun struct {
 	UnknownFields []string
 }
 
-// PipelineFacts are what GET /pipelines/stats needs of a pipeline_result event beyond
-// its duration: the e2e part of the duration and whether any job was restarted.
+// PipelineFacts are what GET /pipelines/stats needs of a pipeline_result or job_result
+// event beyond its duration: the e2e part of the run's duration (pipeline_result only)
+// and whether any job of the run was restarted.
 type PipelineFacts struct {
 	DurationE2E *float64 // seconds; nil when the document had none
 	HasRestarts bool
 }
 
+// JobRunRestartsField is the member DecodePipelineRun adds to the extra of each
+// job_result event of a run that has has_restarts true (and only then), so that a job
+// says on its own whether its run restarted: the events of one run live in different
+// shards and rollup rows, where no job can be joined to its run. A job that sent a field
+// of that name keeps its own value.
+const JobRunRestartsField = "pipeline_has_restarts"
+
 // PipelineFactsOf reads the facts DecodePipelineRun keeps under the extra of a
-// pipeline_result event. Missing or malformed values read as absent.
+// pipeline_result or job_result event. Missing or malformed values read as absent.
 func PipelineFactsOf(e *Event) PipelineFacts {
 	var facts PipelineFacts
 	if len(e.Extra) == 0 {
 		return facts
 	}
 	var extra struct {
-		DurationE2E json.Number `json:"duration_e2e"`
-		HasRestarts bool        `json:"has_restarts"`
+		DurationE2E    json.Number `json:"duration_e2e"`
+		HasRestarts    bool        `json:"has_restarts"`
+		RunHasRestarts bool        `json:"pipeline_has_restarts"`
 	}
 	if err := json.Unmarshal(e.Extra, &extra); err != nil {
 		return facts
 	}
 	facts.HasRestarts = extra.HasRestarts
+	if e.Kind == KindJobResult {
+		facts.HasRestarts = extra.RunHasRestarts
+		return facts
+	}
 	if f, err := extra.DurationE2E.Float64(); err == nil && extra.DurationE2E != "" {
 		facts.DurationE2E = &f
 	}
@@ -288,8 +301,9 @@ func (d *runDecoder) array(path string, raw json.RawMessage) []json.RawMessage {
 }
 
 // extra encodes the members of m not named in omit as an event's extra, values as sent,
-// and names those not in known as unknown fields under path.
-func (d *runDecoder) extra(path string, m map[string]json.RawMessage, omit, known []string) json.RawMessage {
+// with the members of added that m does not have, and names those of m not in known as
+// unknown fields under path.
+func (d *runDecoder) extra(path string, m map[string]json.RawMessage, omit, known []string, added map[string]any) json.RawMessage {
 	kept := map[string]any{}
 	for _, name := range slices.Sorted(maps.Keys(m)) {
 		if !slices.Contains(known, name) {
@@ -304,6 +318,11 @@ func (d *runDecoder) extra(path string, m map[string]json.RawMessage, omit, know
 			continue
 		}
 		kept[name] = v
+	}
+	for name, v := range added {
+		if _, sent := m[name]; !sent {
+			kept[name] = v
+		}
 	}
 	if len(kept) == 0 {
 		return nil
@@ -358,7 +377,7 @@ func (d *runDecoder) decode(body []byte, runtime string) PipelineRun {
 		Runtime: runtime, TS: created, Tree: run.Project, Branch: ref, NodeID: run.PipelineID,
 		ReceivedAt: d.now,
 	}
-	jobs, names := d.jobs(base, doc["jobs"])
+	jobs, names := d.jobs(base, doc["jobs"], string(doc["has_restarts"]) == "true")
 	failed := d.jobsFailed(doc["jobs_failed"], names)
 	for i := range jobs {
 		if failed[jobs[i].JobName] {
@@ -374,7 +393,7 @@ func (d *runDecoder) decode(body []byte, runtime string) PipelineRun {
 	if len(failed) > 0 {
 		pipeline.Result = ResultFail
 	}
-	pipeline.Extra = d.extra("", doc, []string{"project", "pipeline_id", "ref", "duration", "jobs", "builds"}, pipelineFields)
+	pipeline.Extra = d.extra("", doc, []string{"project", "pipeline_id", "ref", "duration", "jobs", "builds"}, pipelineFields, nil)
 	if len(d.errs) > 0 {
 		return PipelineRun{}
 	}
@@ -412,7 +431,8 @@ func (d *runDecoder) pipelineID(raw json.RawMessage) string {
 
 // jobs maps jobs to job_result events and returns them with the set of job names. A name
 // that occurs again (a restarted job) counts its occurrences in retry.
-func (d *runDecoder) jobs(base Event, raw json.RawMessage) ([]Event, map[string]bool) {
+// A job of a run with restarts gets JobRunRestartsField under its extra.
+func (d *runDecoder) jobs(base Event, raw json.RawMessage, restarts bool) ([]Event, map[string]bool) {
 	names := map[string]bool{}
 	var out []Event
 	seen := map[string]int{}
@@ -437,7 +457,11 @@ func (d *runDecoder) jobs(base Event, raw json.RawMessage) ([]Event, map[string]
 			d.fail(join(path, "finished_at"), "is before started_at (%s); a job cannot finish before it starts",
 				FormatTime(started))
 		}
-		e.Extra = d.extra(path, job, []string{"name", "duration"}, jobFields)
+		var added map[string]any
+		if restarts {
+			added = map[string]any{JobRunRestartsField: true}
+		}
+		e.Extra = d.extra(path, job, []string{"name", "duration"}, jobFields, added)
 		if e.JobName == "" {
 			continue
 		}

@@ -61,6 +61,39 @@ func TestPipelineRunMapsToEvents(t *testing.T) {
 	}
 }
 
+// TestJobsOfARestartedRunSayItThemselves: each job of a run with has_restarts true
+// carries pipeline_has_restarts, so it can be left out without its run at hand; a job
+// that sent that field keeps its own value, and a run without restarts adds nothing.
+func TestJobsOfARestartedRunSayItThemselves(t *testing.T) {
+	restarted := strings.NewReplacer(`"has_restarts": false`, `"has_restarts": true`,
+		`"e2e": 5}`, `"e2e": 5}, {"name": "lint", "duration": 3, "pipeline_has_restarts": false}`).Replace(pipelineExample)
+	for _, c := range []struct {
+		doc   string
+		extra map[string]string
+		facts map[string]bool
+	}{
+		{pipelineExample, map[string]string{
+			"e2e": `{"e2e":5,"finished_at":"2023-06-13T14:13:01.293+07:00","started_at":"2023-06-13T14:12:33.677+07:00","up":7}`},
+			map[string]bool{"": false, "e2e": false}},
+		{restarted, map[string]string{
+			"e2e":  `{"e2e":5,"finished_at":"2023-06-13T14:13:01.293+07:00","pipeline_has_restarts":true,"started_at":"2023-06-13T14:12:33.677+07:00","up":7}`,
+			"lint": `{"pipeline_has_restarts":false}`},
+			map[string]bool{"": true, "e2e": true, "lint": false}},
+	} {
+		for _, e := range decodeRun(t, c.doc).Events {
+			if e.Kind == KindBuildResult {
+				continue
+			}
+			if want, ok := c.extra[e.JobName]; ok && string(e.Extra) != want {
+				t.Errorf("%s %q: extra %s, want %s", e.Kind, e.JobName, e.Extra, want)
+			}
+			if got := PipelineFactsOf(&e).HasRestarts; got != c.facts[e.JobName] {
+				t.Errorf("%s %q: has_restarts %t, want %t", e.Kind, e.JobName, got, c.facts[e.JobName])
+			}
+		}
+	}
+}
+
 func TestPipelineIDsDependOnTheRunAndJobOnly(t *testing.T) {
 	ids := func(doc string) []string {
 		var out []string

@@ -25,6 +25,9 @@ func pipelineEvents(n int) []telemetry.Event {
 		}{{"e2e", e2e}, {"lint", float64(i % 7)}} {
 			j := run
 			j.Kind, j.JobName, j.Duration = telemetry.KindJobResult, job.name, &job.d
+			if i%3 == 0 {
+				j.Extra = json.RawMessage(`{"pipeline_has_restarts":true}`)
+			}
 			out = append(out, j)
 		}
 	}
@@ -69,5 +72,47 @@ func TestPipelineStatsCountsARunOnce(t *testing.T) {
 	p := onePass(append(evs, evs...), false)
 	if s := p.Summary(); s.Pipelines != 10 || s.Duration.Count != 10 {
 		t.Errorf("the same runs twice: %+v, want 10 runs", s)
+	}
+}
+
+// TestPipelineStatsFromGroupsEqualsOnePass: aggregates per Dimensions, as rollup rows hold
+// them, encoded and decoded as stored, give the answer one pass over the events gives,
+// with and without exclude_restarts.
+func TestPipelineStatsFromGroupsEqualsOnePass(t *testing.T) {
+	evs := pipelineEvents(300)
+	evs = append(evs, telemetry.Event{Kind: telemetry.KindTestResult, Tree: "p"})
+	groups := map[Dimensions]*PipelineAggregate{}
+	for i := range evs {
+		d := DimensionsOf(&evs[i])
+		if groups[d] == nil {
+			groups[d] = &PipelineAggregate{}
+		}
+		// Two halves merged, as an hour's row merges its buckets.
+		half := &PipelineAggregate{}
+		half.Add(&evs[i])
+		groups[d].Merge(half)
+	}
+	for _, exclude := range []bool{false, true} {
+		p := NewPipelineStats(exclude)
+		for d, a := range groups {
+			b, err := a.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var decoded PipelineAggregate
+			if err := decoded.UnmarshalBinary(b); err != nil {
+				t.Fatal(err)
+			}
+			p.AddGroup(d, &decoded)
+		}
+		if got, want := p.Summary(), onePass(evs, exclude).Summary(); !reflect.DeepEqual(got, want) {
+			t.Errorf("exclude_restarts=%t: from groups %+v, one pass %+v", exclude, got, want)
+		}
+	}
+	var bad PipelineAggregate
+	for _, b := range [][]byte{nil, {9}, {pipelineEncodingVersion, 1}, {pipelineEncodingVersion, 0, 0, 0, 0, 0, 0, 0, 7}} {
+		if err := bad.UnmarshalBinary(b); err == nil {
+			t.Errorf("%v decoded without error", b)
+		}
 	}
 }
