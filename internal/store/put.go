@@ -63,15 +63,16 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 	// handler needs to answer, or Lambda kills it before it can say what was not stored.
 	// The writes stop markReserve earlier still, so that the marks of what they wrote have
 	// time of their own even when a slow store took every moment the writes were given.
-	writeCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-s.opts.Backoff.Reserve))
 		defer cancel()
-		if s.opts.Stale != nil {
-			writeCtx, cancel = context.WithDeadline(ctx, deadline.Add(-s.opts.Backoff.Reserve-markReserve))
-			defer cancel()
-		}
+	}
+	writeCtx := ctx
+	if deadline, ok := ctx.Deadline(); ok && s.opts.Stale != nil {
+		var cancel context.CancelFunc
+		writeCtx, cancel = context.WithDeadline(ctx, deadline.Add(-markReserve))
+		defer cancel()
 	}
 	outcomes := make([]telemetry.PutOutcome, len(events))
 	firstOf := make(map[string]int, len(events)) // item key → index of its first occurrence
