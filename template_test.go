@@ -1071,7 +1071,7 @@ func TestTemplateRollup(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/telemetry/stats", "/telemetry/anomalies"} {
+	for _, path := range []string{"/telemetry/stats", "/telemetry/anomalies", "/telemetry"} {
 		for _, id := range tp.functionsServing(listingMethod, path) {
 			if !allows(tp.statements(t, id), "dynamodb:Query", summaryTableArn) {
 				t.Errorf("function %s (GET %s) may not dynamodb:Query %s; it reads rollups", id, path, summaryTableID)

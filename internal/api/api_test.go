@@ -436,11 +436,26 @@ func TestNotStoredSentenceNamesTheCause(t *testing.T) {
 			return &dynamotest.Faults{DynamoAPI: db, ThrottleEvery: 1}
 		}, "throttling", "reached"},
 		{"unreachable", func(store.DynamoAPI) store.DynamoAPI { return unreachable }, "could not be reached", "throttling"},
+		{"slow", func(db store.DynamoAPI) store.DynamoAPI { return stalledWrites{db} }, "too slow", "reached"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := newAPI(t, c.wrap)
-			r := call(t, a.ingest, request("POST", "", `[{"kind":"job_result","runtime":"lava-cip"}]`))
+			// The slow store is waited for up to the deadline a Lambda invocation has.
+			ctx := t.Context()
+			if c.name == "slow" {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, 3*time.Second)
+				defer cancel()
+			}
+			resp, err := a.ingest(ctx, request("POST", "", `[{"kind":"job_result","runtime":"lava-cip"}]`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := response{status: resp.StatusCode, headers: resp.Headers, raw: resp.Body}
+			if err := json.Unmarshal([]byte(resp.Body), &r.body); err != nil {
+				t.Fatal(err)
+			}
 			detail, _ := r.body["detail"].(string)
 			if r.status != 503 || r.headers["Retry-After"] == "" || len(r.body["not_stored"].([]any)) != 1 {
 				t.Fatalf("want 503 with Retry-After and one not_stored, got %d %v: %s", r.status, r.headers, r.raw)
@@ -450,6 +465,15 @@ func TestNotStoredSentenceNamesTheCause(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stalledWrites is a store that takes no write until the caller gives up: a store too
+// slow for the request's deadline, but reachable.
+type stalledWrites struct{ store.DynamoAPI }
+
+func (s stalledWrites) BatchWriteItem(ctx context.Context, _ *dynamodb.BatchWriteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
 
 // closedEndpoint is the URL of a port nothing listens on: connections are refused.

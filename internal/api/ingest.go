@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -35,7 +37,7 @@ type unknownFields struct {
 
 type eventResult struct {
 	Index  int                    `json:"index"`
-	Status string                 `json:"status"` // inserted, duplicate, invalid or not_stored
+	Status string                 `json:"status"` // inserted, duplicate, invalid, not_stored or not_counted
 	ID     string                 `json:"id,omitempty"`
 	Errors []telemetry.FieldError `json:"errors,omitempty"`
 }
@@ -44,9 +46,12 @@ type eventResult struct {
 // get stored, and exactly which events to resend.
 type notStoredBody struct {
 	errorBody
-	Inserted   int           `json:"inserted"`
-	Duplicates int           `json:"duplicates"`
-	NotStored  []eventRef    `json:"not_stored"`
+	Inserted   int        `json:"inserted"`
+	Duplicates int        `json:"duplicates"`
+	NotStored  []eventRef `json:"not_stored"`
+	// NotCounted are stored, but the rollups could not be told, so stats and anomalies
+	// miss them until they are resent.
+	NotCounted []eventRef    `json:"not_counted,omitempty"`
 	Rejected   *int          `json:"rejected,omitempty"` // partial mode only
 	Results    []eventResult `json:"results,omitempty"`  // partial mode only
 }
@@ -122,7 +127,7 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 			log.Error("store events", "error", err.Error())
 		}
 	}
-	var notStored []eventRef
+	var notStored, notCounted []eventRef
 	resp.IDs = make([]string, 0, len(valid))
 	for j, outcome := range outcomes {
 		i := validAt[j]
@@ -133,6 +138,9 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 		case telemetry.Duplicate:
 			resp.Duplicates++
 			results[i].Status = "duplicate"
+		case telemetry.Unmarked:
+			results[i].Status = "not_counted"
+			notCounted = append(notCounted, eventRef{Index: i, ID: valid[j].ID})
 		default:
 			results[i].Status = "not_stored"
 			notStored = append(notStored, eventRef{Index: i, ID: valid[j].ID})
@@ -140,10 +148,10 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 		resp.IDs = append(resp.IDs, valid[j].ID)
 	}
 	log.Info("ingest", "events", total, "inserted", resp.Inserted, "duplicates", resp.Duplicates,
-		"invalid", badEvents, "not_stored", len(notStored))
+		"invalid", badEvents, "not_stored", len(notStored), "not_counted", len(notCounted))
 
-	if len(notStored) > 0 {
-		return notStoredResponse(ctx, req, err, resp, notStored, total, isPartial, badEvents, results), nil
+	if len(notStored)+len(notCounted) > 0 {
+		return notStoredResponse(ctx, req, err, resp, notStored, notCounted, total, isPartial, badEvents, results), nil
 	}
 	if isPartial {
 		resp.Rejected = &badEvents
@@ -152,27 +160,43 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 	return JSON(http.StatusOK, resp), nil
 }
 
-// notStoredResponse is 503 with Retry-After when the store shed load or was unreachable,
-// and 500 for a fault of ours; either way it names the events to resend.
+// notStoredResponse is 503 with Retry-After when the store shed load, was too slow or was
+// unreachable, and 500 for a fault of ours; either way it names the events to resend:
+// notStored were not stored, notCounted were stored but not marked for the rollups.
 func notStoredResponse(ctx context.Context, req events.APIGatewayV2HTTPRequest, cause error, stored ingestResponse,
-	notStored []eventRef, total int, partial bool, rejected int, results []eventResult) events.APIGatewayV2HTTPResponse {
+	notStored, notCounted []eventRef, total int, partial bool, rejected int, results []eventResult) events.APIGatewayV2HTTPResponse {
 	// The ingest contract answers a batch the store could not finish with 503, whether the
-	// store shed load or could not be reached; the sentence says which, since an operator
-	// acts differently on each (raise capacity, or look at the store's health).
+	// store shed load, was slow or could not be reached; the sentence says which, since an
+	// operator acts differently on each (raise capacity, send smaller batches, or look at
+	// the store's health).
 	code := telemetry.ErrorCode(cause)
-	why := "the store could not be reached in time"
-	if code == telemetry.CodeThrottled {
+	why := "the store could not be reached"
+	switch {
+	case code == telemetry.CodeThrottled:
 		code = telemetry.CodeUnavailable
 		why = "the store is throttling writes (more than it can take right now)"
+	case errors.Is(cause, context.DeadlineExceeded) && !unreachable(cause):
+		code = telemetry.CodeUnavailable
+		why = "the store was too slow to take them before the request's deadline (send smaller batches, or retry when it is less busy)"
 	}
-	detail := fmt.Sprintf("%d of %d events could not be stored because %s; resend the events listed in not_stored after the pause in Retry-After (resending the whole batch is also safe).", len(notStored), total, why)
+	what := fmt.Sprintf("%d of %d events could not be stored because %s", len(notStored), total, why)
+	if len(notStored) == 0 {
+		what = fmt.Sprintf("every event was stored, but %s", why)
+	}
+	if len(notCounted) > 0 {
+		what += fmt.Sprintf("; %d were stored but the rollups could not be told, so stats would miss them", len(notCounted))
+	}
+	detail := what + "; resend the events listed in not_stored and not_counted after the pause in Retry-After (resending the whole batch is also safe)."
 	if code != telemetry.CodeUnavailable {
 		code = telemetry.CodeInternal
-		detail = fmt.Sprintf("%d of %d events could not be stored because of a fault on our side; resend the events listed in not_stored, and quote the request id if it persists.", len(notStored), total)
+		detail = fmt.Sprintf("%d of %d events could not be stored (and %d stored could not be marked for the rollups) because of a fault on our side; resend the events listed in not_stored and not_counted, and quote the request id if it persists.", len(notStored), total, len(notCounted))
+	}
+	if notStored == nil {
+		notStored = []eventRef{}
 	}
 	body := notStoredBody{
 		errorBody: errorBody{Detail: detail, RequestID: requestID(ctx, req)},
-		Inserted:  stored.Inserted, Duplicates: stored.Duplicates, NotStored: notStored,
+		Inserted:  stored.Inserted, Duplicates: stored.Duplicates, NotStored: notStored, NotCounted: notCounted,
 	}
 	if partial {
 		body.Rejected, body.Results = &rejected, results
@@ -187,6 +211,14 @@ func notStoredResponse(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 		setRetryAfter(resp, retryAfter)
 	}
 	return resp
+}
+
+// unreachable reports whether err says a connection to the store failed (refused, reset,
+// no route), as opposed to a store that answered too slowly.
+func unreachable(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &op) || errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // detailProblems is how many problems the detail of a refused batch names itself.

@@ -93,20 +93,22 @@ func postPipeline(ctx context.Context, d Deps, log *slog.Logger, req events.APIG
 		if err != nil {
 			log.Error("store pipeline run", "error", err.Error())
 		}
-		var notStored []eventRef
+		var notStored, notCounted []eventRef
 		for j, outcome := range outcomes {
 			switch outcome {
 			case telemetry.Inserted:
 				resp.Inserted++
 			case telemetry.Duplicate:
 				resp.Duplicates++
+			case telemetry.Unmarked:
+				notCounted = append(notCounted, eventRef{Index: offset + j, ID: batch[j].ID})
 			default:
 				notStored = append(notStored, eventRef{Index: offset + j, ID: batch[j].ID})
 			}
 		}
-		if len(notStored) > 0 {
+		if len(notStored)+len(notCounted) > 0 {
 			done := ingestResponse{Inserted: resp.Inserted, Duplicates: resp.Duplicates}
-			return notStoredResponse(ctx, req, err, done, notStored, len(run.Events), false, 0, nil), nil
+			return notStoredResponse(ctx, req, err, done, notStored, notCounted, len(run.Events), false, 0, nil), nil
 		}
 	}
 	// Unmarked but every event already there: an earlier request stored the run whole and

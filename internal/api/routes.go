@@ -38,6 +38,10 @@ type Deps struct {
 	// Retention is the raw events' retention; stats for a window starting earlier are
 	// answered from rollups.
 	Retention time.Duration
+	// RollupAnomalyWindows and RollupAnomalyThreshold are the anomaly evaluations of the
+	// rollup's summary (config.Config's); empty windows mean 6 h and 24 h at 0.5.
+	RollupAnomalyWindows   []time.Duration
+	RollupAnomalyThreshold float64
 }
 
 // Route is one route of the public API and the function that serves it.

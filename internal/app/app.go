@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/config"
+	"github.com/pipetel/pipetel/internal/rollup/walk"
 	"github.com/pipetel/pipetel/internal/store"
 )
 
@@ -54,7 +55,8 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (api.Deps
 		CursorSecret:     []byte(cfg.CursorSecret),
 	}
 	deps := api.Deps{Log: log, Now: time.Now, Retention: cfg.Retention, PublicReads: cfg.PublicReads,
-		PipelineRuntime: cfg.PipelineRuntime}
+		PipelineRuntime:      cfg.PipelineRuntime,
+		RollupAnomalyWindows: cfg.RollupAnomalyWindows, RollupAnomalyThreshold: cfg.RollupAnomalyThreshold}
 	if cfg.TokensTable != "" {
 		deps.Tokens = store.NewTokens(client, cfg.TokensTable)
 	}
@@ -64,6 +66,7 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (api.Deps
 			Retention: cfg.RollupRetention,
 		})
 		opts.Stale, deps.Summary = summary, summary
+		opts.Totals = &walk.Counter{Summary: summary, Now: time.Now}
 	}
 	deps.Events = store.NewEvents(client, opts)
 	return deps, nil

@@ -3,6 +3,8 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +32,10 @@ const (
 	// The summary table (rollups); unset, stats and anomalies read raw events only.
 	EnvSummaryTable        = "SUMMARY_TABLE"
 	EnvRollupRetentionDays = "ROLLUP_RETENTION_DAYS"
+	// The anomaly windows (comma-separated, of KernelCI's 1h, 3h, 6h, 12h, 24h, 48h) and
+	// threshold (0..1) each rollup run evaluates, in both scopes, for the summary.
+	EnvRollupAnomalyWindows   = "ROLLUP_ANOMALY_WINDOWS"
+	EnvRollupAnomalyThreshold = "ROLLUP_ANOMALY_THRESHOLD"
 	// Set by Lambda from the function's role.
 	EnvAccessKeyID     = "AWS_ACCESS_KEY_ID"
 	EnvSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
@@ -42,6 +48,7 @@ var Variables = []string{
 	EnvKindShards, EnvRetentionDays, EnvWriteConcurrency, EnvCursorSecret, EnvLogLevel,
 	EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken, EnvTokensTable, EnvPublicReads,
 	EnvPipelineRuntime, EnvSummaryTable, EnvRollupRetentionDays,
+	EnvRollupAnomalyWindows, EnvRollupAnomalyThreshold,
 }
 
 // Config is the configuration of one function.
@@ -67,6 +74,10 @@ type Config struct {
 	PublicReads     bool
 	SummaryTable    string
 	RollupRetention time.Duration
+	// RollupAnomalyWindows and RollupAnomalyThreshold are what the rollup's summary
+	// evaluates KernelCI's anomaly rules with (defaults 6 h and 24 h, at 0.5).
+	RollupAnomalyWindows   []time.Duration
+	RollupAnomalyThreshold float64
 }
 
 // Defaults, sized so that at 10,000 events/s no key value takes more than ~420 writes/s,
@@ -79,7 +90,16 @@ const (
 	DefaultWriteConcurrency = 16
 	// DefaultRollupRetentionDays keeps rollups for 400 days, far beyond raw events.
 	DefaultRollupRetentionDays = 400
+	// DefaultRollupAnomalyWindows and DefaultRollupAnomalyThreshold: the summary's
+	// anomaly evaluations, at KernelCI's default threshold.
+	DefaultRollupAnomalyWindows   = "6h,24h"
+	DefaultRollupAnomalyThreshold = 0.5
 )
+
+// anomalyWindowHours are the windows GET /telemetry/anomalies accepts (KernelCI's,
+// analytics.AnomalyWindows), in hours; the summary evaluates only those, so each of its
+// anomalies is one an operator can ask the anomalies route about.
+var anomalyWindowHours = []int{1, 3, 6, 12, 24, 48}
 
 // Load reads the configuration through getenv (os.Getenv in production, a map in tests).
 func Load(getenv func(string) string) (Config, error) {
@@ -136,12 +156,42 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.RollupRetention = time.Duration(rollupDays) * 24 * time.Hour
+	if c.RollupAnomalyWindows, err = anomalyWindows(getenv(EnvRollupAnomalyWindows)); err != nil {
+		return Config{}, err
+	}
+	c.RollupAnomalyThreshold = DefaultRollupAnomalyThreshold
+	if raw := strings.TrimSpace(getenv(EnvRollupAnomalyThreshold)); raw != "" {
+		t, err := strconv.ParseFloat(raw, 64)
+		if err != nil || math.IsNaN(t) || t < 0 || t > 1 {
+			return Config{}, fmt.Errorf("%s=%q: want a number from 0 to 1, such as 0.5", EnvRollupAnomalyThreshold, raw)
+		}
+		c.RollupAnomalyThreshold = t
+	}
 	if c.CursorSecret == "" {
 		// Cursors are signed so a changed one is refused rather than misread; without a
 		// configured secret the table name keys them, which still catches tampering.
 		c.CursorSecret = "pipetel-cursor:" + c.EventsTable
 	}
 	return c, nil
+}
+
+// anomalyWindows reads a comma-separated list of windows such as "6h,24h" (empty: the
+// default), each one of anomalyWindowHours, without repeats.
+func anomalyWindows(raw string) ([]time.Duration, error) {
+	if strings.TrimSpace(raw) == "" {
+		raw = DefaultRollupAnomalyWindows
+	}
+	var out []time.Duration
+	for _, part := range strings.Split(raw, ",") {
+		name := strings.TrimSpace(part)
+		hours, err := strconv.Atoi(strings.TrimSuffix(name, "h"))
+		if err != nil || !strings.HasSuffix(name, "h") || !slices.Contains(anomalyWindowHours, hours) ||
+			slices.Contains(out, time.Duration(hours)*time.Hour) {
+			return nil, fmt.Errorf("%s=%q: want distinct windows from 1h, 3h, 6h, 12h, 24h, 48h, comma-separated, such as 6h,24h", EnvRollupAnomalyWindows, raw)
+		}
+		out = append(out, time.Duration(hours)*time.Hour)
+	}
+	return out, nil
 }
 
 func positiveInt(getenv func(string) string, name string, def, max int) (int, error) {

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.CursorSecret == "" {
 		t.Error("no cursor secret")
 	}
+	if !reflect.DeepEqual(c.RollupAnomalyWindows, []time.Duration{6 * time.Hour, 24 * time.Hour}) || c.RollupAnomalyThreshold != 0.5 {
+		t.Errorf("rollup anomaly windows %v at %v; want 6h and 24h at 0.5", c.RollupAnomalyWindows, c.RollupAnomalyThreshold)
+	}
 }
 
 func TestLoadReadsEveryVariable(t *testing.T) {
@@ -42,6 +46,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		config.EnvLogLevel: "debug", config.EnvAccessKeyID: "AKIA", config.EnvSecretAccessKey: "secret",
 		config.EnvSessionToken: "token",
 		config.EnvSummaryTable: "sum", config.EnvRollupRetentionDays: "500",
+		config.EnvRollupAnomalyWindows: " 1h, 48h ", config.EnvRollupAnomalyThreshold: "0.25",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -50,22 +55,26 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		EventShards: 4, RuntimeShards: 5, KindShards: 6, Retention: 30 * 24 * time.Hour,
 		WriteConcurrency: 7, CursorSecret: "s3cret", LogLevel: "debug",
 		Credentials:  aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "secret", SessionToken: "token", Source: "environment"},
-		SummaryTable: "sum", RollupRetention: 500 * 24 * time.Hour}
-	if c != want {
+		SummaryTable: "sum", RollupRetention: 500 * 24 * time.Hour,
+		RollupAnomalyWindows: []time.Duration{time.Hour, 48 * time.Hour}, RollupAnomalyThreshold: 0.25}
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}
 }
 
 func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 	for name, vars := range map[string]map[string]string{
-		config.EnvEventsTable:      {},
-		config.EnvEventShards:      {config.EnvEventsTable: "t", config.EnvEventShards: "0"},
-		config.EnvKindShards:       {config.EnvEventsTable: "t", config.EnvKindShards: "many"},
-		config.EnvRetentionDays:    {config.EnvEventsTable: "t", config.EnvRetentionDays: "-1"},
-		config.EnvWriteConcurrency: {config.EnvEventsTable: "t", config.EnvWriteConcurrency: "100000"},
+		config.EnvEventsTable:                        {},
+		config.EnvEventShards:                        {config.EnvEventsTable: "t", config.EnvEventShards: "0"},
+		config.EnvKindShards:                         {config.EnvEventsTable: "t", config.EnvKindShards: "many"},
+		config.EnvRetentionDays:                      {config.EnvEventsTable: "t", config.EnvRetentionDays: "-1"},
+		config.EnvWriteConcurrency:                   {config.EnvEventsTable: "t", config.EnvWriteConcurrency: "100000"},
+		config.EnvRollupAnomalyWindows:               {config.EnvEventsTable: "t", config.EnvRollupAnomalyWindows: "6h,2h"},
+		config.EnvRollupAnomalyWindows + " repeated": {config.EnvEventsTable: "t", config.EnvRollupAnomalyWindows: "6h,6h"},
+		config.EnvRollupAnomalyThreshold:             {config.EnvEventsTable: "t", config.EnvRollupAnomalyThreshold: "1.5"},
 	} {
 		_, err := config.Load(env(vars))
-		if err == nil || !strings.Contains(err.Error(), name) {
+		if err == nil || !strings.Contains(err.Error(), strings.Fields(name)[0]) {
 			t.Errorf("%s: got %v, want an error naming it", name, err)
 		}
 	}

@@ -258,7 +258,7 @@ func writeNotes(w io.Writer, base, endpoint, dynamo string, cfg config.Config, j
 pipetel dev server listening on %[1]s
   routes    %[2]s; each also under %[3]s
   DynamoDB  %[4]s
-  tables    %[5]s, %[8]s
+  tables    %[5]s, %[8]s%[14]s
   schedule  %[6]s
   token     %[7]s (in %[9]s; scopes %[10]s)%[11]s
 
@@ -273,7 +273,16 @@ Try:
 Ctrl-C stops the server and DynamoDB Local.
 
 `, base, strings.Join(served, ", "), api.LatestPrefix+" and "+api.V0Prefix, dynamo, cfg.EventsTable, schedule, token, cfg.TokensTable,
-		tokenFile, auth.JoinScopes(auth.AllScopes, ", "), publicNote(cfg.PublicReads), config.EnvDynamoEndpoint, endpoint)
+		tokenFile, auth.JoinScopes(auth.AllScopes, ", "), publicNote(cfg.PublicReads), config.EnvDynamoEndpoint, endpoint,
+		summaryNote(cfg.SummaryTable))
+}
+
+// summaryNote names the summary table (the rollups, anomaly history and summaries).
+func summaryNote(table string) string {
+	if table == "" {
+		return ""
+	}
+	return ", " + table + " (summary: rollups, anomalies)"
 }
 
 func publicNote(public bool) string {

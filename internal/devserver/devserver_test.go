@@ -438,3 +438,14 @@ func rawExchange(t *testing.T, base, raw string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestNotesNameTheSummaryTable: the banner names every table make dev creates, the
+// summary table among them, so an operator can find the rollups.
+func TestNotesNameTheSummaryTable(t *testing.T) {
+	var b strings.Builder
+	writeNotes(&b, "http://127.0.0.1:3000", "http://127.0.0.1:8000", "DynamoDB Local", config.Config{
+		EventsTable: "ev", TokensTable: "tok", SummaryTable: "sum"}, nil, "token", ".local/dev-token")
+	if !strings.Contains(b.String(), "tables    ev, tok, sum (summary") {
+		t.Errorf("the banner does not name the summary table:\n%s", b.String())
+	}
+}

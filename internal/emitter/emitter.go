@@ -127,9 +127,12 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("POST /telemetry answered %d: %s", e.Status, e.Detail)
 }
 
-// Post sends one batch, resending the whole of it after the pause the service asks for
-// when it answers 429 or 503: the API makes a resend safe, and already stored events come
-// back as duplicates.
+// Post sends one batch and, after the pause the service asks for when it answers 429 or
+// 503, resends only the events that answer names in not_stored and not_counted (the
+// whole batch when it names none). What an answer says was stored counts at once, so an
+// event this batch stored is never reported as already there because a resend met it;
+// an event stored but not counted by the rollups is counted inserted, and its resend,
+// which marks it, answers it as a duplicate that is not counted again.
 func (c *Client) Post(ctx context.Context, b Batch) (Result, error) {
 	attempts := c.Attempts
 	if attempts <= 0 {
@@ -144,20 +147,30 @@ func (c *Client) Post(ctx context.Context, b Batch) (Result, error) {
 		httpClient = http.DefaultClient
 	}
 	res := Result{Events: b.Events}
+	payload := b.Body
+	storedBefore := 0 // events of payload an earlier answer already counted as stored
 	for attempt := 1; ; attempt++ {
-		status, body, wait, err := c.send(ctx, httpClient, b.Body)
+		status, body, wait, err := c.send(ctx, httpClient, payload)
 		if err != nil {
 			return res, err
 		}
+		var ans struct {
+			Inserted   int `json:"inserted"`
+			Duplicates int `json:"duplicates"`
+			NotStored  []struct {
+				Index int `json:"index"`
+			} `json:"not_stored"`
+			NotCounted []struct {
+				Index int `json:"index"`
+			} `json:"not_counted"`
+		}
+		parsed := json.Unmarshal(body, &ans) == nil
 		if status == http.StatusOK {
-			var ok struct {
-				Inserted   int `json:"inserted"`
-				Duplicates int `json:"duplicates"`
+			if !parsed {
+				return res, fmt.Errorf("POST /telemetry: reading the answer: not the API's answer: %.200s", body)
 			}
-			if err := json.Unmarshal(body, &ok); err != nil {
-				return res, fmt.Errorf("POST /telemetry: reading the answer: %w", err)
-			}
-			res.Inserted, res.Duplicates = ok.Inserted, ok.Duplicates
+			res.Inserted += ans.Inserted
+			res.Duplicates += max(0, ans.Duplicates-storedBefore)
 			return res, nil
 		}
 		retryable := status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
@@ -165,6 +178,26 @@ func (c *Client) Post(ctx context.Context, b Batch) (Result, error) {
 			return res, &StatusError{Status: status, Detail: detail(body)}
 		}
 		res.Resends++
+		if parsed && len(ans.NotStored)+len(ans.NotCounted) > 0 {
+			var items []json.RawMessage
+			if err := json.Unmarshal(payload, &items); err == nil {
+				var again []json.RawMessage
+				for _, refs := range [][]struct {
+					Index int `json:"index"`
+				}{ans.NotStored, ans.NotCounted} {
+					for _, r := range refs {
+						if r.Index >= 0 && r.Index < len(items) {
+							again = append(again, items[r.Index])
+						}
+					}
+				}
+				if next, err := json.Marshal(again); err == nil && len(again) > 0 {
+					res.Inserted += ans.Inserted + len(ans.NotCounted)
+					res.Duplicates += max(0, ans.Duplicates-storedBefore)
+					payload, storedBefore = next, len(ans.NotCounted)
+				}
+			}
+		}
 		t := time.NewTimer(min(wait, maxWait))
 		select {
 		case <-ctx.Done():

@@ -245,7 +245,8 @@ func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLeas
 			return 0, err
 		}
 		commit.Rows = append(commit.Rows, telemetry.RollupRow{Resolution: b.Res.Name, Start: b.Start,
-			Shard: l.Shard, Body: body, MinExpires: c.rows[b].row.MinExpires, Parts: c.rows[b].parts})
+			Shard: l.Shard, Body: body, MinExpires: c.rows[b].row.MinExpires, Parts: c.rows[b].parts,
+			MaxExpires: c.rows[b].row.MaxExpires})
 		c.rows[b].parts = max(c.rows[b].parts, telemetry.RollupRowParts(len(body)))
 	}
 	if _, err := j.store.Commit(ctx, commit); err != nil {
@@ -297,6 +298,7 @@ func (c *rowCache) load(ctx context.Context, buckets []Bucket) error {
 		if err != nil {
 			return err
 		}
+		row.MaxExpires = stored.MaxExpires
 		c.rows[Bucket{Res: res, Start: start}] = &cached{row: row, parts: stored.Parts}
 	}
 	return nil

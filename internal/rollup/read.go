@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pipetel/pipetel/internal/rollup/walk"
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
@@ -27,9 +28,8 @@ type Reader struct {
 	MaxStaleUnits int
 }
 
-// DefaultMaxStaleUnits: a unit read costs one query, as does a shard of the raw read, so
-// beyond a few dozen stale units the raw read of the whole window costs less.
-const DefaultMaxStaleUnits = 64
+// DefaultMaxStaleUnits: see walk.DefaultMaxStaleUnits.
+const DefaultMaxStaleUnits = walk.DefaultMaxStaleUnits
 
 // Answer says how a reader answered.
 type Answer struct {
@@ -57,7 +57,6 @@ type window struct {
 // collect feeds every event of w to onEvent and every rollup group standing for events
 // of w to onGroup, each exactly once, one call at a time.
 func (r *Reader) collect(ctx context.Context, w window, onGroup func(*Group), onEvent func(*telemetry.Event)) (Answer, error) {
-	now := r.Now()
 	var ans Answer
 	var mu sync.Mutex
 	event := func(e *telemetry.Event) {
@@ -66,161 +65,63 @@ func (r *Reader) collect(ctx context.Context, w window, onGroup func(*Group), on
 		ans.Events++
 		onEvent(e)
 	}
-
-	// Events can be stamped up to 24 h ahead of their receipt; past that nothing is
-	// expected, but a raw read beyond the whole buckets catches anything that is there.
-	from, to := ceil(w.since), floor(now.Add(25*time.Hour))
-	if !w.until.IsZero() {
-		to = floor(w.until.Add(time.Microsecond))
-	}
-	if w.fromRollups {
-		from = floor(w.since)
-		if !w.until.IsZero() {
-			to = ceil(w.until.Add(time.Microsecond))
-		}
-		ans.FromRollups, ans.Since = true, from
-		ans.Until = to.Add(-time.Microsecond)
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	raw := func(since, until time.Time) {
-		for _, f := range w.filters {
-			f.Since, f.Until = since, until
-			if !until.IsZero() && until.Before(since) {
-				continue
+	var usable func(telemetry.RollupRow) (bool, error)
+	if w.usable != nil {
+		usable = func(row telemetry.RollupRow) (bool, error) {
+			decoded, err := DecodeRow(row.Body, row.MinExpires)
+			if err != nil {
+				return false, err
 			}
-			g.Go(func() error {
-				return r.Events.EachEvent(gctx, f, func(e telemetry.Event) error {
-					event(&e)
+			return w.usable(decoded), nil
+		}
+	}
+	res, err := walk.Walk(ctx, r.Summary, r.Now(), r.MaxStaleUnits,
+		walk.Window{Since: w.since, Until: w.until, FromRollups: w.fromRollups},
+		walk.Visitor{
+			Usable: usable,
+			Raw: func(ctx context.Context, since, until time.Time) error {
+				g, gctx := errgroup.WithContext(ctx)
+				for _, f := range w.filters {
+					f.Since, f.Until = since, until
+					g.Go(func() error {
+						return r.Events.EachEvent(gctx, f, func(e telemetry.Event) error {
+							event(&e)
+							return nil
+						})
+					})
+				}
+				return g.Wait()
+			},
+			Unit: func(ctx context.Context, u telemetry.RollupUnit, end time.Time) error {
+				return r.Summary.EachUnitEvent(ctx, u, end, func(e telemetry.Event, _ int64) error {
+					for _, f := range w.filters {
+						if f.Matches(&e) {
+							event(&e)
+							return nil
+						}
+					}
 					return nil
 				})
-			})
-		}
-	}
-	if !from.Before(to) {
-		if !w.fromRollups {
-			raw(w.since, w.until)
-		}
-		return ans, g.Wait()
-	}
-	marks, err := r.Summary.StaleMarks(ctx, from, to)
-	if err != nil {
-		return ans, err
-	}
-	limit := r.MaxStaleUnits
-	if limit <= 0 {
-		limit = DefaultMaxStaleUnits
-	}
-	if len(marks) > limit && !w.fromRollups {
-		raw(w.since, w.until)
-		return ans, g.Wait()
-	}
-	if !w.fromRollups {
-		if w.since.Before(from) {
-			raw(w.since, from.Add(-time.Microsecond))
-		}
-		raw(to, w.until)
-	}
-	staleIn := func(b Bucket, shard int) bool {
-		for _, m := range marks {
-			if m.Shard == shard && b.Contains(m.Start) {
-				return true
-			}
-		}
-		return false
-	}
-	shards := r.Summary.Shards()
-	all := make([]int, shards)
-	for i := range all {
-		all[i] = i
-	}
-	type task struct {
-		b      Bucket
-		shards []int
-	}
-	var level []task
-	for _, b := range Cover(from, to) {
-		level = append(level, task{b: b, shards: all})
-	}
-	unitEvent := func(e telemetry.Event, _ int64) error {
-		for _, f := range w.filters {
-			if f.Matches(&e) {
-				event(&e)
-				return nil
-			}
-		}
-		return nil
-	}
-	for len(level) > 0 {
-		var (
-			next   []task
-			nextMu sync.Mutex
-		)
-		lg, lctx := errgroup.WithContext(gctx)
-		lg.SetLimit(32)
-		for _, t := range level {
-			lg.Go(func() error {
-				rows, err := r.Summary.Rows(lctx, t.b.Res.Name, t.b.Start)
+			},
+			Row: func(_ walk.Bucket, row telemetry.RollupRow) error {
+				decoded, err := DecodeRow(row.Body, row.MinExpires)
 				if err != nil {
 					return err
 				}
-				byShard := map[int]telemetry.RollupRow{}
-				for _, row := range rows {
-					byShard[row.Shard] = row
-				}
-				var descend []int
-				for _, s := range t.shards {
-					row, ok := byShard[s]
-					expired := ok && row.MinExpires != 0 && row.MinExpires <= now.Unix()
-					trusted := !staleIn(t.b, s) && (!expired || w.fromRollups)
-					if t.b.Res == Fine && !trusted && w.fromRollups && ok && expired {
-						// Its raw events are partly gone: the row is the better record.
-						trusted = true
+				mu.Lock()
+				defer mu.Unlock()
+				for _, g := range decoded.sorted() {
+					if w.match(g.Dims) {
+						onGroup(g)
 					}
-					var decoded *Row
-					if trusted && ok {
-						if decoded, err = DecodeRow(row.Body, row.MinExpires); err != nil {
-							return err
-						}
-						trusted = w.usable == nil || w.usable(decoded)
-					}
-					switch {
-					case trusted && ok:
-						mu.Lock()
-						ans.Rows++
-						for _, g := range decoded.sorted() {
-							if w.match(g.Dims) {
-								onGroup(g)
-							}
-						}
-						mu.Unlock()
-					case trusted:
-						// No row and no mark: no event was ever written there.
-					case t.b.Res == Fine:
-						u := telemetry.RollupUnit{Start: t.b.Start, Shard: s}
-						if err := r.Summary.EachUnitEvent(lctx, u, t.b.End(), unitEvent); err != nil {
-							return err
-						}
-					default:
-						descend = append(descend, s)
-					}
-				}
-				if len(descend) > 0 {
-					nextMu.Lock()
-					for _, c := range t.b.Children() {
-						next = append(next, task{b: c, shards: descend})
-					}
-					nextMu.Unlock()
 				}
 				return nil
-			})
-		}
-		if err := lg.Wait(); err != nil {
-			_ = g.Wait()
-			return ans, err
-		}
-		level = next
-	}
-	return ans, g.Wait()
+			},
+		})
+	mu.Lock()
+	defer mu.Unlock()
+	ans.FromRollups, ans.Since, ans.Until, ans.Rows = res.FromRollups, res.Since, res.Until, res.Rows
+	return ans, err
 }
 
 // Stats answers GET /telemetry/stats for f and groupBy. ok is false when f is not one

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipetel/pipetel/internal/dynamotest"
 	"github.com/pipetel/pipetel/internal/rollup"
+	"github.com/pipetel/pipetel/internal/rollup/walk"
 	"github.com/pipetel/pipetel/internal/simulate"
 	"github.com/pipetel/pipetel/internal/store"
 	"github.com/pipetel/pipetel/internal/telemetry"
@@ -55,6 +56,9 @@ type env struct {
 	summary *store.Summary
 	events  *store.Events
 	reader  rollup.Reader
+	// counted reads the same table with totals counted from rollups; events counts raw.
+	counted *store.Events
+	counter *recordingCounter
 }
 
 func newEnv(t *testing.T, now time.Time) *env {
@@ -64,6 +68,11 @@ func newEnv(t *testing.T, now time.Time) *env {
 	e.events = store.NewEvents(e.client, store.EventsOptions{
 		Table: e.tables.Events, EventShards: 3, RuntimeShards: 2, KindShards: 2,
 		Retention: retention, CursorSecret: []byte("k"), Stale: e.summary, Now: e.clock.Now,
+	})
+	e.counter = &recordingCounter{Counter: &walk.Counter{Summary: e.summary, Now: e.clock.Now, MaxStaleUnits: 1 << 30}}
+	e.counted = store.NewEvents(e.client, store.EventsOptions{
+		Table: e.tables.Events, EventShards: 3, RuntimeShards: 2, KindShards: 2,
+		Retention: retention, CursorSecret: []byte("k"), Now: e.clock.Now, Totals: e.counter,
 	})
 	// Stale units are read one by one however many there are, so that every stage
 	// exercises the mix of rows and raw units rather than the fallback to raw events.
@@ -233,7 +242,73 @@ func (e *env) checkEqual(t *testing.T, stage string, rng *rand.Rand) (rows int) 
 			t.Errorf("%s: anomalies %+v differ:\nrollups %.400s\nraw     %.400s", stage, p, got, want)
 		}
 	}
+	e.checkTotals(t, stage, rng)
 	return rows
+}
+
+// totalFilters are GET /telemetry filters: the stats windows, and filters with no since,
+// on result and is_infra_error, and one rollups cannot count (test_name).
+func totalFilters(rng *rand.Rand, now time.Time) []telemetry.Filter {
+	yes, no := true, false
+	// One of the stats windows in turn, as each costs a walk of the buckets.
+	qs := queries(rng, now)
+	f := qs[rng.IntN(len(qs))]
+	filters := []telemetry.Filter{
+		f,
+		{},
+		{Equals: map[string]string{"kind": telemetry.KindJobResult, "result": telemetry.ResultFail}},
+		{Equals: map[string]string{"runtime": "lava-collabora"}, IsInfraError: &yes},
+		{Equals: map[string]string{"result": telemetry.ResultPass}, Since: now.Add(-7 * time.Hour).Truncate(time.Hour), Until: now.Add(-3 * time.Hour)},
+		{IsInfraError: &no, Since: now.Add(-7*time.Hour - time.Second)},
+		{Equals: map[string]string{"test_name": "baseline.login"}},
+	}
+	return filters
+}
+
+// checkTotals wants the total of GET /telemetry counted from rollups to equal the raw
+// count, exactly, and the counter to have counted every filter rollups can count.
+func (e *env) checkTotals(t *testing.T, stage string, rng *rand.Rand) {
+	t.Helper()
+	now := e.clock.Now()
+	for _, f := range totalFilters(rng, now) {
+		want, err := e.events.QueryEvents(t.Context(), f, telemetry.PageRequest{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.counted.QueryEvents(t.Context(), f, telemetry.PageRequest{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total != want.Total || !got.TotalExact || !want.TotalExact {
+			t.Errorf("%s: total of %+v: from rollups %d (exact %v), raw %d (exact %v)", stage, f, got.Total, got.TotalExact, want.Total, want.TotalExact)
+		}
+		if counted := e.counter.last(); counted != walk.Countable(f) {
+			t.Errorf("%s: total of %+v counted from rollups: %v, want %v", stage, f, counted, walk.Countable(f))
+		}
+	}
+}
+
+// recordingCounter remembers whether its last count was from rollups.
+type recordingCounter struct {
+	*walk.Counter
+	mu      sync.Mutex
+	counted bool
+}
+
+func (r *recordingCounter) CountEvents(ctx context.Context, f telemetry.Filter, raw telemetry.RawCount) (telemetry.Total, bool, error) {
+	t, ok, err := r.Counter.CountEvents(ctx, f, raw)
+	r.mu.Lock()
+	r.counted = ok
+	r.mu.Unlock()
+	return t, ok, err
+}
+
+func (r *recordingCounter) last() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.counted
+	r.counted = false
+	return c
 }
 
 func generate(t *testing.T, seed int64, n int, start, end, received time.Time) []telemetry.Event {
@@ -292,6 +367,19 @@ func TestRollupsEqualRawAtEveryStage(t *testing.T) {
 			}
 			if rows := e.checkEqual(t, "after a rollup", rng); rows == 0 {
 				t.Fatal("no answer used a rollup row")
+			}
+			// The newest page's total from rollups reads a fraction of what counting reads.
+			newest := telemetry.PageRequest{Limit: 5, Desc: true}
+			raw, err := e.events.QueryEvents(t.Context(), telemetry.Filter{}, newest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fromRollups, err := e.counted.QueryEvents(t.Context(), telemetry.Filter{}, newest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if 3*fromRollups.ItemsRead > raw.ItemsRead {
+				t.Errorf("newest page read %d items with the total from rollups, %d counting raw events", fromRollups.ItemsRead, raw.ItemsRead)
 			}
 
 			// Backfills into rolled-up buckets, edges, duplicates of stored events, and

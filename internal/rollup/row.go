@@ -34,6 +34,9 @@ type Group struct {
 type Row struct {
 	Groups     map[analytics.Dimensions]*Group
 	MinExpires int64 // earliest expires_at of the events counted; 0 when none
+	// MaxExpires is the latest; 0 when none, or unknown (a row stored without it), and a
+	// merge with an unknown row is unknown, so it never claims too early that all expired.
+	MaxExpires int64
 }
 
 // NewRow returns an empty row.
@@ -61,6 +64,7 @@ func (r *Row) Add(e *telemetry.Event, expiresAt int64) {
 	if analytics.Failed(e) && n.NewerThan(g.NewestFailure) {
 		g.NewestFailure = n
 	}
+	r.MaxExpires = maxExpiry(r.MinExpires, r.MaxExpires, expiresAt, expiresAt)
 	r.MinExpires = minExpiry(r.MinExpires, expiresAt)
 }
 
@@ -81,6 +85,7 @@ func (r *Row) Merge(o *Row) {
 			g.NewestFailure = og.NewestFailure
 		}
 	}
+	r.MaxExpires = maxExpiry(r.MinExpires, r.MaxExpires, o.MinExpires, o.MaxExpires)
 	r.MinExpires = minExpiry(r.MinExpires, o.MinExpires)
 }
 
@@ -105,6 +110,21 @@ func (r *Row) PipelineKnown() bool {
 		}
 	}
 	return true
+}
+
+// maxExpiry is the MaxExpires of two rows merged, given each one's Min and MaxExpires: a
+// row with a MinExpires counts events, and one of those without a known MaxExpires makes
+// the merge's unknown.
+func maxExpiry(aMin, aMax, bMin, bMax int64) int64 {
+	switch {
+	case aMin == 0:
+		return bMax
+	case bMin == 0:
+		return aMax
+	case aMax == 0 || bMax == 0:
+		return 0
+	}
+	return max(aMax, bMax)
 }
 
 func minExpiry(a, b int64) int64 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
 
 // NewScheduled is the rollup function's job: one Run per scheduled invocation, with a
@@ -16,7 +17,11 @@ func NewScheduled(d api.Deps) func(context.Context) error {
 		}
 		start := d.Now()
 		reader := &Reader{Summary: d.Summary, Events: d.Events, Retention: d.Retention, Now: d.Now}
-		r, err := NewJob(d.Summary, JobOptions{Now: d.Now, Log: d.Log, Reader: reader}).Run(ctx)
+		var evals []analytics.AnomalyParams
+		if len(d.RollupAnomalyWindows) > 0 {
+			evals = Evaluations(d.RollupAnomalyWindows, d.RollupAnomalyThreshold)
+		}
+		r, err := NewJob(d.Summary, JobOptions{Now: d.Now, Log: d.Log, Reader: reader, Evaluations: evals}).Run(ctx)
 		d.Log.Info("rollup", "units", r.Units, "events", r.Events, "busy", r.Busy, "left", r.Left,
 			"leases_lost", r.LeasesLost, "ms", d.Now().Sub(start).Milliseconds())
 		return err

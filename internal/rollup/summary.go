@@ -66,11 +66,18 @@ const ResolvedKept = 24 * time.Hour
 // DefaultEvaluations are evaluated when none are configured: both scopes, 6 h and 24 h,
 // at KernelCI's default threshold and min_total.
 func DefaultEvaluations() []analytics.AnomalyParams {
+	return Evaluations([]time.Duration{6 * time.Hour, 24 * time.Hour}, analytics.DefaultAnomalyParams().Threshold)
+}
+
+// Evaluations are KernelCI's anomaly rules in both scopes over each of windows (each one
+// of analytics.AnomalyWindows) at threshold, with KernelCI's default min_total: what an
+// operator configures through ROLLUP_ANOMALY_WINDOWS and ROLLUP_ANOMALY_THRESHOLD.
+func Evaluations(windows []time.Duration, threshold float64) []analytics.AnomalyParams {
 	var out []analytics.AnomalyParams
 	for _, scope := range []string{analytics.AnomalyScopeDeviceType, analytics.AnomalyScopeDevice} {
-		for _, w := range []time.Duration{6 * time.Hour, 24 * time.Hour} {
+		for _, w := range windows {
 			p := analytics.DefaultAnomalyParams()
-			p.Scope, p.Window = scope, w
+			p.Scope, p.Window, p.Threshold = scope, w, threshold
 			out = append(out, p)
 		}
 	}

@@ -41,6 +41,10 @@ type EventsOptions struct {
 	Now        func() time.Time // the clock expiry is judged by; nil means time.Now
 	// Stale, when set, is told which rollup units each write touched (see StaleMarker).
 	Stale StaleMarker
+	// Totals, when set, counts a query's total from rollups where it can (a page of 50
+	// then reads about what it returns, not up to CountLimit items); the items it reads
+	// are in the page's ItemsRead. Nil: totals are counted from raw events.
+	Totals telemetry.TotalCounter
 }
 
 // Backoff bounds the store's own retries of unprocessed items and throttled calls, on

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
@@ -14,8 +16,21 @@ type StaleMarker interface {
 	MarkStale(ctx context.Context, units []telemetry.RollupUnit) error
 }
 
-// markStale marks the units of the stored events; if that fails, their events are
-// reported NotStored, so the client resends them and the resend marks them.
+// UnmarkedError names the units whose staleness marks could not be written.
+type UnmarkedError struct {
+	Units []telemetry.RollupUnit
+	Err   error // the first failure
+}
+
+func (e *UnmarkedError) Error() string {
+	return fmt.Sprintf("mark %d rollup units stale: %v", len(e.Units), e.Err)
+}
+
+func (e *UnmarkedError) Unwrap() error { return e.Err }
+
+// markStale marks the units of the stored events. The events of a unit it could not mark
+// are stored all the same: their outcome becomes Unmarked (not NotStored, which would
+// misreport them), so the client resends them and the resend marks them.
 func (s *Events) markStale(ctx context.Context, events []telemetry.Event, outcomes []telemetry.PutOutcome) error {
 	if s.opts.Stale == nil {
 		return nil
@@ -36,9 +51,20 @@ func (s *Events) markStale(ctx context.Context, events []telemetry.Event, outcom
 		return nil
 	}
 	err := s.opts.Stale.MarkStale(ctx, units)
-	if err != nil {
-		for i := range outcomes {
-			outcomes[i] = telemetry.NotStored
+	if err == nil {
+		return nil
+	}
+	failed := seen // every unit, unless the error names the ones that failed
+	var unmarked *UnmarkedError
+	if errors.As(err, &unmarked) {
+		failed = map[telemetry.RollupUnit]bool{}
+		for _, u := range unmarked.Units {
+			failed[u] = true
+		}
+	}
+	for i := range events {
+		if outcomes[i] != telemetry.NotStored && failed[telemetry.UnitOf(events[i].TS, s.keys.eventShard(events[i].ID))] {
+			outcomes[i] = telemetry.Unmarked
 		}
 	}
 	return err

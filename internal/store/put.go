@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -17,6 +18,10 @@ import (
 
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
+
+// markReserve is the time the staleness marks of a request keep for themselves: a few
+// dozen conditional updates in parallel, a fraction of a second even on a loaded store.
+const markReserve = 1500 * time.Millisecond
 
 const (
 	batchWriteMax = 25  // BatchWriteItem's limit
@@ -56,9 +61,17 @@ func guardPK(id string) string { return "I#" + id }
 func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]telemetry.PutOutcome, error) {
 	// Every call, not only the pauses between retries, must end before the reserve the
 	// handler needs to answer, or Lambda kills it before it can say what was not stored.
+	// The writes stop markReserve earlier still, so that the marks of what they wrote have
+	// time of their own even when a slow store took every moment the writes were given.
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-s.opts.Backoff.Reserve))
+		defer cancel()
+	}
+	writeCtx := ctx
+	if deadline, ok := ctx.Deadline(); ok && s.opts.Stale != nil {
+		var cancel context.CancelFunc
+		writeCtx, cancel = context.WithDeadline(ctx, deadline.Add(-markReserve))
 		defer cancel()
 	}
 	outcomes := make([]telemetry.PutOutcome, len(events))
@@ -85,7 +98,7 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 	}
 	// The day registry is written before any event, so a query never misses a day that
 	// holds an event it was told is stored.
-	if err := s.registerDays(ctx, dayExpiry); err != nil {
+	if err := s.registerDays(writeCtx, dayExpiry); err != nil {
 		return outcomes, clientError(err)
 	}
 
@@ -103,7 +116,7 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 			firstErr = err
 		}
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(writeCtx)
 	g.SetLimit(s.opts.WriteConcurrency)
 	for _, chunk := range probeChunks(work) {
 		g.Go(func() error {
@@ -141,6 +154,9 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 	for i, k := range keyOf {
 		if first := firstOf[k]; first != i && outcomes[first] != telemetry.NotStored {
 			outcomes[i] = telemetry.Duplicate
+			if outcomes[first] == telemetry.Unmarked {
+				outcomes[i] = telemetry.Unmarked
+			}
 		}
 	}
 	return outcomes, clientError(firstErr)

@@ -239,7 +239,7 @@ func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req teleme
 	} else {
 		g.Go(func() error {
 			var err error
-			counted, read, exact, err = s.count(gctx, p, boundsOf(f), filter)
+			counted, read, exact, err = s.countTotal(gctx, f, p, filter)
 			return err
 		})
 	}
@@ -392,6 +392,51 @@ func (s *Events) fillAll(ctx context.Context, streams []*stream) (int, error) {
 	}
 	err := g.Wait()
 	return read, err
+}
+
+// countTotal is the number of events matching f (read through p with filter), the items
+// read to count them, and whether the count is exact: from rollups when a counter is set
+// and can count f, else from raw events. A query without since counts from the oldest day
+// the registry lists, as no retained event is older.
+func (s *Events) countTotal(ctx context.Context, f telemetry.Filter, p plan, filter expression.ConditionBuilder) (total, read int, exact bool, err error) {
+	if s.opts.Totals != nil {
+		cf := f
+		if cf.Since.IsZero() {
+			days, err := s.listDays(ctx, bounds{})
+			if err != nil {
+				return 0, 0, false, err
+			}
+			read = len(days)
+			if len(days) == 0 {
+				return 0, read, true, nil
+			}
+			oldest, err := time.Parse("20060102", days[len(days)-1])
+			if err != nil {
+				return 0, read, false, fmt.Errorf("day registry entry %q: %w", days[len(days)-1], err)
+			}
+			cf.Since = oldest
+		}
+		t, ok, err := s.opts.Totals.CountEvents(ctx, cf, s.rawCount)
+		if ok || err != nil {
+			return t.N, read + t.ItemsRead, t.Exact, err
+		}
+	}
+	total, n, exact, err := s.count(ctx, p, boundsOf(f), filter)
+	return total, read + n, exact, err
+}
+
+// rawCount is telemetry.RawCount over the events table.
+func (s *Events) rawCount(ctx context.Context, f telemetry.Filter) (telemetry.Total, error) {
+	b := boundsOf(f)
+	if b.empty() {
+		return telemetry.Total{Exact: true}, nil
+	}
+	p, err := s.planFor(ctx, f, b)
+	if err != nil {
+		return telemetry.Total{}, err
+	}
+	n, read, exact, err := s.count(ctx, p, b, s.filterExpr(f, p.covered))
+	return telemetry.Total{N: n, ItemsRead: read, Exact: exact}, err
 }
 
 // count is the number of events matching the query across all its partitions, and the

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,6 +41,7 @@ const (
 	attrSeq        = "seq"
 	attrBody       = "body"
 	attrMinExpires = "min_expires"
+	attrMaxExpires = "max_expires"
 	attrParts      = "parts"
 	attrOwner      = "owner"
 	attrUntil      = "until_ms"
@@ -246,7 +248,8 @@ func assembleRows(resolution string, start time.Time, items []map[string]types.A
 		body, _ := item[attrBody].(*types.AttributeValueMemberB)
 		if part == 0 {
 			rows = append(rows, telemetry.RollupRow{Resolution: resolution, Start: start, Shard: shard,
-				MinExpires: numberAttr(item, attrMinExpires), Parts: int(numberAttr(item, attrParts))})
+				MinExpires: numberAttr(item, attrMinExpires), Parts: int(numberAttr(item, attrParts)),
+				MaxExpires: numberAttr(item, attrMaxExpires)})
 		}
 		if len(rows) == 0 || rows[len(rows)-1].Shard != shard {
 			continue // a part left over from a longer earlier version: not counted
@@ -427,6 +430,7 @@ func (s *Summary) Commit(ctx context.Context, c telemetry.RollupCommit) (int, er
 			if p == 0 {
 				item[attrParts] = &types.AttributeValueMemberN{Value: strconv.Itoa(parts)}
 				item[attrMinExpires] = &types.AttributeValueMemberN{Value: strconv.FormatInt(r.MinExpires, 10)}
+				item[attrMaxExpires] = &types.AttributeValueMemberN{Value: strconv.FormatInt(r.MaxExpires, 10)}
 			}
 			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.opts.Table), Item: item}})
 		}
@@ -499,9 +503,14 @@ func cancellationReasons(err error) []string {
 // MarkStale records, for each unit, that events were written into it. It is called by
 // ingest after the events are written and before they are reported stored, so that a
 // rollup which clears a mark has read every event the mark stands for.
+// The error is an *UnmarkedError naming the units left unmarked.
 func (s *Summary) MarkStale(ctx context.Context, units []telemetry.RollupUnit) error {
 	expires := s.now().Add(s.opts.Retention).Unix()
-	return s.parallel(ctx, len(units), func(ctx context.Context, i int) error {
+	var (
+		mu     sync.Mutex
+		failed []telemetry.RollupUnit
+	)
+	err := s.parallel(ctx, len(units), func(ctx context.Context, i int) error {
 		u := units[i]
 		expr, err := expression.NewBuilder().WithUpdate(
 			expression.Add(expression.Name(attrSeq), expression.Value(1)).
@@ -526,10 +535,17 @@ func (s *Summary) MarkStale(ctx context.Context, units []telemetry.RollupUnit) e
 			}
 		}
 		if err != nil {
+			mu.Lock()
+			failed = append(failed, u)
+			mu.Unlock()
 			return fmt.Errorf("mark rollup stale: %w", err)
 		}
 		return nil
 	})
+	if err != nil {
+		return clientError(&UnmarkedError{Units: failed, Err: err})
+	}
+	return nil
 }
 
 func stringAttr(item map[string]types.AttributeValue, name string) string {

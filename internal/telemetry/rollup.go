@@ -32,6 +32,10 @@ type RollupRow struct {
 	Body       []byte
 	MinExpires int64
 	Parts      int // how many items the store split Body over; set by the store when read
+	// MaxExpires is the latest expires_at of the events it counts; 0 when unknown (rows
+	// written before it was kept). Once it has passed, every event the row counts is gone
+	// from raw reads, so a raw-equal answer skips the row without reading raw events.
+	MaxExpires int64
 }
 
 // RollupCommit is what one recompute writes, all at once: the fine rows of some units of

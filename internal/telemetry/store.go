@@ -9,6 +9,10 @@ const (
 	NotStored PutOutcome = iota // the store could not take it; resending is safe
 	Inserted                    // stored now
 	Duplicate                   // already stored by an earlier request (or earlier in this one)
+	// Unmarked: stored (new or not), but the rollups could not be told its time bucket
+	// changed, so stats and anomalies from rollups miss it until it is resent (a resend
+	// marks it, as ingest marks duplicates too).
+	Unmarked
 )
 
 // PageRequest asks for one page of a query, oldest first (by ts, then id) as KernelCI
@@ -58,4 +62,23 @@ type EventStore interface {
 	// EachEvent calls fn for every retained event matching f, in no particular order, one
 	// call at a time. It stops at the first error fn returns and returns that error.
 	EachEvent(ctx context.Context, f Filter, fn func(Event) error) error
+}
+
+// Total is a count of the events matching a filter.
+type Total struct {
+	N         int
+	Exact     bool // false when counting stopped early and N is a lower bound
+	ItemsRead int  // items read to count them
+}
+
+// RawCount counts the retained events matching f by reading the events table.
+type RawCount func(ctx context.Context, f Filter) (Total, error)
+
+// TotalCounter counts the events matching a filter without reading each of them: the
+// query's total from rollups (package walk's Counter).
+type TotalCounter interface {
+	// CountEvents counts the retained events matching f, whose Since is set, exactly as a
+	// raw count would, reading raw events through raw where it must. ok is false, with
+	// nothing read, when f is not one it can count; the caller then counts raw events.
+	CountEvents(ctx context.Context, f Filter, raw RawCount) (t Total, ok bool, err error)
 }

@@ -1,0 +1,205 @@
+package walk
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// Window is what a reader covers: events with ts in [Since, Until] (Until zero: no upper
+// bound). FromRollups answers from rows alone, widened to whole fine buckets: for a window
+// that begins before raw retention, whose raw events are partly gone.
+type Window struct {
+	Since, Until time.Time
+	FromRollups  bool
+}
+
+// Visitor receives what Walk covers the window with. Each is called from several
+// goroutines at once; between them they stand for every event of the window once.
+type Visitor struct {
+	// Raw reads the raw events with ts in [since, until] (until zero: no upper bound): the
+	// partial buckets at the window's edges, or the whole window.
+	Raw func(ctx context.Context, since, until time.Time) error
+	// Unit reads the raw events of one unit with ts before end: its row is stale, or
+	// counts events that have expired.
+	Unit func(ctx context.Context, u telemetry.RollupUnit, end time.Time) error
+	// Row takes a row that equals the raw events it counts.
+	Row func(b Bucket, row telemetry.RollupRow) error
+	// Usable, if set, may refuse a row the marks trust because it lacks what this reader
+	// needs (a row written before rows recorded it); its events are then read as a stale
+	// row's are (the unit's raw events, or the rows of its children).
+	Usable func(row telemetry.RollupRow) (bool, error)
+}
+
+// Result says how Walk covered the window.
+type Result struct {
+	// FromRollups: the window was widened to whole fine buckets, [Since, Until], and
+	// answered from rows alone.
+	FromRollups  bool
+	Since, Until time.Time
+	Rows         int // rows handed to Row
+	Items        int // items read from the summary table (marks and row parts)
+}
+
+// DefaultMaxStaleUnits: a unit read costs one query, as does a shard of the raw read, so
+// beyond a few dozen stale units the raw read of the whole window costs less.
+const DefaultMaxStaleUnits = 64
+
+// Walk covers w at now with whole buckets of the summary table where their rows can be
+// trusted, and raw events for the rest: the partial buckets at the edges, units a
+// staleness mark says their row does not match yet, and units whose row counts events
+// that have expired. Past maxStale stale units (0: DefaultMaxStaleUnits) it reads the
+// whole window raw. Every event of w reaches v exactly once, so an answer built from it
+// equals the one built from raw events alone.
+func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale int, w Window, v Visitor) (Result, error) {
+	var (
+		res Result
+		mu  sync.Mutex
+	)
+	// Events can be stamped up to 24 h ahead of their receipt; past that nothing is
+	// expected, but a raw read beyond the whole buckets catches anything that is there.
+	from, to := Ceil(w.Since), Floor(now.Add(25*time.Hour))
+	if !w.Until.IsZero() {
+		to = Floor(w.Until.Add(time.Microsecond))
+	}
+	if w.FromRollups {
+		from = Floor(w.Since)
+		// Without an until, up to the end of the bucket holding now: the rows read, and
+		// so the window the answer says it covers, end there.
+		to = Floor(now).Add(Fine.Width)
+		if !w.Until.IsZero() {
+			to = Ceil(w.Until.Add(time.Microsecond))
+		}
+		res.FromRollups, res.Since = true, from
+		res.Until = to.Add(-time.Microsecond)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	raw := func(since, until time.Time) {
+		if !until.IsZero() && until.Before(since) {
+			return
+		}
+		g.Go(func() error { return v.Raw(gctx, since, until) })
+	}
+	if !from.Before(to) {
+		if !w.FromRollups {
+			raw(w.Since, w.Until)
+		}
+		return res, g.Wait()
+	}
+	marks, err := s.StaleMarks(ctx, from, to)
+	if err != nil {
+		return res, err
+	}
+	res.Items += len(marks)
+	if maxStale <= 0 {
+		maxStale = DefaultMaxStaleUnits
+	}
+	if len(marks) > maxStale && !w.FromRollups {
+		raw(w.Since, w.Until)
+		return res, g.Wait()
+	}
+	if !w.FromRollups {
+		if w.Since.Before(from) {
+			raw(w.Since, from.Add(-time.Microsecond))
+		}
+		raw(to, w.Until)
+	}
+	staleIn := func(b Bucket, shard int) bool {
+		for _, m := range marks {
+			if m.Shard == shard && b.Contains(m.Start) {
+				return true
+			}
+		}
+		return false
+	}
+	all := make([]int, s.Shards())
+	for i := range all {
+		all[i] = i
+	}
+	type task struct {
+		b      Bucket
+		shards []int
+	}
+	var level []task
+	for _, b := range Cover(from, to) {
+		level = append(level, task{b: b, shards: all})
+	}
+	for len(level) > 0 {
+		var next []task
+		lg, lctx := errgroup.WithContext(gctx)
+		lg.SetLimit(32)
+		for _, t := range level {
+			lg.Go(func() error {
+				rows, err := s.Rows(lctx, t.b.Res.Name, t.b.Start)
+				if err != nil {
+					return err
+				}
+				byShard := map[int]telemetry.RollupRow{}
+				items := 0
+				for _, row := range rows {
+					byShard[row.Shard] = row
+					items += max(row.Parts, 1)
+				}
+				mu.Lock()
+				res.Items += items
+				mu.Unlock()
+				var descend []int
+				for _, sh := range t.shards {
+					row, ok := byShard[sh]
+					expired := ok && row.MinExpires != 0 && row.MinExpires <= now.Unix()
+					stale := staleIn(t.b, sh)
+					if !stale && !w.FromRollups && ok && row.MaxExpires != 0 && row.MaxExpires <= now.Unix() {
+						// Every event it counts has expired: raw reads would find none.
+						continue
+					}
+					trusted := !stale && (!expired || w.FromRollups)
+					if t.b.Res == Fine && !trusted && w.FromRollups && ok && expired {
+						// Its raw events are partly gone: the row is the better record.
+						trusted = true
+					}
+					if trusted && ok && v.Usable != nil {
+						if trusted, err = v.Usable(row); err != nil {
+							return err
+						}
+					}
+					switch {
+					case trusted && ok:
+						mu.Lock()
+						res.Rows++
+						mu.Unlock()
+						if err := v.Row(t.b, row); err != nil {
+							return err
+						}
+					case trusted:
+						// No row and no mark: no event was ever written there.
+					case t.b.Res == Fine:
+						u := telemetry.RollupUnit{Start: t.b.Start, Shard: sh}
+						if err := v.Unit(lctx, u, t.b.End()); err != nil {
+							return err
+						}
+					default:
+						descend = append(descend, sh)
+					}
+				}
+				if len(descend) > 0 {
+					mu.Lock()
+					for _, c := range t.b.Children() {
+						next = append(next, task{b: c, shards: descend})
+					}
+					mu.Unlock()
+				}
+				return nil
+			})
+		}
+		if err := lg.Wait(); err != nil {
+			_ = g.Wait()
+			return res, err
+		}
+		level = next
+	}
+	return res, g.Wait()
+}
