@@ -25,8 +25,10 @@ type Report struct {
 	Memory    Memory               `json:"memory"`
 	// Authorizer is what the authorizer adds to a request (measured with cold starts).
 	Authorizer Authorizer `json:"authorizer"`
-	Goals      []Goal     `json:"goals"`
-	Seconds    float64    `json:"seconds"` // the whole run
+	// HotKeys is the hot-key simulation: the hottest key value of every table and index.
+	HotKeys HotKeys `json:"hot_keys"`
+	Goals   []Goal  `json:"goals"`
+	Seconds float64 `json:"seconds"` // the whole run
 }
 
 // Machine says where the figures come from; they mean little without it.
@@ -216,6 +218,46 @@ type Memory struct {
 	DurationMs float64 `json:"duration_ms"`
 }
 
+// HotKeys is the hot-key simulation: simulated traffic at EventsPerS for
+// SimulatedSeconds (crossing midnight UTC), each write counted at the key value the store
+// writes it to, with the shard counts a deployment has by default.
+type HotKeys struct {
+	EventsPerS       int              `json:"events_per_s"`
+	SimulatedSeconds int              `json:"simulated_seconds"`
+	Start            string           `json:"simulated_start"` // RFC 3339
+	EventShards      int              `json:"event_shards"`
+	RuntimeShards    int              `json:"runtime_shards"`
+	KindShards       int              `json:"kind_shards"`
+	GoalWritesPerS   int              `json:"goal_writes_per_s"` // per key value, every second
+	Scenarios        []HotKeyScenario `json:"scenarios"`
+	Met              bool             `json:"met"` // every key of every scenario
+}
+
+// HotKeyScenario is one kind of traffic.
+type HotKeyScenario struct {
+	Name      string   `json:"name"` // realistic, worst_case
+	Traffic   string   `json:"traffic"`
+	Events    int64    `json:"events"`
+	Requests  int64    `json:"requests"`
+	Instances int      `json:"ingest_instances"` // warm ingest functions sharing the requests
+	Seconds   float64  `json:"seconds"`          // real time the simulation took
+	Keys      []HotKey `json:"keys"`             // one per table, index or item kind
+}
+
+// HotKey is the hottest key value of one target: the most writes it took in one
+// simulated second, and the highest mean rate any key value of the target had.
+type HotKey struct {
+	Target         string  `json:"target"`
+	Key            string  `json:"key"`
+	PeakWritesPerS int     `json:"peak_writes_per_s"`
+	PeakAt         string  `json:"peak_at"` // the simulated second, RFC 3339
+	MeanKey        string  `json:"mean_key"`
+	MeanWritesPerS float64 `json:"mean_writes_per_s"`
+	Writes         int64   `json:"writes"` // to the whole target, in the simulation
+	Goal           string  `json:"goal"`
+	Met            bool    `json:"met"`
+}
+
 // Goal is one target the issue sets, beside what was measured.
 type Goal struct {
 	Name     string  `json:"name"`
@@ -251,6 +293,11 @@ func (r *Report) goals() []Goal {
 		}
 		if c.Runs > 0 {
 			add(fn+" first response", c.FirstResponseMs, "ms", "≤ 30", c.FirstResponseMs <= 30)
+		}
+	}
+	for _, sc := range r.HotKeys.Scenarios {
+		for _, k := range sc.Keys {
+			add("hot key, "+sc.Name+", "+k.Target, float64(k.PeakWritesPerS), "writes/s", k.Goal, k.Met)
 		}
 	}
 	if r.Memory.PeakRSSMB > 0 {
@@ -373,6 +420,15 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row(fmt.Sprintf("authorizer, warm, per uncached request (%d samples)", a.Samples),
 			fmt.Sprintf("p50 %.1f ms, p95 %.1f ms", a.WarmP50Ms, a.WarmP95Ms),
 			fmt.Sprintf("%.2f of a warm query (%.1f ms)", a.RatioToQuery, a.QueryP50Ms), "", "")
+	}
+	for _, sc := range r.HotKeys.Scenarios {
+		h := r.HotKeys
+		row(fmt.Sprintf("hot keys, %s: %d events/s, %d simulated s from %s, %d requests, shards %d/%d/%d",
+			sc.Name, h.EventsPerS, h.SimulatedSeconds, h.Start, sc.Requests, h.EventShards, h.RuntimeShards, h.KindShards), "", "", "", "")
+		for _, k := range sc.Keys {
+			row(fmt.Sprintf("  %s, hottest second: %s", k.Target, k.Key),
+				fmt.Sprintf("%d writes/s (hottest mean %.1f/s)", k.PeakWritesPerS, k.MeanWritesPerS), "", k.Goal, yesNo(k.Met))
+		}
 	}
 	if mem := r.Memory; mem.PeakRSSMB > 0 {
 		row(fmt.Sprintf("ingest peak RSS, %.1f MB body, %d events (%s)", float64(mem.BodyBytes)/1e6, mem.Events, mem.Source),

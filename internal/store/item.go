@@ -60,13 +60,12 @@ func (k keys) primary(e *telemetry.Event) (pk, sk string) {
 }
 
 func (k keys) item(e *telemetry.Event, retention time.Duration) eventItem {
-	h := idHash(e.ID)
 	pk, sk := k.primary(e)
 	it := eventItem{
 		PK:           pk,
 		SK:           sk,
-		RuntimeKey:   shardKey(e.Runtime, int(h%uint32(k.runtimeShards))),
-		KindKey:      shardKey(e.Kind, int(h%uint32(k.kindShards))),
+		RuntimeKey:   k.runtimeKey(e),
+		KindKey:      k.kindKey(e),
 		ExpiresAt:    expiry(e, retention),
 		ID:           e.ID,
 		Kind:         e.Kind,
