@@ -36,10 +36,12 @@ const (
 	SectionColdStart = "cold_start"
 	SectionMemory    = "memory"
 	SectionHotKeys   = "hot_keys"
+	SectionReads     = "reads"
+	SectionRollup    = "rollup"
 )
 
 // Sections lists every section.
-var Sections = []string{SectionIngest, SectionQuery, SectionPaging, SectionStats, SectionAnomalies, SectionPipelines, SectionColdStart, SectionMemory, SectionHotKeys}
+var Sections = []string{SectionIngest, SectionQuery, SectionPaging, SectionStats, SectionAnomalies, SectionPipelines, SectionColdStart, SectionMemory, SectionHotKeys, SectionReads, SectionRollup}
 
 // Options size a run. The defaults keep a whole run under ten minutes on two cores.
 type Options struct {
@@ -185,9 +187,17 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 			return r, fmt.Errorf("ingest: %w", err)
 		}
 	}
-	if want(SectionQuery) || want(SectionPaging) || want(SectionStats) || want(SectionAnomalies) {
-		if err := b.loadDataSets(ctx, want(SectionStats) || want(SectionAnomalies)); err != nil {
+	// Stats, anomalies and summaries read rollups when deployed, so the data sets are
+	// rolled up before any of them is measured.
+	rolled := want(SectionStats) || want(SectionAnomalies) || want(SectionReads) || want(SectionRollup)
+	if want(SectionQuery) || want(SectionPaging) || rolled {
+		if err := b.loadDataSets(ctx, rolled); err != nil {
 			return r, fmt.Errorf("load data: %w", err)
+		}
+	}
+	if rolled {
+		if r.Rollup, err = b.rollupFigures(ctx); err != nil {
+			return r, fmt.Errorf("rollup: %w", err)
 		}
 	}
 	if want(SectionQuery) {
@@ -208,6 +218,11 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 	if want(SectionAnomalies) {
 		if r.Anomalies, err = b.growth(ctx, "anomalies", anomaliesRequest); err != nil {
 			return r, fmt.Errorf("anomalies: %w", err)
+		}
+	}
+	if want(SectionReads) {
+		if r.Reads, err = b.reads(ctx); err != nil {
+			return r, fmt.Errorf("reads: %w", err)
 		}
 	}
 	if want(SectionPipelines) {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -187,12 +188,16 @@ type hotSim struct {
 
 	summary *countingSummary
 	job     *rollup.Job
+
+	need  map[string]int64 // one request's days, reused
+	units map[telemetry.RollupUnit]bool
 }
 
 func newHotSim(o hotOptions, tr hotTraffic) *hotSim {
 	s := &hotSim{o: o, tr: tr, count: newHotCounter(), now: o.start, nextRun: o.start.Truncate(time.Minute).Add(time.Minute),
 		keys:    store.NewKeys(store.EventsOptions{EventShards: o.cfg.EventShards, RuntimeShards: o.cfg.RuntimeShards, KindShards: o.cfg.KindShards}),
-		buffers: map[string][]telemetry.Event{}, authCache: map[string]time.Time{}, tokenOf: map[string]string{}}
+		buffers: map[string][]telemetry.Event{}, authCache: map[string]time.Time{}, tokenOf: map[string]string{},
+		need: map[string]int64{}, units: map[telemetry.RollupUnit]bool{}}
 	s.count.at = o.start
 	// As many instances as the requests in flight: each request holds one for
 	// requestSeconds. Each is warm, and last refreshed the registry of the day at a
@@ -275,8 +280,9 @@ func (s *hotSim) request(ctx context.Context, lab string, batch []telemetry.Even
 
 	known := s.instances[s.next]
 	s.next = (s.next + 1) % len(s.instances)
-	need := map[string]int64{}
-	units := map[telemetry.RollupUnit]bool{}
+	need, units := s.need, s.units
+	clear(need)
+	clear(units)
 	for i := range batch {
 		e := &batch[i]
 		k := s.keys.Event(e)
@@ -316,6 +322,17 @@ func mix(x uint64) uint64 {
 	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
 	x = (x ^ x>>27) * 0x94d049bb133111eb
 	return x ^ x>>31
+}
+
+// hexID is x as 24 lowercase hex digits, the shape of a derived event id.
+func hexID(x uint64) string {
+	const digits = "0123456789abcdef"
+	var b [24]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = digits[x&15]
+		x = x>>4 | x<<60 // rotate, so all 24 digits vary
+	}
+	return string(b[:])
 }
 
 // countingTokens is the tokens table for the authorizer: it finds the simulation's
@@ -456,7 +473,7 @@ func hotScenarios(o hotOptions, seed int64) []hotTraffic {
 		each: func(fn func(telemetry.Event) error) error {
 			for i := 0; ; i++ {
 				at := o.start.Add(time.Duration(i) * time.Second / time.Duration(o.eventsPerS))
-				e := telemetry.Event{ID: fmt.Sprintf("%024x", mix(uint64(i))), IDGiven: true, Kind: telemetry.KindTestResult,
+				e := telemetry.Event{ID: hexID(mix(uint64(i))), IDGiven: true, Kind: telemetry.KindTestResult,
 					Runtime: mainLab, TS: at, Result: "pass"}
 				if err := fn(e); err != nil {
 					return err
@@ -479,17 +496,27 @@ func (b *bench) hotKeys(ctx context.Context) (HotKeys, error) {
 	out := HotKeys{EventsPerS: o.eventsPerS, SimulatedSeconds: o.seconds, Start: start.Format(time.RFC3339),
 		EventShards: cfg.EventShards, RuntimeShards: cfg.RuntimeShards, KindShards: cfg.KindShards,
 		GoalWritesPerS: hotKeyGoal, Met: true}
-	for _, tr := range hotScenarios(o, b.o.Seed) {
-		b.section("hot keys, %s: %d events/s for %d simulated s", tr.name, o.eventsPerS, o.seconds)
-		began := time.Now()
-		sc, err := simulateHotKeys(ctx, o, tr)
-		if err != nil {
-			return HotKeys{}, fmt.Errorf("%s: %w", tr.name, err)
-		}
-		sc.Seconds = round(time.Since(began).Seconds(), 1)
+	// The scenarios share nothing, so they run side by side, one a core.
+	scenarios := hotScenarios(o, b.o.Seed)
+	results := make([]HotKeyScenario, len(scenarios))
+	errs := make([]error, len(scenarios))
+	b.section("hot keys: %d scenarios at %d events/s for %d simulated s, from %s", len(scenarios), o.eventsPerS, o.seconds, out.Start)
+	var wg sync.WaitGroup
+	for i, tr := range scenarios {
+		wg.Go(func() {
+			began := time.Now()
+			results[i], errs[i] = simulateHotKeys(ctx, o, tr)
+			results[i].Seconds = round(time.Since(began).Seconds(), 1)
+			fmt.Fprintf(b.progress, "  %s done in %.0f s\n", tr.name, results[i].Seconds)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return HotKeys{}, err
+	}
+	for _, sc := range results {
 		for _, k := range sc.Keys {
 			out.Met = out.Met && k.Met
-			fmt.Fprintf(b.progress, "  %-36s %5d writes/s  %s\n", k.Target, k.PeakWritesPerS, k.Key)
 		}
 		out.Scenarios = append(out.Scenarios, sc)
 	}

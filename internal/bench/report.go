@@ -27,6 +27,10 @@ type Report struct {
 	Authorizer Authorizer `json:"authorizer"`
 	// HotKeys is the hot-key simulation: the hottest key value of every table and index.
 	HotKeys HotKeys `json:"hot_keys"`
+	// Reads is what each read request costs in DynamoDB, against what it returns.
+	Reads Reads `json:"reads"`
+	// Rollup is the rollup job's throughput against a raw read of the same events.
+	Rollup  Rollup  `json:"rollup"`
 	Goals   []Goal  `json:"goals"`
 	Seconds float64 `json:"seconds"` // the whole run
 }
@@ -258,6 +262,50 @@ type HotKey struct {
 	Met            bool    `json:"met"`
 }
 
+// Reads is the cost of each read request over the large data set, rolled up, as
+// DynamoDB reports it (ReturnConsumedCapacity on every read the store makes).
+type Reads struct {
+	StoredEvents int        `json:"stored_events"`
+	Shards       int        `json:"event_shards"`
+	Goal         string     `json:"goal"`
+	Requests     []ReadCost `json:"requests"`
+	// NewestGoalItems is the most items a newest-50 page may read: 2 × shards × limit.
+	NewestGoalItems int `json:"newest_50_goal_items"`
+}
+
+// ReadCost is one request's cost, per request (the mean of Samples).
+type ReadCost struct {
+	Request   string  `json:"request"`
+	Samples   int     `json:"samples"`
+	Returned  int     `json:"items_returned"` // rows of the answer (a page's items, a report's rows)
+	Calls     float64 `json:"dynamodb_calls"`
+	ItemsRead float64 `json:"items_read"` // items DynamoDB examined (a Query's ScannedCount)
+	ReadUnits float64 `json:"read_capacity_units"`
+	Ratio     float64 `json:"items_read_per_item_returned"`
+	Met       bool    `json:"met"`
+	P50Ms     float64 `json:"p50_ms"`
+}
+
+// Rollup is the rollup job's throughput, measured on the small data set against a raw
+// read (EachEvent) of the same events in the same run, and on the large one.
+type Rollup struct {
+	Events        int     `json:"events"`
+	Units         int     `json:"units"`
+	Runs          int     `json:"runs"`
+	Seconds       float64 `json:"seconds"`
+	EventsPerS    float64 `json:"events_per_s"`
+	RawEvents     int     `json:"raw_events"`
+	RawSeconds    float64 `json:"raw_seconds"`
+	RawEventsPerS float64 `json:"raw_events_per_s"`
+	// CostRatio is the raw read's events/s over the rollup's: what rolling up an event
+	// costs in raw reads of it.
+	CostRatio       float64 `json:"rollup_cost_in_raw_reads"`
+	LargeEvents     int     `json:"large_events"`
+	LargeUnits      int     `json:"large_units"`
+	LargeSeconds    float64 `json:"large_seconds"`
+	LargeEventsPerS float64 `json:"large_events_per_s"`
+}
+
 // Goal is one target the issue sets, beside what was measured.
 type Goal struct {
 	Name     string  `json:"name"`
@@ -293,6 +341,13 @@ func (r *Report) goals() []Goal {
 		}
 		if c.Runs > 0 {
 			add(fn+" first response", c.FirstResponseMs, "ms", "≤ 30", c.FirstResponseMs <= 30)
+		}
+	}
+	for _, rc := range r.Reads.Requests {
+		add("reads of "+rc.Request, rc.Ratio, "× items returned", "≤ 5", rc.Met)
+		if isNewest50(rc.Request) {
+			add("newest-50 items read, "+rc.Request, rc.ItemsRead, "items", fmt.Sprintf("≤ %d (2 × shards × limit)", r.Reads.NewestGoalItems),
+				rc.ItemsRead <= float64(r.Reads.NewestGoalItems))
 		}
 	}
 	for _, sc := range r.HotKeys.Scenarios {
@@ -430,6 +485,21 @@ func (r *Report) WriteTable(w io.Writer) error {
 				fmt.Sprintf("%d writes/s (hottest mean %.1f/s)", k.PeakWritesPerS, k.MeanWritesPerS), "", k.Goal, yesNo(k.Met))
 		}
 	}
+	if rl := r.Rollup; rl.Events > 0 {
+		row(fmt.Sprintf("rollup of the small data set (%d events, %d units, %d runs)", rl.Events, rl.Units, rl.Runs),
+			fmt.Sprintf("%.0f events/s (raw read of %d: %.0f events/s)", rl.EventsPerS, rl.RawEvents, rl.RawEventsPerS),
+			fmt.Sprintf("%.2f raw reads", rl.CostRatio), "", "")
+		row(fmt.Sprintf("rollup of the large data set (%d events, %d units)", rl.LargeEvents, rl.LargeUnits),
+			fmt.Sprintf("%.0f events/s, %.1f s", rl.LargeEventsPerS, rl.LargeSeconds), "", "", "")
+	}
+	for _, rc := range r.Reads.Requests {
+		row(fmt.Sprintf("reads: %s", rc.Request),
+			fmt.Sprintf("%.0f items read, %d returned, %.1f RCU, %.1f calls, p50 %.1f ms", rc.ItemsRead, rc.Returned, rc.ReadUnits, rc.Calls, rc.P50Ms),
+			fmt.Sprintf("%.1f×", rc.Ratio), "≤ 5×", yesNo(rc.Met))
+		if isNewest50(rc.Request) {
+			row("  newest-50 items read", fmt.Sprintf("%.0f", rc.ItemsRead), "", fmt.Sprintf("≤ %d", r.Reads.NewestGoalItems), yesNo(rc.ItemsRead <= float64(r.Reads.NewestGoalItems)))
+		}
+	}
 	if mem := r.Memory; mem.PeakRSSMB > 0 {
 		row(fmt.Sprintf("ingest peak RSS, %.1f MB body, %d events (%s)", float64(mem.BodyBytes)/1e6, mem.Events, mem.Source),
 			fmt.Sprintf("%.1f MB", mem.PeakRSSMB), "", "≤ 64 MB", yesNo(mem.PeakRSSMB <= 64))
@@ -445,6 +515,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	_, err := fmt.Fprintf(w, "\n%d of %d goals met; run took %.0f s.\n", met, len(r.Goals), r.Seconds)
 	return err
+}
+
+// isNewest50 tells the newest-page requests, whose items read have a goal of their own.
+func isNewest50(request string) bool {
+	return strings.HasPrefix(request, "GET /telemetry?") && strings.Contains(request, "limit=50&order=desc")
 }
 
 func workerList(by map[string]float64) string {

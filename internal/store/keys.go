@@ -35,13 +35,19 @@ type EventKeys struct {
 
 // Event returns the keys storing e writes.
 func (k Keys) Event(e *telemetry.Event) EventKeys {
-	pk, _ := k.k.primary(e)
-	out := EventKeys{PK: pk, RuntimeKey: k.k.runtimeKey(e), KindKey: k.k.kindKey(e), Day: dayOf(e.TS), Unit: k.k.unit(e)}
+	day := dayOf(e.TS)
+	out := EventKeys{PK: k.k.partitionOn(day, e.ID), RuntimeKey: k.k.runtimeKey(e), KindKey: k.k.kindKey(e), Day: day, Unit: k.k.unit(e)}
 	if e.IDGiven {
 		out.GuardPK = guardPK(e.ID)
 	}
 	return out
 }
+
+// partition is the events-table partition key of e: its day bucket's shard.
+func (k keys) partition(e *telemetry.Event) string { return k.partitionOn(dayOf(e.TS), e.ID) }
+
+// partitionOn is the partition key of the event with id in the day bucket day.
+func (k keys) partitionOn(day, id string) string { return dayPartition(day, k.eventShard(id)) }
 
 func (k keys) runtimeKey(e *telemetry.Event) string {
 	return shardKey(e.Runtime, int(idHash(e.ID)%uint32(k.runtimeShards)))
@@ -83,7 +89,6 @@ func RunMarkerPK(run *telemetry.Event) string { return runMarkerPK(run) }
 
 // TokenPK is the tokens-table partition key of the token whose SHA-256 hex is hash.
 func TokenPK(hash string) string { return tokenPrefix + hash }
-
 
 // DaysToRegister returns the day registry writes a process owes at now: of the days in
 // need (day bucket → the expiry, epoch seconds, its events need), those whose expiry known
