@@ -92,7 +92,7 @@ func DefaultOptions() Options {
 		PipelineRuns:     400,
 		HotKeyEventsPerS: 10_000,
 		HotKeySeconds:    3600,
-		Functions:        []string{"ingest", "query", "stats", "anomalies", "pipelines", "pipelinestats", "authorizer"},
+		Functions:        []string{"ingest", "query", "stats", "anomalies", "pipelines", "pipelinestats", "authorizer", "summary", "rollup"},
 		Go:               "go",
 		BuildDir:         ".cache/bench",
 		EventsDir:        "events",

@@ -90,7 +90,8 @@ func fullReport() Report {
 		Stats:     Growth{Small: WindowLatency{Samples: 2, Events: 10}, Large: WindowLatency{Samples: 2, Events: 100}, Per10x: 9},
 		Anomalies: Growth{Small: WindowLatency{Samples: 2, Events: 10}, Large: WindowLatency{Samples: 2, Events: 100}, Per10x: 1.05},
 		ColdStart: map[string]ColdStart{
-			"ingest": {BootstrapBytes: 9_000_000, BootstrapMB: 9, Runs: 10, FirstResponseMs: 20},
+			"ingest": {BootstrapBytes: 9_000_000, BootstrapMB: 9, Runs: 10, FirstResponseMs: 20, RatioToHello: 1.5},
+			"hello":  {BootstrapBytes: 6_000_000, BootstrapMB: 6, Runs: 10, FirstResponseMs: 13, RatioToHello: 1},
 		},
 		Memory: Memory{PeakRSSMB: 70},
 		Reads: Reads{Shards: 24, NewestGoalItems: 2400, Requests: []ReadCost{
@@ -161,7 +162,7 @@ func TestReportJSONKeysAreStable(t *testing.T) {
 		"authorizer.warm_p50_ms", "authorizer.warm_p95_ms",
 		"cold_start", "cold_start.*", "cold_start.*.bootstrap_bytes", "cold_start.*.bootstrap_mb",
 		"cold_start.*.first_response_max_ms", "cold_start.*.first_response_min_ms",
-		"cold_start.*.first_response_ms", "cold_start.*.init_ms", "cold_start.*.runs", "cold_start.*.status",
+		"cold_start.*.first_response_ms", "cold_start.*.first_response_to_hello", "cold_start.*.init_ms", "cold_start.*.init_to_hello", "cold_start.*.runs", "cold_start.*.status",
 		"date",
 		"goals", "goals[].measured", "goals[].met", "goals[].name", "goals[].target", "goals[].unit",
 		"hot_keys", "hot_keys.event_shards", "hot_keys.events_per_s", "hot_keys.goal_writes_per_s",
@@ -250,7 +251,7 @@ func TestGoalsJudgeEachFigure(t *testing.T) {
 		"stats growth per 10× events":                              false, // 9 > 1.1
 		"anomalies growth per 10× events":                          true,  // 1.05 ≤ 1.1
 		"ingest bootstrap (arm64, stripped)":                       false, // 9 MB > 8
-		"ingest first response":                                    true,  // 20 ms ≤ 30
+		"ingest first response / hello-world's":                    true,  // 1.5 ≤ 2
 		"ingest of a 6 MB batch, peak RSS":                         false, // 70 MB > 64
 		"hot key, worst_case, " + targetMarks:                      true,  // 480 ≤ 500
 		"reads of GET /telemetry?limit=50&order=desc":              false, // 52× > 5×
@@ -356,6 +357,12 @@ func TestStatusOfAPIGatewayResponse(t *testing.T) {
 	}
 	if _, err := statusOf("authorizer", []byte(`{"errorMessage":"boom"}`)); err == nil {
 		t.Error("an authorizer error read as an answer")
+	}
+	if s, err := statusOf("rollup", []byte(`null`)); err != nil || s != 200 {
+		t.Errorf("statusOf(a scheduled run's nothing) = %d, %v", s, err)
+	}
+	if _, err := statusOf("rollup", []byte(`{"errorMessage":"no summary table"}`)); err == nil {
+		t.Error("a failed scheduled run read as a success")
 	}
 }
 
