@@ -45,10 +45,9 @@ func startCapacityProxy(endpoint string) (*capacityProxy, error) {
 		return nil, err
 	}
 	p := &capacityProxy{captured: make(chan error, 1)}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	next := rp.Director
-	rp.Director = func(r *http.Request) {
-		next(r)
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		r := pr.Out
 		if !isRead(r.Header.Get("X-Amz-Target")) || r.Body == nil {
 			return
 		}
@@ -66,7 +65,7 @@ func startCapacityProxy(endpoint string) (*capacityProxy, error) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	}
+	}}
 	rp.ModifyResponse = func(resp *http.Response) error {
 		op := resp.Request.Header.Get("X-Amz-Target")
 		if !isRead(op) || resp.StatusCode != http.StatusOK {
