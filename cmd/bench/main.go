@@ -38,6 +38,8 @@ func run() error {
 	flag.IntVar(&o.QuerySamples, "query-samples", o.QuerySamples, "requests per query latency")
 	flag.IntVar(&o.GrowthSamples, "growth-samples", o.GrowthSamples, "requests per stats/anomalies latency")
 	flag.IntVar(&o.ColdStarts, "cold-starts", o.ColdStarts, "cold starts per function")
+	flag.IntVar(&o.HotKeyEventsPerS, "hot-key-rate", o.HotKeyEventsPerS, "simulated events/s of the hot-key simulation")
+	flag.IntVar(&o.HotKeySeconds, "hot-key-seconds", o.HotKeySeconds, "simulated seconds of the hot-key simulation")
 	flag.StringVar(&o.Go, "go", envOr("GO", o.Go), "go command to build the bootstraps with")
 	flag.Parse()
 	if *only != "" {

@@ -35,10 +35,13 @@ const (
 	SectionPipelines = "pipelines"
 	SectionColdStart = "cold_start"
 	SectionMemory    = "memory"
+	SectionHotKeys   = "hot_keys"
+	SectionReads     = "reads"
+	SectionRollup    = "rollup"
 )
 
 // Sections lists every section.
-var Sections = []string{SectionIngest, SectionQuery, SectionPaging, SectionStats, SectionAnomalies, SectionPipelines, SectionColdStart, SectionMemory}
+var Sections = []string{SectionIngest, SectionQuery, SectionPaging, SectionStats, SectionAnomalies, SectionPipelines, SectionColdStart, SectionMemory, SectionHotKeys, SectionReads, SectionRollup}
 
 // Options size a run. The defaults keep a whole run under ten minutes on two cores.
 type Options struct {
@@ -55,8 +58,11 @@ type Options struct {
 	ColdStarts     int   // cold starts per function
 	MemoryBody     int   // bytes of the batch the memory figure ingests
 	PipelineRuns   int   // pipeline runs posted, each way, by the pipelines figure
-	Functions      []string
-	Sections       []string // empty: all
+	// HotKeyEventsPerS and HotKeySeconds size the hot-key simulation (simulated time).
+	HotKeyEventsPerS int
+	HotKeySeconds    int
+	Functions        []string
+	Sections         []string // empty: all
 
 	Go       string // the go command that builds the bootstraps
 	BuildDir string // where they are built
@@ -71,23 +77,25 @@ type Options struct {
 // DefaultOptions are what `make bench` runs.
 func DefaultOptions() Options {
 	return Options{
-		Seed:           1,
-		IngestEvents:   20_000,
-		StoredEvents:   100_000,
-		SmallEvents:    10_000,
-		PagingEvents:   5_000,
-		PageLimit:      100,
-		ClientWorkers:  4,
-		CeilingWorkers: []int{1, 2, 4, 8},
-		QuerySamples:   20,
-		GrowthSamples:  5,
-		ColdStarts:     10,
-		MemoryBody:     6_000_000,
-		PipelineRuns:   400,
-		Functions:      []string{"ingest", "query", "stats", "anomalies", "pipelines", "pipelinestats", "authorizer"},
-		Go:             "go",
-		BuildDir:       ".cache/bench",
-		EventsDir:      "events",
+		Seed:             1,
+		IngestEvents:     20_000,
+		StoredEvents:     100_000,
+		SmallEvents:      10_000,
+		PagingEvents:     5_000,
+		PageLimit:        100,
+		ClientWorkers:    4,
+		CeilingWorkers:   []int{1, 2, 4, 8},
+		QuerySamples:     20,
+		GrowthSamples:    5,
+		ColdStarts:       10,
+		MemoryBody:       6_000_000,
+		PipelineRuns:     400,
+		HotKeyEventsPerS: 10_000,
+		HotKeySeconds:    3600,
+		Functions:        []string{"ingest", "query", "stats", "anomalies", "pipelines", "pipelinestats", "authorizer", "summary", "rollup"},
+		Go:               "go",
+		BuildDir:         ".cache/bench",
+		EventsDir:        "events",
 	}
 }
 
@@ -136,6 +144,17 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 		r.Seconds = round(time.Since(started).Seconds(), 1)
 	}()
 
+	want := func(s string) bool { return len(o.Sections) == 0 || slices.Contains(o.Sections, s) }
+	// The hot-key simulation needs no database: it runs first, and alone if asked alone.
+	if want(SectionHotKeys) {
+		if r.HotKeys, err = b.hotKeys(ctx); err != nil {
+			return r, fmt.Errorf("hot keys: %w", err)
+		}
+		if slices.Equal(o.Sections, []string{SectionHotKeys}) {
+			return r, nil
+		}
+	}
+
 	fmt.Fprintln(b.progress, "starting DynamoDB Local (in memory)")
 	ddb, err := dynamolocal.Start(ctx, dynamolocal.Options{})
 	if err != nil {
@@ -156,7 +175,6 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 		return r, err
 	}
 
-	want := func(s string) bool { return len(o.Sections) == 0 || slices.Contains(o.Sections, s) }
 	// The cold-start builds come first, so compiling never competes with a measurement.
 	var builds map[string]bootstraps
 	if want(SectionColdStart) || want(SectionMemory) {
@@ -169,9 +187,17 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 			return r, fmt.Errorf("ingest: %w", err)
 		}
 	}
-	if want(SectionQuery) || want(SectionPaging) || want(SectionStats) || want(SectionAnomalies) {
-		if err := b.loadDataSets(ctx, want(SectionStats) || want(SectionAnomalies)); err != nil {
+	// Stats, anomalies and summaries read rollups when deployed, so the data sets are
+	// rolled up before any of them is measured.
+	rolled := want(SectionStats) || want(SectionAnomalies) || want(SectionReads) || want(SectionRollup)
+	if want(SectionQuery) || want(SectionPaging) || rolled {
+		if err := b.loadDataSets(ctx, rolled); err != nil {
 			return r, fmt.Errorf("load data: %w", err)
+		}
+	}
+	if rolled {
+		if r.Rollup, err = b.rollupFigures(ctx); err != nil {
+			return r, fmt.Errorf("rollup: %w", err)
 		}
 	}
 	if want(SectionQuery) {
@@ -192,6 +218,11 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 	if want(SectionAnomalies) {
 		if r.Anomalies, err = b.growth(ctx, "anomalies", anomaliesRequest); err != nil {
 			return r, fmt.Errorf("anomalies: %w", err)
+		}
+	}
+	if want(SectionReads) {
+		if r.Reads, err = b.reads(ctx); err != nil {
+			return r, fmt.Errorf("reads: %w", err)
 		}
 	}
 	if want(SectionPipelines) {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/pipetel/pipetel/internal/lambdatest"
@@ -23,9 +24,9 @@ type bootstraps struct {
 // build compiles every function's bootstrap with the flags the Makefile deploys with.
 // The arm64 builds are only needed for their sizes.
 func (b *bench) build(ctx context.Context, withArm64 bool) (map[string]bootstraps, error) {
-	b.section("building bootstraps (%d functions)", len(b.o.Functions))
+	b.section("building bootstraps (%d functions and the hello-world baseline)", len(b.o.Functions))
 	out := map[string]bootstraps{}
-	for _, fn := range b.o.Functions {
+	for _, fn := range append(slices.Clone(b.o.Functions), helloFunction) {
 		var bs bootstraps
 		targets := []struct {
 			goos, goarch string
@@ -40,7 +41,7 @@ func (b *bench) build(ctx context.Context, withArm64 bool) (map[string]bootstrap
 		for _, t := range targets {
 			path := filepath.Join(b.o.BuildDir, t.goos+"-"+t.goarch, fn, "bootstrap")
 			start := time.Now()
-			if err := goBuild(ctx, b.o.Go, t.goos, t.goarch, "./functions/"+fn, path); err != nil {
+			if err := goBuild(ctx, b.o.Go, t.goos, t.goarch, functionPackage(fn), path); err != nil {
 				return nil, err
 			}
 			fmt.Fprintf(b.progress, "  %s %s/%s in %.1f s\n", fn, t.goos, t.goarch, time.Since(start).Seconds())
@@ -49,6 +50,28 @@ func (b *bench) build(ctx context.Context, withArm64 bool) (map[string]bootstrap
 		out[fn] = bs
 	}
 	return out, nil
+}
+
+// helloFunction is the cold-start baseline: aws-lambda-go and one handler answering 200
+// (testdata/hello), built and run as every function is. It answers query's sample event.
+const helloFunction = "hello"
+
+// coldStartGoal is the most a function's first response may take, in hello-world's.
+const coldStartGoal = 2.0
+
+func functionPackage(fn string) string {
+	if fn == helloFunction {
+		return "./internal/bench/testdata/hello"
+	}
+	return "./functions/" + fn
+}
+
+// sampleEvent is the file of events/ a function's cold start answers.
+func sampleEvent(fn string) string {
+	if fn == helloFunction {
+		return "query.json"
+	}
+	return fn + ".json"
 }
 
 // goBuild is `make build`'s command: static, trimmed, no RPC shim, stripped.
@@ -74,18 +97,19 @@ func (b *bench) coldStarts(ctx context.Context, builds map[string]bootstraps) (m
 	events := map[string][]byte{}
 	first := map[string][]float64{}
 	inits := map[string][]float64{}
-	for _, fn := range b.o.Functions {
+	functions := append(slices.Clone(b.o.Functions), helloFunction)
+	for _, fn := range functions {
 		fi, err := os.Stat(builds[fn].arm64)
 		if err != nil {
 			return nil, err
 		}
 		out[fn] = ColdStart{BootstrapBytes: fi.Size(), BootstrapMB: round(float64(fi.Size())/1e6, 2)}
-		if events[fn], err = os.ReadFile(filepath.Join(b.o.EventsDir, fn+".json")); err != nil {
+		if events[fn], err = os.ReadFile(filepath.Join(b.o.EventsDir, sampleEvent(fn))); err != nil {
 			return nil, err
 		}
 	}
 	for run := range b.o.ColdStarts {
-		for _, fn := range b.o.Functions {
+		for _, fn := range functions {
 			res, err := lambdatest.Run(ctx, lambdatest.Options{
 				Bootstrap: builds[fn].host,
 				Name:      fn,
@@ -115,6 +139,12 @@ func (b *bench) coldStarts(ctx context.Context, builds map[string]bootstraps) (m
 		c.InitMs = round(median(inits[fn]), 1)
 		out[fn] = c
 	}
+	hello := out[helloFunction]
+	for fn, c := range out {
+		c.RatioToHello = round(ratio(c.FirstResponseMs, hello.FirstResponseMs), 2)
+		c.InitRatioToHello = round(ratio(c.InitMs, hello.InitMs), 2)
+		out[fn] = c
+	}
 	return out, b.dropTable(ctx, table)
 }
 
@@ -127,6 +157,16 @@ func statusOf(fn string, payload []byte) (int, error) {
 		}
 		if err := json.Unmarshal(payload, &answer); err != nil || answer.IsAuthorized == nil {
 			return 0, fmt.Errorf("the answer is not an authorizer's simple response: %.200s", payload)
+		}
+		return 200, nil
+	}
+	if fn == "rollup" {
+		// A scheduled function answers nothing; a failure is an error object.
+		var failed struct {
+			ErrorMessage string `json:"errorMessage"`
+		}
+		if err := json.Unmarshal(payload, &failed); err == nil && failed.ErrorMessage != "" {
+			return 0, fmt.Errorf("the rollup failed: %.200s", payload)
 		}
 		return 200, nil
 	}

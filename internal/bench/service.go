@@ -29,8 +29,14 @@ func lambdaEnv(endpoint, table string) map[string]string {
 		config.EnvTokensTable:    tokensTable,
 		config.EnvDynamoEndpoint: endpoint,
 		config.EnvRegion:         region,
+		// Every function of a deployment has the summary table: ingest marks what it
+		// writes stale, stats and anomalies read rollups, as shipped.
+		config.EnvSummaryTable: summaryTable(table),
 	}
 }
+
+// summaryTable is the name of the summary table beside the events table table.
+func summaryTable(table string) string { return table + "-summary" }
 
 // tokensTable is the one tokens table of a run: every service and function the bench
 // starts checks the bench's token in it, as a deployment checks its clients'.

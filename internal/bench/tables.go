@@ -20,11 +20,12 @@ import (
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
-// newTable creates an empty events table with the store's own schema.
+// newTable creates an empty events table, and its summary table, with the store's own
+// schemas.
 func (b *bench) newTable(ctx context.Context, name string) (string, error) {
 	b.tables++
 	table := fmt.Sprintf("bench-%02d-%s", b.tables, name)
-	if err := store.CreateTables(ctx, b.db, store.Tables{Events: table}); err != nil {
+	if err := store.CreateTables(ctx, b.db, store.Tables{Events: table, Summary: summaryTable(table)}); err != nil {
 		return "", err
 	}
 	return table, nil

@@ -56,17 +56,16 @@ func (k keys) eventShard(id string) int { return int(idHash(id) % uint32(k.event
 
 // primary is the table key of e: all that ingest needs before it writes.
 func (k keys) primary(e *telemetry.Event) (pk, sk string) {
-	return dayPartition(dayOf(e.TS), int(idHash(e.ID)%uint32(k.eventShards))), telemetry.FormatTime(e.TS) + "#" + e.ID
+	return k.partition(e), telemetry.FormatTime(e.TS) + "#" + e.ID
 }
 
 func (k keys) item(e *telemetry.Event, retention time.Duration) eventItem {
-	h := idHash(e.ID)
 	pk, sk := k.primary(e)
 	it := eventItem{
 		PK:           pk,
 		SK:           sk,
-		RuntimeKey:   shardKey(e.Runtime, int(h%uint32(k.runtimeShards))),
-		KindKey:      shardKey(e.Kind, int(h%uint32(k.kindShards))),
+		RuntimeKey:   k.runtimeKey(e),
+		KindKey:      k.kindKey(e),
 		ExpiresAt:    expiry(e, retention),
 		ID:           e.ID,
 		Kind:         e.Kind,

@@ -41,7 +41,7 @@ func (s *Events) markStale(ctx context.Context, events []telemetry.Event, outcom
 		if outcomes[i] == telemetry.NotStored {
 			continue
 		}
-		u := telemetry.UnitOf(events[i].TS, s.keys.eventShard(events[i].ID))
+		u := s.keys.unit(&events[i])
 		if !seen[u] {
 			seen[u] = true
 			units = append(units, u)

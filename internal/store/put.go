@@ -338,14 +338,10 @@ func (s *Events) writeGuards(ctx context.Context, written []pending, events []te
 func (s *Events) registerDays(ctx context.Context, need map[string]int64) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.opts.WriteConcurrency)
-	for day, expires := range need {
-		s.mu.Lock()
-		known := s.days[day]
-		s.mu.Unlock()
-		if known >= expires {
-			continue
-		}
-		target := expires + registrySlackSeconds
+	s.mu.Lock()
+	due := DaysToRegister(s.days, need, s.now())
+	s.mu.Unlock()
+	for day, target := range due {
 		g.Go(func() error {
 			if err := s.extendDay(gctx, day, target); err != nil {
 				return err

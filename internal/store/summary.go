@@ -565,7 +565,7 @@ func numberAttr(item map[string]types.AttributeValue, name string) int64 {
 
 // PutSnapshot implements telemetry.RollupStore.
 func (s *Summary) PutSnapshot(ctx context.Context, at time.Time, body []byte) error {
-	item := itemKey(snapshotPrefix+dayOf(at), telemetry.FormatTime(at))
+	item := itemKey(SnapshotPK(at), telemetry.FormatTime(at))
 	item[attrBody] = &types.AttributeValueMemberB{Value: body}
 	item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(at.Add(s.opts.Retention).Unix(), 10)}
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.opts.Table), Item: item})
@@ -579,7 +579,7 @@ func (s *Summary) PutSnapshot(ctx context.Context, at time.Time, body []byte) er
 // of the day before when at's day has none yet.
 func (s *Summary) Snapshot(ctx context.Context, at time.Time) (time.Time, []byte, bool, error) {
 	for _, day := range []time.Time{at, at.Add(-24 * time.Hour)} {
-		key := expression.Key(AttrPK).Equal(expression.Value(snapshotPrefix + dayOf(day))).
+		key := expression.Key(AttrPK).Equal(expression.Value(SnapshotPK(day))).
 			And(expression.Key(AttrSK).LessThanEqual(expression.Value(telemetry.FormatTime(at))))
 		expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
 		if err != nil {

@@ -114,7 +114,7 @@ func (s *Tokens) Create(ctx context.Context, t auth.Token) error {
 	if t.Name == "" || len(t.Hash) != 64 || len(t.Scopes) == 0 {
 		return fmt.Errorf("a token needs a name, a SHA-256 hash and a scope")
 	}
-	it := tokenItem{PK: tokenPrefix + t.Hash, Name: t.Name, Created: t.Created.Unix(),
+	it := tokenItem{PK: TokenPK(t.Hash), Name: t.Name, Created: t.Created.Unix(),
 		Expires: unixOrZero(t.Expires), Revoked: false}
 	for _, sc := range t.Scopes {
 		it.Scopes = append(it.Scopes, string(sc))
@@ -154,7 +154,7 @@ func (s *Tokens) Create(ctx context.Context, t auth.Token) error {
 func (s *Tokens) TokenByHash(ctx context.Context, hash string) (auth.Token, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
-		Key:            map[string]types.AttributeValue{AttrPK: &types.AttributeValueMemberS{Value: tokenPrefix + hash}},
+		Key:            map[string]types.AttributeValue{AttrPK: &types.AttributeValueMemberS{Value: TokenPK(hash)}},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -181,7 +181,7 @@ func (s *Tokens) TouchToken(ctx context.Context, hash string, t time.Time) error
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
-		Key:                       map[string]types.AttributeValue{AttrPK: &types.AttributeValueMemberS{Value: tokenPrefix + hash}},
+		Key:                       map[string]types.AttributeValue{AttrPK: &types.AttributeValueMemberS{Value: TokenPK(hash)}},
 		UpdateExpression:          expr.Update(),
 		ConditionExpression:       expr.Condition(),
 		ExpressionAttributeNames:  expr.Names(),
