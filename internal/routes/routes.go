@@ -5,6 +5,7 @@ package routes
 
 import (
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/api/metrics"
 	"github.com/pipetel/pipetel/internal/api/reports"
 	"github.com/pipetel/pipetel/internal/web"
 )
@@ -23,4 +24,5 @@ var All = []api.Route{
 	{Method: "GET", Path: web.PathDashboard, Function: "web", New: web.New, Public: true},
 	{Method: "GET", Path: web.PathDocs, Function: "web", New: web.New, Public: true},
 	{Method: "GET", Path: web.PathOpenAPI, Function: "web", New: web.New, Public: true},
+	{Method: "GET", Path: metrics.Path, Function: "metrics", New: metrics.New, Private: true},
 }
