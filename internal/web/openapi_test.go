@@ -91,6 +91,11 @@ var exchanges = []exchange{
 	{method: "GET", path: "/telemetry/summary", query: "at=yesterday", status: 400},
 	{method: "GET", path: "/telemetry/summary", as: callerNone, status: 401},
 
+	{method: "GET", path: "/metrics", status: 200},
+	{method: "GET", path: "/latest/metrics", as: callerReadOnly, status: 200},
+	{method: "GET", path: "/v0/metrics", as: callerNone, status: 401},
+	{method: "GET", path: "/metrics", query: "format=json", status: 400},
+
 	{method: "POST", path: "/pipelines", body: pipelineRun(7), status: 200},
 	{method: "POST", path: "/latest/pipelines", body: pipelineRun(7), status: 208},
 	{method: "POST", path: "/pipelines", body: `{"project":"x"}`, status: 400},
