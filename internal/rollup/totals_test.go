@@ -2,8 +2,12 @@ package rollup_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,16 +35,53 @@ func (e *env) scrape(t *testing.T) map[string]*dto.MetricFamily {
 		t.Fatalf("the exposition does not parse: %v\n%s", err, body)
 	}
 	allowed := append(slices.Clone(metrics.Labels), "le")
+	contract := readmeMetrics(t)
 	for name, mf := range families {
+		want, ok := contract[name]
+		if !ok || !strings.EqualFold(want.typ, mf.GetType().String()) {
+			t.Errorf("%s (%s) is not in infra/grafana/README.md's table as such (%+v)", name, mf.GetType(), want)
+		}
 		for _, m := range mf.Metric {
 			for _, l := range m.Label {
-				if !slices.Contains(allowed, l.GetName()) {
-					t.Errorf("%s has label %s=%q, outside %v", name, l.GetName(), l.GetValue(), allowed)
+				if !slices.Contains(allowed, l.GetName()) || !slices.Contains(append(want.labels, "le"), l.GetName()) {
+					t.Errorf("%s has label %s=%q, outside %v and README.md's %v", name, l.GetName(), l.GetValue(), allowed, want.labels)
 				}
 			}
 		}
 	}
 	return families
+}
+
+type readmeMetric struct {
+	typ    string
+	labels []string
+}
+
+var readmeRow = regexp.MustCompile("^\\| `([a-z_:]+)` \\| (counter|gauge|histogram) \\| ([^|]*)\\|")
+
+// readmeMetrics is the metrics table of infra/grafana/README.md, the contract the Grafana
+// dashboard is written against.
+func readmeMetrics(t *testing.T) map[string]readmeMetric {
+	t.Helper()
+	raw, err := os.ReadFile("../../infra/grafana/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]readmeMetric{}
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		m := readmeRow.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		var labels []string
+		for l := range strings.SplitSeq(m[3], ",") {
+			if l = strings.Trim(strings.TrimSpace(l), "`"); l != "" {
+				labels = append(labels, l)
+			}
+		}
+		out[m[1]] = readmeMetric{typ: m[2], labels: labels}
+	}
+	return out
 }
 
 // counters flattens every counter and histogram series (count, sum, each bucket) of
@@ -109,6 +150,28 @@ func TestMetricCountersNeverDecrease(t *testing.T) {
 	}
 	if !hasDurations {
 		t.Fatal("no duration histogram counts anything; the simulated events carry durations")
+	}
+
+	// A run that also takes the summary snapshot: its open anomalies become gauges.
+	if _, err := rollup.NewJob(e.summary, rollup.JobOptions{Now: e.clock.Now, Reader: &e.reader}).Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, body, found, err := e.summary.Snapshot(t.Context(), e.clock.Now())
+	if err != nil || !found {
+		t.Fatal("no snapshot", err)
+	}
+	var snap rollup.Snapshot
+	if err := json.Unmarshal(body, &snap); err != nil {
+		t.Fatal(err)
+	}
+	var open float64
+	if mf := e.scrape(t)["pipetel_open_anomalies"]; mf != nil {
+		for _, m := range mf.Metric {
+			open += m.Gauge.GetValue()
+		}
+	}
+	if len(snap.OpenAnomalies) == 0 || open != float64(len(snap.OpenAnomalies)) {
+		t.Errorf("pipetel_open_anomalies sums to %v; the snapshot has %d open (the simulation breaks a device)", open, len(snap.OpenAnomalies))
 	}
 
 	// A rerun over the same events: every unit marked again and recomputed.

@@ -4,9 +4,9 @@
 // they only go up, across rollup reruns, raw expiry and rollup expiry alike.
 //
 // Labels are bounded whatever clients send: runtime to the first rollup.MaxRuntimeLabels
-// runtimes and "other", kind to the known kinds and "other", result to five values;
-// anomaly_kind, scope and window come from the rollup's evaluations. No device, job, test
-// or id is a label.
+// runtimes and "other" (the same ones the counters name), kind to the known kinds and
+// "other", result to five values; anomaly, scope and window come from the rollup's
+// evaluations. No device, job, test or id is a label. infra/grafana/README.md lists them.
 package metrics
 
 import (
@@ -31,7 +31,7 @@ import (
 const Path = "/metrics"
 
 // Label names, every one GET /metrics may use (besides the histograms' le).
-var Labels = []string{"runtime", "kind", "result", "anomaly_kind", "scope", "window"}
+var Labels = []string{"runtime", "kind", "result", "anomaly", "scope", "window"}
 
 var (
 	eventsDesc = prometheus.NewDesc("pipetel_events_total",
@@ -44,10 +44,10 @@ var (
 		"Durations events carried, in seconds, by runtime and kind.",
 		[]string{"runtime", "kind"}, nil)
 	anomaliesDesc = prometheus.NewDesc("pipetel_open_anomalies",
-		"Anomalies open in the newest summary, by anomaly kind (result or error), scope and window.",
-		[]string{"anomaly_kind", "scope", "window"}, nil)
+		"Anomalies open in the newest summary, by runtime, anomaly (result or error), and the scope and window of the evaluation that found them.",
+		[]string{"runtime", "anomaly", "scope", "window"}, nil)
 	silentDesc = prometheus.NewDesc("pipetel_silent_groups",
-		"Groups that stopped sending against their baseline (0 until silence detection exists).", nil, nil)
+		"Groups that stopped sending against their baseline: 0, with no runtime label, until silence detection exists.", nil, nil)
 	lagDesc = prometheus.NewDesc("pipetel_rollup_lag_seconds",
 		"Seconds since the rollup's watermark: every event stored before it is in the rollups. Absent until the rollup first catches up.", nil, nil)
 )
@@ -135,17 +135,24 @@ func collect(ch chan<- prometheus.Metric, totals *rollup.Totals, snap *rollup.Sn
 		count := cumulative + uint64(s.Buckets[len(rollup.DurationBuckets)])
 		ch <- prometheus.MustNewConstHistogram(durationDesc, count, float64(s.SumMicros)/1e6, buckets, k.Runtime, k.Kind)
 	}
-	open := map[[3]string]int{}
-	for _, e := range snap.Evaluations {
-		for _, kind := range []string{"result", "error"} {
-			open[[3]string{kind, e.Scope, e.Window}] = 0
-		}
+	named := map[string]bool{}
+	for _, k := range totals.Keys() {
+		named[k.Runtime] = true
 	}
+	open := map[[4]string]int{}
 	for _, a := range snap.OpenAnomalies {
-		open[[3]string{a.Kind, a.Scope, a.Window}]++
+		var row struct {
+			Runtime string `json:"runtime"`
+		}
+		_ = json.Unmarshal(a.Row, &row)
+		runtime := row.Runtime
+		if !named[runtime] {
+			runtime = rollup.OtherLabel
+		}
+		open[[4]string{runtime, a.Kind, a.Scope, a.Window}]++
 	}
 	for k, n := range open {
-		ch <- prometheus.MustNewConstMetric(anomaliesDesc, prometheus.GaugeValue, float64(n), k[0], k[1], k[2])
+		ch <- prometheus.MustNewConstMetric(anomaliesDesc, prometheus.GaugeValue, float64(n), k[0], k[1], k[2], k[3])
 	}
 	ch <- prometheus.MustNewConstMetric(silentDesc, prometheus.GaugeValue, 0)
 	if !rolledUpTo.IsZero() {
