@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 	"slices"
@@ -152,6 +153,29 @@ func TestMetricCountersNeverDecrease(t *testing.T) {
 		t.Fatal("no duration histogram counts anything; the simulated events carry durations")
 	}
 
+	// Trends read the same rows: over 400 days every event, over 24 h those of its hours.
+	for _, r := range rollup.TrendRanges {
+		tr, err := rollup.ReadTrends(t.Context(), e.summary, r, nil, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from, _ := time.Parse(time.RFC3339, tr.Starts[0])
+		var want, got int64
+		for _, ev := range evs {
+			if !ev.TS.Before(from) {
+				want++
+			}
+		}
+		for _, s := range tr.Series {
+			for _, n := range s.Events {
+				got += n
+			}
+		}
+		if len(tr.Starts) != r.Points || got != want || want == 0 {
+			t.Errorf("trends over %s: %d points counting %d events; want %d points and the %d events since %s", r.Name, len(tr.Starts), got, r.Points, want, from)
+		}
+	}
+
 	// A run that also takes the summary snapshot: its open anomalies become gauges.
 	if _, err := rollup.NewJob(e.summary, rollup.JobOptions{Now: e.clock.Now, Reader: &e.reader}).Run(t.Context()); err != nil {
 		t.Fatal(err)
@@ -269,5 +293,36 @@ func TestTotalsBoundRuntimes(t *testing.T) {
 	again, _ := back.Encode()
 	if !bytes.Equal(body, again) {
 		t.Error("totals do not survive an encode and decode unchanged")
+	}
+}
+
+// TestLagEMF: the rollup's log line is CloudWatch embedded metric format that publishes
+// the lag under the names template.yaml's alarm watches: "_aws" names the metric and its
+// dimension, and top-level members of those names hold the value and the dimension's.
+func TestLagEMF(t *testing.T) {
+	var line bytes.Buffer
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	slog.New(slog.NewJSONHandler(&line, nil)).Info("rollup", rollup.LagEMF(now, now.Add(-90*time.Second), "pipetel-RollupFunction-x")...)
+	var got struct {
+		AWS struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Namespace  string
+				Dimensions [][]string
+				Metrics    []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+		Function string  `json:"FunctionName"`
+		Lag      float64 `json:"RollupLagSeconds"`
+	}
+	if err := json.Unmarshal(line.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, line.Bytes())
+	}
+	m := got.AWS.CloudWatchMetrics
+	if got.AWS.Timestamp != now.UnixMilli() || len(m) != 1 || m[0].Namespace != rollup.LagNamespace ||
+		len(m[0].Metrics) != 1 || m[0].Metrics[0].Name != rollup.LagMetric || m[0].Metrics[0].Unit != "Seconds" ||
+		len(m[0].Dimensions) != 1 || !slices.Equal(m[0].Dimensions[0], []string{rollup.LagDimension}) ||
+		got.Function != "pipetel-RollupFunction-x" || got.Lag != 90 || rollup.LagMetric != "RollupLagSeconds" || rollup.LagDimension != "FunctionName" {
+		t.Errorf("not the embedded metric format the alarm reads: %s", line.Bytes())
 	}
 }
