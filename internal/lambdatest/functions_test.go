@@ -293,8 +293,8 @@ func apiResponse(t *testing.T, payload []byte) events.APIGatewayV2HTTPResponse {
 	if r.StatusCode != 200 && r.StatusCode != 208 {
 		t.Fatalf("answer has status %d, want 200: %s", r.StatusCode, r.Body)
 	}
-	if ct := r.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/html") {
-		t.Errorf("answer has Content-Type %q, want application/json (or text/html for a page)", ct)
+	if ct := r.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/html") && !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("answer has Content-Type %q, want application/json (or text/html for a page, Prometheus's text format for /metrics)", ct)
 	}
 	if r.IsBase64Encoded {
 		t.Errorf("answer is base64-encoded; JSON bodies go as text")
