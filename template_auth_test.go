@@ -81,10 +81,11 @@ func TestTemplateEveryRouteIsAuthorized(t *testing.T) {
 	tp := loadTemplate(t)
 	name, _ := tp.apiAuthorizer(t)
 	cond := tp.publicReadsCondition(t)
-	public := map[endpoint]bool{}
+	public, private := map[endpoint]bool{}, map[endpoint]bool{}
 	for _, r := range routes.All {
 		for _, p := range r.Paths() {
 			public[endpoint{r.Method, p}] = r.Public
+			private[endpoint{r.Method, p}] = r.Private
 		}
 	}
 	for _, ev := range tp.httpEvents() {
@@ -99,6 +100,12 @@ func TestTemplateEveryRouteIsAuthorized(t *testing.T) {
 			continue
 		}
 		if public[ev.endpoint] {
+			continue
+		}
+		if private[ev.endpoint] {
+			if scalar(a) != name {
+				t.Errorf("%s (%s): Auth.Authorizer is %s; a Private route always needs %s, PublicReads or not", ev.endpoint, ev.function, describe(a), name)
+			}
 			continue
 		}
 		if api.RequiredScope(ev.method) != auth.ScopeRead {

@@ -22,7 +22,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/api/metrics"
 	"github.com/pipetel/pipetel/internal/config"
+	"github.com/pipetel/pipetel/internal/rollup"
 	"github.com/pipetel/pipetel/internal/routes"
 	"github.com/pipetel/pipetel/internal/store"
 )
@@ -976,6 +978,8 @@ func (tp tmpl) alarms() []alarm {
 		threshold, err := strconv.ParseFloat(scalar(lookup(p, "Threshold")), 64)
 		op := scalar(lookup(p, "ComparisonOperator"))
 		switch {
+		case a.namespace != lambdaNS && a.namespace != apiGatewayNS:
+			// Not an error count: held by its own test (TestTemplateRollupLagAlarm).
 		case err != nil || !(op == "GreaterThanOrEqualToThreshold" && threshold <= 1 || op == "GreaterThanThreshold" && threshold < 1):
 			a.why = fmt.Sprintf("fires on %s %q, not on the first error", op, scalar(lookup(p, "Threshold")))
 		case scalar(lookup(p, "Statistic")) != "Sum":
@@ -1090,5 +1094,53 @@ func TestTemplateWebFunctionHasNoDataAccess(t *testing.T) {
 	}
 	for _, st := range tp.statements(t, id) {
 		t.Errorf("function %s statement %s allows %v; it serves embedded files and needs no permission", id, st.sid, st.actions)
+	}
+}
+
+// TestTemplateRollupLagAlarm: an alarm watches the lag the rollup logs in embedded metric
+// format (the very namespace, name and dimension rollup.LagEMF writes), fires when the
+// rollup stops reporting, and is heard.
+func TestTemplateRollupLagAlarm(t *testing.T) {
+	tp := loadTemplate(t)
+	found := false
+	for _, a := range tp.alarms() {
+		if a.namespace != rollup.LagNamespace || a.metric != rollup.LagMetric {
+			continue
+		}
+		found = true
+		p := lookup(tp.resource(a.id), "Properties")
+		if a.dimension != rollup.LagDimension || a.target != rollupID {
+			t.Errorf("alarm %s: dimension %s = !Ref %s; rollup.LagEMF publishes %s = the rollup function's name", a.id, a.dimension, a.target, rollup.LagDimension)
+		}
+		if got := scalar(lookup(p, "TreatMissingData")); got != "breaching" {
+			t.Errorf("alarm %s: TreatMissingData %q; a rollup that stopped running logs no lag, and that is trouble", a.id, got)
+		}
+		if !a.notifies {
+			t.Errorf("alarm %s notifies no topic", a.id)
+		}
+	}
+	if !found {
+		t.Errorf("no alarm on %s %s: nobody hears of the rollup falling behind", rollup.LagNamespace, rollup.LagMetric)
+	}
+}
+
+// TestTemplateMetricsFunction: GET /metrics reads the metric state and the newest snapshot
+// of the summary table, and nothing else.
+func TestTemplateMetricsFunction(t *testing.T) {
+	tp := loadTemplate(t)
+	ids := tp.functionsServing(listingMethod, metrics.Path)
+	if len(ids) != 1 {
+		t.Fatalf("functions serving GET %s: %v; want one", metrics.Path, ids)
+	}
+	sts := tp.statements(t, ids[0])
+	for _, action := range []string{"dynamodb:BatchGetItem", "dynamodb:Query"} {
+		if !allows(sts, action, summaryTableArn) {
+			t.Errorf("function %s may not %s on %s; /metrics needs it", ids[0], action, summaryTableID)
+		}
+	}
+	for _, st := range sts {
+		if !slices.Equal(st.resources, []string{summaryTableArn}) {
+			t.Errorf("function %s statement %s: resources %q; /metrics reads the summary table only", ids[0], st.sid, st.resources)
+		}
 	}
 }

@@ -54,6 +54,9 @@ type Route struct {
 	// that carry no data (the dashboard, the API reference), which a browser opens without
 	// a bearer token; the page then calls the data routes with the token it is given.
 	Public bool
+	// Private routes keep the authorizer even when PublicReads opens the other GET routes:
+	// operators' figures (/metrics), which are not the public's.
+	Private bool
 }
 
 // LatestPrefix is the prefix KernelCI clients put before every path ({base}/latest/...).

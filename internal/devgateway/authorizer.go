@@ -58,9 +58,10 @@ func NewAuthorizer(handler api.AuthorizerHandler, ttl time.Duration, publicReads
 func (g *Gateway) UseAuthorizer(a *Authorizer) { g.authorizer = a }
 
 // apply runs the authorizer for event. It returns the gateway's own answer and true when
-// the request stops here, or fills event's authorizer context and returns false.
-func (a *Authorizer) apply(ctx context.Context, event *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, bool) {
-	if a == nil || (a.publicReads && api.RequiredScope(event.RequestContext.HTTP.Method) == auth.ScopeRead) {
+// the request stops here, or fills event's authorizer context and returns false. A private
+// route has it whatever public reads say.
+func (a *Authorizer) apply(ctx context.Context, event *events.APIGatewayV2HTTPRequest, private bool) (events.APIGatewayV2HTTPResponse, bool) {
+	if a == nil || (!private && a.publicReads && api.RequiredScope(event.RequestContext.HTTP.Method) == auth.ScopeRead) {
 		return events.APIGatewayV2HTTPResponse{}, false
 	}
 	id := event.RequestContext.RequestID

@@ -54,6 +54,7 @@ type route struct {
 	function string
 	handler  api.Handler
 	public   bool // served without the authorizer (api.Route.Public)
+	private  bool // served with the authorizer even under public reads (api.Route.Private)
 }
 
 // New builds one handler per route by calling the route's constructor with deps once, as a
@@ -75,7 +76,7 @@ func New(routes []api.Route, deps api.Deps, log *slog.Logger) (*Gateway, error) 
 			if _, dup := methods[r.Method]; dup {
 				return nil, fmt.Errorf("route %s %s is declared twice", r.Method, path)
 			}
-			methods[r.Method] = route{key: r.Method + " " + path, function: r.Function, handler: h, public: r.Public}
+			methods[r.Method] = route{key: r.Method + " " + path, function: r.Function, handler: h, public: r.Public, private: r.Private}
 		}
 	}
 	return g, nil
@@ -133,7 +134,7 @@ func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp e
 	// authorizer and the function get a context that outlives the connection.
 	ctx := context.WithoutCancel(r.Context())
 	if !rt.public {
-		if denied, stop := g.authorizer.apply(ctx, &event); stop {
+		if denied, stop := g.authorizer.apply(ctx, &event, rt.private); stop {
 			return denied, rt.key
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/pipetel/pipetel/internal/config"
 	"github.com/pipetel/pipetel/internal/dynamotest"
@@ -31,11 +33,12 @@ var routeChecks = map[string]func(t *testing.T, c sampleRun){
 	"pipelinestats": checkPipelineStats,
 	"summary":       checkSummary,
 	"web":           checkWeb,
+	"metrics":       checkMetrics,
 }
 
 // seeds name, for a function, a function and sample whose run fills its fresh tables
 // first, so a reader has something to read.
-var seeds = map[string]string{"query": "ingest", "stats": "ingest", "pipelinestats": "pipelines", "summary": "rollup"}
+var seeds = map[string]string{"query": "ingest", "stats": "ingest", "pipelinestats": "pipelines", "summary": "rollup", "metrics": "rollup"}
 
 // sampleRun is one sample event run twice through one process: cold, then warm.
 type sampleRun struct {
@@ -290,8 +293,8 @@ func apiResponse(t *testing.T, payload []byte) events.APIGatewayV2HTTPResponse {
 	if r.StatusCode != 200 && r.StatusCode != 208 {
 		t.Fatalf("answer has status %d, want 200: %s", r.StatusCode, r.Body)
 	}
-	if ct := r.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/html") {
-		t.Errorf("answer has Content-Type %q, want application/json (or text/html for a page)", ct)
+	if ct := r.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/html") && !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("answer has Content-Type %q, want application/json (or text/html for a page, Prometheus's text format for /metrics)", ct)
 	}
 	if r.IsBase64Encoded {
 		t.Errorf("answer is base64-encoded; JSON bodies go as text")
@@ -429,6 +432,26 @@ func checkSummary(t *testing.T, c sampleRun) {
 		decodeBody(t, b, &snap)
 		if snap.TakenAt == "" || len(snap.Evaluations) != 4 || snap.Open == nil || snap.Resolved == nil || snap.Health == nil {
 			t.Errorf("answer %d: %s, want a snapshot with its time, four evaluations and the anomaly and health arrays", i, b)
+		}
+	}
+}
+
+// checkMetrics: after one rollup run (the seed), /metrics is Prometheus's text format with
+// the rollup's lag and the silent groups gauge (no event was posted, so no counter yet).
+func checkMetrics(t *testing.T, c sampleRun) {
+	for i, b := range c.bodies {
+		if c.status[i] != 200 {
+			t.Fatalf("answer %d: %d %s", i, c.status[i], b)
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("answer %d does not parse as Prometheus text: %v\n%s", i, err, b)
+		}
+		for _, name := range []string{"pipetel_rollup_lag_seconds", "pipetel_silent_groups"} {
+			if families[name] == nil {
+				t.Errorf("answer %d lacks %s:\n%s", i, name, b)
+			}
 		}
 	}
 }

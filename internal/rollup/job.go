@@ -39,6 +39,13 @@ type JobOptions struct {
 type Job struct {
 	store telemetry.RollupStore
 	opts  JobOptions
+
+	// totals are the metric totals as this job last read or wrote them; commits that
+	// change them take turns (see commit).
+	totalsMu sync.Mutex
+	totals   *Totals
+	version  int64
+	loaded   bool
 }
 
 // NewJob returns a job over store.
@@ -88,6 +95,9 @@ func (j *Job) Run(ctx context.Context) (RunResult, error) {
 		deadline = j.opts.Now().Add(j.opts.Budget)
 	}
 	stop := deadline.Add(-j.opts.Reserve)
+	// Every event stored before started has its mark by now (ingest marks before it
+	// answers), so a run that clears every mark it reads has rolled all of them up.
+	started := j.opts.Now()
 	marks, err := j.store.StaleMarks(ctx, time.Time{}, time.Time{})
 	if err != nil {
 		return RunResult{}, err
@@ -141,6 +151,11 @@ func (j *Job) Run(ctx context.Context) (RunResult, error) {
 		})
 	}
 	wg.Wait()
+	if result.Left == 0 && len(errs) == 0 && ctx.Err() == nil {
+		if err := j.store.AdvanceRolledUpTo(ctx, started); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// The snapshot comes after the units, so it sees the freshest rows; it reads raw
 	// events for whatever is still stale, so a backlog delays nothing in it.
 	if j.opts.Reader != nil && ctx.Err() == nil {
@@ -220,6 +235,7 @@ func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLeas
 	}
 	events := 0
 	var changed []Bucket
+	delta := map[SeriesKey]*Series{}
 	for _, m := range marks {
 		fine := BucketOf(Fine, m.Start)
 		row := NewRow()
@@ -230,6 +246,9 @@ func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLeas
 		})
 		if err != nil {
 			return 0, err
+		}
+		for k, d := range growth(c.rows[fine].row, row) {
+			addSeries(delta, k, d)
 		}
 		c.rows[fine] = &cached{row: row, parts: c.rows[fine].parts}
 		changed = append(changed, fine)
@@ -249,10 +268,60 @@ func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLeas
 			MaxExpires: c.rows[b].row.MaxExpires})
 		c.rows[b].parts = max(c.rows[b].parts, telemetry.RollupRowParts(len(body)))
 	}
-	if _, err := j.store.Commit(ctx, commit); err != nil {
+	if err := j.commit(ctx, commit, delta); err != nil {
 		return 0, err
 	}
 	return events, nil
+}
+
+// commit writes c and, when delta counts anything, the totals grown by delta with it, in
+// one transaction: the rows and the growth they bring are written together or not at
+// all. Totals replaced by another run since this job read them are read again.
+func (j *Job) commit(ctx context.Context, c telemetry.RollupCommit, delta map[SeriesKey]*Series) error {
+	if len(delta) == 0 {
+		_, err := j.store.Commit(ctx, c)
+		return err
+	}
+	j.totalsMu.Lock()
+	defer j.totalsMu.Unlock()
+	for attempt := 0; ; attempt++ {
+		if !j.loaded {
+			stored, _, err := j.store.MetricsState(ctx)
+			if err != nil {
+				return err
+			}
+			if j.totals, err = DecodeTotals(stored.Body); err != nil {
+				return err
+			}
+			j.version, j.loaded = stored.Version, true
+		}
+		grown := j.totals.Clone()
+		grown.Add(delta)
+		body, err := grown.Encode()
+		if err != nil {
+			return err
+		}
+		c.Totals = &telemetry.RollupTotals{Body: body, Version: j.version}
+		_, err = j.store.Commit(ctx, c)
+		switch {
+		case err == nil:
+			j.totals, j.version = grown, j.version+1
+			return nil
+		case errors.Is(err, telemetry.ErrTotalsMoved) && attempt < 8:
+			j.loaded = false
+		default:
+			return err
+		}
+	}
+}
+
+func addSeries(into map[SeriesKey]*Series, k SeriesKey, d *Series) {
+	s, ok := into[k]
+	if !ok {
+		s = &Series{}
+		into[k] = s
+	}
+	s.add(d)
 }
 
 // rowCache holds the rows of one lease's shard as this run last read or wrote them. The

@@ -5,6 +5,7 @@ package routes
 
 import (
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/api/metrics"
 	"github.com/pipetel/pipetel/internal/api/reports"
 	"github.com/pipetel/pipetel/internal/web"
 )
@@ -20,7 +21,9 @@ var All = []api.Route{
 	{Method: "POST", Path: "/save_metrics", Function: "pipelines", New: api.NewPipelines},
 	{Method: "GET", Path: "/pipelines/stats", Function: "pipelinestats", New: reports.NewPipelineStats},
 	{Method: "GET", Path: "/telemetry/summary", Function: "summary", New: reports.NewSummary},
+	{Method: "GET", Path: reports.TrendsPath, Function: "summary", New: reports.NewTrends},
 	{Method: "GET", Path: web.PathDashboard, Function: "web", New: web.New, Public: true},
 	{Method: "GET", Path: web.PathDocs, Function: "web", New: web.New, Public: true},
 	{Method: "GET", Path: web.PathOpenAPI, Function: "web", New: web.New, Public: true},
+	{Method: "GET", Path: metrics.Path, Function: "metrics", New: metrics.New, Private: true},
 }

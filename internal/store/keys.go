@@ -87,6 +87,10 @@ func SnapshotPK(at time.Time) string { return snapshotPrefix + dayOf(at) }
 // pipeline_result event is run.
 func RunMarkerPK(run *telemetry.Event) string { return runMarkerPK(run) }
 
+// MetricsPK is the partition key of the metric totals and the rollup's watermark: one
+// value, written once per rollup commit and once per rollup run.
+func MetricsPK() string { return metricsPK }
+
 // TokenPK is the tokens-table partition key of the token whose SHA-256 hex is hash.
 func TokenPK(hash string) string { return tokenPrefix + hash }
 

@@ -405,7 +405,7 @@ func (s *Summary) Release(ctx context.Context, l telemetry.RollupLease, owner st
 
 // Commit implements telemetry.RollupStore with one TransactWriteItems: a check that the
 // lease is still c.Owner's, the rows' parts (and deletes of parts a shorter body no longer
-// needs), and the conditional deletes of the marks. Marks that moved on are dropped from
+// needs), the totals if set (metrics.go), and the conditional deletes of the marks. Marks that moved on are dropped from
 // the transaction and it is tried again: the rows are as new as the raw events they were
 // read from, and the marks left keep their units stale.
 func (s *Summary) Commit(ctx context.Context, c telemetry.RollupCommit) (int, error) {
@@ -439,6 +439,15 @@ func (s *Summary) Commit(ctx context.Context, c telemetry.RollupCommit) (int, er
 				Key: itemKey(rowPK(r.Resolution, r.Start), rowSK(r.Shard, p))}})
 		}
 	}
+	totalsAt := -1
+	if c.Totals != nil {
+		w, err := s.totalsWrite(c.Totals)
+		if err != nil {
+			return 0, err
+		}
+		totalsAt = len(items)
+		items = append(items, w)
+	}
 	marks := c.Clear
 	for {
 		all := append([]types.TransactWriteItem(nil), items...)
@@ -468,6 +477,9 @@ func (s *Summary) Commit(ctx context.Context, c telemetry.RollupCommit) (int, er
 		}
 		if reasons[0] == "ConditionalCheckFailed" {
 			return 0, telemetry.ErrLeaseLost
+		}
+		if totalsAt >= 0 && (reasons[totalsAt] == "ConditionalCheckFailed" || reasons[totalsAt] == "TransactionConflict") {
+			return 0, telemetry.ErrTotalsMoved
 		}
 		var kept []telemetry.StaleMark
 		for i, m := range marks {

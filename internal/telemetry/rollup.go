@@ -46,7 +46,21 @@ type RollupCommit struct {
 	Lease RollupLease
 	Rows  []RollupRow // each with Parts set to the parts it had before (0 if new)
 	Clear []StaleMark
+	// Totals, when set, replaces the metric totals, if they are still at Totals.Version
+	// (else ErrTotalsMoved and nothing is written); they are then at Version+1.
+	Totals *RollupTotals
 }
+
+// RollupTotals are the stored cumulative metric totals (package rollup encodes Body) and
+// their version, which every replacement raises by one; 0 and no body: none yet.
+type RollupTotals struct {
+	Body    []byte
+	Version int64
+}
+
+// ErrTotalsMoved is returned by a commit whose totals another commit replaced since they
+// were read: read them again and retry.
+var ErrTotalsMoved = errors.New("metric totals replaced by another commit")
 
 // RollupLease names one claimable piece of the backlog: one day of one shard. Every row
 // of that day and shard is written only by the lease's holder, so fine, hourly and daily
@@ -86,6 +100,13 @@ type RollupStore interface {
 	// lease, and how many marks it cleared: a mark that moved on stays (the rows are
 	// written anyway, as new as the raw events they were read from).
 	Commit(ctx context.Context, c RollupCommit) (cleared int, err error)
+
+	// MetricsState returns the metric totals and the rollup's watermark (every event
+	// stored before it is rolled up; zero when none was recorded), strongly consistent, in
+	// one read.
+	MetricsState(ctx context.Context) (totals RollupTotals, rolledUpTo time.Time, err error)
+	// AdvanceRolledUpTo records t as the watermark unless a later one is recorded.
+	AdvanceRolledUpTo(ctx context.Context, t time.Time) error
 
 	// PutSnapshot stores the summary computed at at (a JSON document).
 	PutSnapshot(ctx context.Context, at time.Time, body []byte) error

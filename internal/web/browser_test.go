@@ -195,8 +195,9 @@ func checkDashboard(t *testing.T, s *server) {
 		t.Fatal(err)
 	}
 	wait(t, first, "the first load", loaded)
-	t.Logf("first view with data after %s ms (navigation start to every section filled, on a shared test machine)",
-		eval[string](t, first, `document.body.dataset.firstDataMs`))
+	t.Logf("first view with data after %s ms, first contentful paint after %s ms (Performance API, from navigation start, on a shared test machine)",
+		eval[string](t, first, `document.body.dataset.firstDataMs`),
+		eval[string](t, first, `String(Math.round((performance.getEntriesByName("first-contentful-paint")[0] || {startTime: -1}).startTime))`))
 	rows := eval[string](t, first, anomalyRows)
 	if !strings.Contains(rows, brokenDevice) {
 		t.Errorf("anomalies do not show %s:\n%s", brokenDevice, rows)
@@ -248,6 +249,25 @@ func checkDashboard(t *testing.T, s *server) {
 	}
 	screenshot(t, second, "dashboard-shared")
 	second.console.check(t, "shared view")
+
+	// The trend charts, from the rollups, over each range the dashboard offers.
+	trends := newTab(t, first.ctx, s.token)
+	for _, r := range []string{"24h", "7d", "30d", "400d"} {
+		if err := chromedp.Do(trends.ctx, chromedp.Navigate(s.URL+"/?window=48h&refresh=0&trend="+r)); err != nil {
+			t.Fatal(err)
+		}
+		wait(t, trends, "the trends over "+r, loaded)
+		if got := eval[string](t, trends, `document.querySelector("[name=trend]").value`); got != r {
+			t.Errorf("trend range %q after opening ?trend=%s", got, r)
+		}
+		for i, n := range eval[[]int](t, trends, chartPoints) {
+			if n == 0 {
+				t.Errorf("trends over %s: chart %d has no points", r, i)
+			}
+		}
+		screenshot(t, trends, "dashboard-trends-"+r)
+	}
+	trends.console.check(t, "trends")
 
 	docs := newTab(t, first.ctx, s.token)
 	if err := chromedp.Do(docs.ctx, chromedp.Navigate(s.URL+"/docs")); err != nil {

@@ -91,6 +91,16 @@ var exchanges = []exchange{
 	{method: "GET", path: "/telemetry/summary", query: "at=yesterday", status: 400},
 	{method: "GET", path: "/telemetry/summary", as: callerNone, status: 401},
 
+	{method: "GET", path: "/telemetry/trends", status: 200},
+	{method: "GET", path: "/latest/telemetry/trends", query: "range=400d&runtime=lava-collabora", status: 200},
+	{method: "GET", path: "/v0/telemetry/trends", query: "range=7d", as: callerReadOnly, status: 200},
+	{method: "GET", path: "/telemetry/trends", query: "range=1y", status: 400},
+
+	{method: "GET", path: "/metrics", status: 200},
+	{method: "GET", path: "/latest/metrics", as: callerReadOnly, status: 200},
+	{method: "GET", path: "/v0/metrics", as: callerNone, status: 401},
+	{method: "GET", path: "/metrics", query: "format=json", status: 400},
+
 	{method: "POST", path: "/pipelines", body: pipelineRun(7), status: 200},
 	{method: "POST", path: "/latest/pipelines", body: pipelineRun(7), status: 208},
 	{method: "POST", path: "/pipelines", body: `{"project":"x"}`, status: 400},

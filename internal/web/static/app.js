@@ -6,7 +6,7 @@
 
 (function () {
   const WINDOWS = { "1h": 3600, "3h": 10800, "6h": 21600, "12h": 43200, "24h": 86400, "48h": 172800 };
-  const BUCKETS = 12; // points per trend line
+  const TRENDS = ["24h", "7d", "30d", "400d"]; // ranges of GET /telemetry/trends
   const TOP_RUNTIMES = 8; // lines per chart; the rest would be unreadable
   const PAGE = 50;
   const TOKEN_KEY = "pipetel-token";
@@ -30,6 +30,7 @@
       threshold: q.get("threshold") || "0.5",
       scope: q.get("scope") === "device" ? "device" : "device_type",
       refresh: ["0", "30", "60", "300"].includes(q.get("refresh")) ? q.get("refresh") : "60",
+      trend: TRENDS.includes(q.get("trend")) ? q.get("trend") : "24h",
       drill: null,
     };
     for (const [k, v] of q) {
@@ -43,7 +44,7 @@
 
   function writeView(view) {
     const q = new URLSearchParams();
-    for (const k of ["window", "runtime", "threshold", "scope", "refresh"]) {
+    for (const k of ["window", "runtime", "threshold", "scope", "refresh", "trend"]) {
       if (view[k] !== "") q.set(k, view[k]);
     }
     for (const [k, v] of Object.entries(view.drill || {})) q.set(DRILL + k, v);
@@ -51,7 +52,7 @@
   }
 
   function syncForm(view) {
-    for (const k of ["window", "threshold", "scope", "refresh"]) filters.elements[k].value = view[k];
+    for (const k of ["window", "threshold", "scope", "refresh", "trend"]) filters.elements[k].value = view[k];
     const rt = filters.elements.runtime;
     if (view.runtime && ![...rt.options].some((o) => o.value === view.runtime)) rt.add(new Option(view.runtime, view.runtime));
     rt.value = view.runtime;
@@ -215,34 +216,30 @@
 
   // ---- trend charts ----------------------------------------------------------------------
 
-  // bucketBounds splits the window ending now into BUCKETS equal spans, so that no point
-  // is a partial bucket whose rates would jump for want of events.
-  function bucketBounds(view, now) {
-    const step = (WINDOWS[view.window] * 1000) / BUCKETS;
-    const out = [];
-    for (let i = BUCKETS; i > 0; i--) out.push([now - i * step, now - (i - 1) * step]);
-    return out;
-  }
-
-  async function loadTrends(view, now, runtimes) {
-    const bounds = bucketBounds(view, now);
-    const answers = await Promise.all(bounds.map(([a, b]) => get("telemetry/stats", {
-      group_by: "runtime", runtime: view.runtime,
-      since: new Date(a).toISOString(), until: new Date(b - 1).toISOString(),
-    })));
-    const xs = bounds.map(([a, b]) => b / 1000);
-    const per = (metric) => runtimes.map((rt) => answers.map((rows) => {
-      const r = rows.find((x) => (x.runtime ?? "") === rt);
-      return r ? metric(r) : null;
-    }));
-    const total = per((r) => r.total).map((line) => line.map((v) => v ?? 0));
+  // loadTrends charts the view's trend range from GET /telemetry/trends, which answers
+  // from the rollups (hourly points over 24 h, daily over 7 and 30 days, weekly over 400),
+  // for the busiest TOP_RUNTIMES runtimes of the range. A deployment without rollups
+  // answers 404 and the section stays empty.
+  async function loadTrends(view) {
+    $("trends-range").textContent = "last " + view.trend;
+    let t;
+    try {
+      t = await get("telemetry/trends", { range: view.trend, runtime: view.runtime });
+    } catch (e) {
+      if (e.status === 404) return;
+      throw e;
+    }
+    const series = t.series.slice(0, TOP_RUNTIMES);
+    const runtimes = series.map((s) => s.runtime);
+    const xs = t.starts.map((s) => Date.parse(s) / 1000);
+    const per = (k) => series.map((s) => s[k]);
     charts.forEach((c) => c.destroy());
     charts = [
-      chart($("chart-events"), xs, runtimes, total, (v) => v.toFixed(0)),
-      chart($("chart-fail"), xs, runtimes, per((r) => r.fail_rate), fmtRate, [0, 1]),
-      chart($("chart-infra"), xs, runtimes, per((r) => r.infra_rate), fmtRate, [0, 1]),
+      chart($("chart-events"), xs, runtimes, per("events"), (v) => v.toFixed(0)),
+      chart($("chart-fail"), xs, runtimes, per("fail_rate"), fmtRate, [0, 1]),
+      chart($("chart-infra"), xs, runtimes, per("infra_rate"), fmtRate, [0, 1]),
       chart($("chart-duration"), xs, runtimes.concat(runtimes.map((r) => r + " p50")),
-        per((r) => r.duration && r.duration.p95).concat(per((r) => r.duration && r.duration.p50)), fmtSecs, null, runtimes.length),
+        per("duration_p95").concat(per("duration_p50")), fmtSecs, null, runtimes.length),
     ];
   }
 
@@ -335,8 +332,7 @@
       renderAnomalies(report, view);
       // Milliseconds from navigation to the first view with data, for the browser test to report.
       if (!document.body.dataset.firstDataMs) document.body.dataset.firstDataMs = String(Math.round(performance.now()));
-      const runtimes = health.slice(0, TOP_RUNTIMES).map((r) => r.runtime ?? "");
-      await Promise.all([loadTrends(view, now, runtimes), summary]);
+      await Promise.all([loadTrends(view), summary]);
       if (view.drill && $("events").hidden) await openEvents(view.drill, true);
       notice("");
       $("updated").textContent = "updated " + new Date(now).toLocaleTimeString();
@@ -362,7 +358,7 @@
 
   filters.addEventListener("change", () => {
     const view = readView();
-    for (const k of ["window", "runtime", "threshold", "scope", "refresh"]) view[k] = filters.elements[k].value;
+    for (const k of ["window", "runtime", "threshold", "scope", "refresh", "trend"]) view[k] = filters.elements[k].value;
     writeView(view);
     load();
   });
