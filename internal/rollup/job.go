@@ -33,6 +33,10 @@ type JobOptions struct {
 	// and runtime health) evaluated through it for Evaluations (nil: DefaultEvaluations).
 	Reader      *Reader
 	Evaluations []analytics.AnomalyParams
+	// Baseline configures baseline anomalies and silence in the snapshot (zero fields:
+	// analytics.DefaultBaselineParams); NoBaseline leaves both out.
+	Baseline   analytics.BaselineParams
+	NoBaseline bool
 }
 
 // Job recomputes the stale units of the summary table.

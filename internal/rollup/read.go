@@ -49,11 +49,14 @@ type window struct {
 	filters      []telemetry.Filter
 	match        func(analytics.Dimensions) bool
 	fromRollups  bool
+	// hourly caps the buckets read at an hour, so every group handed on lies within
+	// one hour (baselines are kept by hour of day).
+	hourly bool
 }
 
 // collect feeds every event of w to onEvent and every rollup group standing for events
 // of w to onGroup, each exactly once, one call at a time.
-func (r *Reader) collect(ctx context.Context, w window, onGroup func(*Group), onEvent func(*telemetry.Event)) (Answer, error) {
+func (r *Reader) collect(ctx context.Context, w window, onGroup func(Bucket, *Group), onEvent func(*telemetry.Event)) (Answer, error) {
 	now := r.Now()
 	var ans Answer
 	var mu sync.Mutex
@@ -135,7 +138,11 @@ func (r *Reader) collect(ctx context.Context, w window, onGroup func(*Group), on
 		shards []int
 	}
 	var level []task
-	for _, b := range Cover(from, to) {
+	cover := Cover(from, to)
+	if w.hourly {
+		cover = coverUpTo(Hour, from, to)
+	}
+	for _, b := range cover {
 		level = append(level, task{b: b, shards: all})
 	}
 	unitEvent := func(e telemetry.Event, _ int64) error {
@@ -183,7 +190,7 @@ func (r *Reader) collect(ctx context.Context, w window, onGroup func(*Group), on
 						ans.Rows++
 						for _, g := range decoded.sorted() {
 							if w.match(g.Dims) {
-								onGroup(g)
+								onGroup(t.b, g)
 							}
 						}
 						mu.Unlock()
@@ -244,7 +251,7 @@ func (r *Reader) Stats(ctx context.Context, f telemetry.Filter, groupBy []string
 		fromRollups: f.Since.Before(r.Now().Add(-r.Retention)),
 	}
 	ans, err := r.collect(ctx, w,
-		func(g *Group) { acc.AddAggregate(g.Dims, &g.Agg) },
+		func(_ Bucket, g *Group) { acc.AddAggregate(g.Dims, &g.Agg) },
 		func(e *telemetry.Event) { acc.Add(e) })
 	if err != nil {
 		return nil, ans, true, err
@@ -266,7 +273,31 @@ func (r *Reader) Anomalies(ctx context.Context, p analytics.AnomalyParams, now t
 		match: func(d analytics.Dimensions) bool { return kinds[d.Kind] },
 	}
 	ans, err := r.collect(ctx, w,
-		func(g *Group) { acc.AddGroup(g.Dims, g.Agg.Counts, g.Newest, g.NewestFailure) },
+		func(_ Bucket, g *Group) { acc.AddGroup(g.Dims, g.Agg.Counts, g.Newest, g.NewestFailure) },
 		func(e *telemetry.Event) { acc.Add(e) })
 	return acc, ans, err
+}
+
+// History reads what baselines and silence at now are computed from: the baseline hour by
+// hour, then the current window, each exact as stats are (rows where fresh, raw events
+// elsewhere).
+func (r *Reader) History(ctx context.Context, p analytics.BaselineParams, now time.Time) (*analytics.History, Answer, error) {
+	h := analytics.NewHistory(p, now)
+	var total Answer
+	all := func(analytics.Dimensions) bool { return true }
+	add := func(b Bucket, g *Group) { h.AddGroup(b.Start, g.Dims, g.Agg.Counts, g.Newest.TS) }
+	for _, w := range []window{
+		{since: h.Since(), until: h.Split().Add(-time.Microsecond), hourly: true},
+		{since: h.Split(), until: now},
+	} {
+		w.filters, w.match = []telemetry.Filter{{}}, all
+		w.fromRollups = w.since.Before(r.Now().Add(-r.Retention))
+		ans, err := r.collect(ctx, w, add, h.Add)
+		if err != nil {
+			return nil, total, err
+		}
+		total.Rows += ans.Rows
+		total.Events += ans.Events
+	}
+	return h, total, nil
 }

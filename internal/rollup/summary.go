@@ -19,6 +19,21 @@ type Snapshot struct {
 	OpenAnomalies    []AnomalyRecord `json:"open_anomalies"`
 	RecentlyResolved []AnomalyRecord `json:"recently_resolved"` // resolved within ResolvedKept
 	Health           []RuntimeHealth `json:"health"`
+	// Baseline and Silent are the baseline anomalies and silent groups found now (each
+	// also has a record among the open anomalies, for its since); empty when not computed.
+	Baseline []analytics.BaselineAnomaly `json:"baseline_anomalies"`
+	Silent   []analytics.SilentGroup     `json:"silent"`
+}
+
+// The kinds of AnomalyRecord beyond KernelCI's "result" and "error".
+const (
+	KindBaseline = "baseline" // an analytics.BaselineAnomaly; Scope is its scope
+	KindSilence  = "silence"  // an analytics.SilentGroup; Scope is its level, Window empty
+)
+
+func record(key, kind, scope, window string, row any) AnomalyRecord {
+	body, _ := json.Marshal(row)
+	return AnomalyRecord{Key: key, Kind: kind, Scope: scope, Window: window, Row: body}
 }
 
 // Evaluation is one set of anomaly parameters each run evaluates.
@@ -32,8 +47,8 @@ type Evaluation struct {
 // AnomalyRecord is one anomaly's life: KernelCI's row as last seen, when it opened, when
 // a run last confirmed it and, once gone, when it resolved.
 type AnomalyRecord struct {
-	Key           string          `json:"key"`  // scope/window/kind/runtime/device_type/device_id/error_type
-	Kind          string          `json:"kind"` // "result" or "error"
+	Key           string          `json:"key"`  // scope/window/kind/runtime/device_type/device_id/error_type or metric
+	Kind          string          `json:"kind"` // "result", "error", KindBaseline or KindSilence
 	Scope         string          `json:"scope"`
 	Window        string          `json:"window"`
 	Since         string          `json:"since"`
@@ -77,10 +92,11 @@ func DefaultEvaluations() []analytics.AnomalyParams {
 	return out
 }
 
-// TakeSnapshot evaluates the anomaly rules and runtime health at now through r and
-// carries each anomaly's life over from prev (nil for the first snapshot).
-func TakeSnapshot(ctx context.Context, r *Reader, evals []analytics.AnomalyParams, prev *Snapshot, now time.Time) (*Snapshot, error) {
-	snap := &Snapshot{TakenAt: telemetry.FormatTime(now), OpenAnomalies: []AnomalyRecord{}, RecentlyResolved: []AnomalyRecord{}, Health: []RuntimeHealth{}}
+// TakeSnapshot evaluates the anomaly rules and runtime health at now through r, and
+// baseline anomalies and silence with bp unless it is nil, and carries each anomaly's
+// life over from prev (nil for the first snapshot).
+func TakeSnapshot(ctx context.Context, r *Reader, evals []analytics.AnomalyParams, bp *analytics.BaselineParams, prev *Snapshot, now time.Time) (*Snapshot, error) {
+	snap := &Snapshot{Baseline: []analytics.BaselineAnomaly{}, Silent: []analytics.SilentGroup{}, TakenAt: telemetry.FormatTime(now), OpenAnomalies: []AnomalyRecord{}, RecentlyResolved: []AnomalyRecord{}, Health: []RuntimeHealth{}}
 	stamp := telemetry.FormatTime(now)
 	open := map[string]AnomalyRecord{}
 	if prev != nil {
@@ -88,7 +104,7 @@ func TakeSnapshot(ctx context.Context, r *Reader, evals []analytics.AnomalyParam
 			open[a.Key] = a
 		}
 	}
-	seen := map[string]bool{}
+	found := map[string]AnomalyRecord{}
 	for _, p := range evals {
 		snap.Evaluations = append(snap.Evaluations, Evaluation{Scope: p.Scope, Window: p.WindowName(), Threshold: p.Threshold, MinTotal: p.MinTotal})
 		acc, _, err := r.Anomalies(ctx, p, now)
@@ -96,25 +112,42 @@ func TakeSnapshot(ctx context.Context, r *Reader, evals []analytics.AnomalyParam
 			return nil, err
 		}
 		report := acc.Report()
-		found := map[string]json.RawMessage{}
 		for _, row := range report.ResultAnomalies {
 			key := strings.Join([]string{p.Scope, p.WindowName(), "result", row.Runtime, deref(row.DeviceType), deref(row.DeviceID), ""}, "/")
-			found[key], _ = json.Marshal(row)
+			found[key] = record(key, "result", p.Scope, p.WindowName(), row)
 		}
 		for _, row := range report.ErrorAnomalies {
 			key := strings.Join([]string{p.Scope, p.WindowName(), "error", row.Runtime, "", "", deref(row.ErrorType)}, "/")
-			found[key], _ = json.Marshal(row)
+			found[key] = record(key, "error", p.Scope, p.WindowName(), row)
 		}
-		for key, row := range found {
-			seen[key] = true
-			rec, ok := open[key]
-			if !ok {
-				kind := strings.Split(key, "/")[2]
-				rec = AnomalyRecord{Key: key, Kind: kind, Scope: p.Scope, Window: p.WindowName(), Since: stamp}
-			}
-			rec.LastConfirmed, rec.Row = stamp, row
-			snap.OpenAnomalies = append(snap.OpenAnomalies, rec)
+	}
+	if bp != nil {
+		h, _, err := r.History(ctx, *bp, now)
+		if err != nil {
+			return nil, err
 		}
+		window := windowName(bp.WithDefaults().Window)
+		snap.Baseline = h.BaselineAnomalies()
+		for _, row := range snap.Baseline {
+			key := strings.Join([]string{row.Scope, window, KindBaseline, row.Runtime, deref(row.DeviceType), deref(row.DeviceID), row.Metric}, "/")
+			found[key] = record(key, KindBaseline, row.Scope, window, row)
+		}
+		snap.Silent = h.Silent()
+		for _, row := range snap.Silent {
+			key := strings.Join([]string{row.Level, "", KindSilence, row.Runtime, deref(row.DeviceType), deref(row.DeviceID), ""}, "/")
+			found[key] = record(key, KindSilence, row.Level, "", row)
+		}
+	}
+	seen := map[string]bool{}
+	for key, rec := range found {
+		seen[key] = true
+		if was, ok := open[key]; ok {
+			rec.Since = was.Since
+		} else {
+			rec.Since = stamp
+		}
+		rec.LastConfirmed = stamp
+		snap.OpenAnomalies = append(snap.OpenAnomalies, rec)
 	}
 	for key, rec := range open {
 		if !seen[key] {
@@ -173,6 +206,15 @@ func figure(row analytics.StatsRow) HealthFigure {
 	return f
 }
 
+// windowName names a window in whole hours ("1h") as KernelCI's windows are named, or
+// in minutes ("30m") when it is not one.
+func windowName(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprint(int64(d/time.Hour), "h")
+	}
+	return fmt.Sprint(int64(d/time.Minute), "m")
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -194,7 +236,11 @@ func (j *Job) snapshot(ctx context.Context) error {
 			return fmt.Errorf("previous summary snapshot: %w", err)
 		}
 	}
-	snap, err := TakeSnapshot(ctx, j.opts.Reader, j.opts.Evaluations, prev, now)
+	var bp *analytics.BaselineParams
+	if !j.opts.NoBaseline {
+		bp = &j.opts.Baseline
+	}
+	snap, err := TakeSnapshot(ctx, j.opts.Reader, j.opts.Evaluations, bp, prev, now)
 	if err != nil {
 		return err
 	}
