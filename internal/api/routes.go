@@ -38,6 +38,8 @@ type Deps struct {
 	// Retention is the raw events' retention; stats for a window starting earlier are
 	// answered from rollups.
 	Retention time.Duration
+	// Alerts, when set, receives an alert for every anomaly the rollup opens or resolves.
+	Alerts telemetry.AlertPublisher
 }
 
 // Route is one route of the public API and the function that serves it.

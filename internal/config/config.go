@@ -30,6 +30,9 @@ const (
 	// The summary table (rollups); unset, stats and anomalies read raw events only.
 	EnvSummaryTable        = "SUMMARY_TABLE"
 	EnvRollupRetentionDays = "ROLLUP_RETENTION_DAYS"
+	// The EventBridge bus the rollup publishes alerts to ("default": the account's);
+	// unset, it publishes none.
+	EnvAlertBus = "ALERT_BUS"
 	// Set by Lambda from the function's role.
 	EnvAccessKeyID     = "AWS_ACCESS_KEY_ID"
 	EnvSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
@@ -42,6 +45,7 @@ var Variables = []string{
 	EnvKindShards, EnvRetentionDays, EnvWriteConcurrency, EnvCursorSecret, EnvLogLevel,
 	EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken, EnvTokensTable, EnvPublicReads,
 	EnvPipelineRuntime, EnvSummaryTable, EnvRollupRetentionDays,
+	EnvAlertBus,
 }
 
 // Config is the configuration of one function.
@@ -67,6 +71,7 @@ type Config struct {
 	PublicReads     bool
 	SummaryTable    string
 	RollupRetention time.Duration
+	AlertBus        string // empty: no alerts published
 }
 
 // Defaults, sized so that at 10,000 events/s no key value takes more than ~420 writes/s,
@@ -131,6 +136,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.Retention = time.Duration(days) * 24 * time.Hour
 	c.SummaryTable = strings.TrimSpace(getenv(EnvSummaryTable))
+	c.AlertBus = strings.TrimSpace(getenv(EnvAlertBus))
 	rollupDays, err := positiveInt(getenv, EnvRollupRetentionDays, DefaultRollupRetentionDays, 3650)
 	if err != nil {
 		return Config{}, err

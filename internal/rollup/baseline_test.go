@@ -1,8 +1,11 @@
 package rollup_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,12 +33,38 @@ func every(id, runtime, deviceType, device string, from, to time.Time, step time
 	return out
 }
 
-// runSnapshot runs the rollup with a reader at at and returns the snapshot it stored.
-func (e *env) runSnapshot(t *testing.T, at time.Time, bp analytics.BaselineParams) rollup.Snapshot {
+// alertLog records the alerts published, as "<detail type> <state> <key>".
+type alertLog struct{ got []string }
+
+func (l *alertLog) Publish(_ context.Context, alerts []telemetry.Alert) error {
+	for _, a := range alerts {
+		var d struct{ State, Key string }
+		if err := json.Unmarshal(a.Detail, &d); err != nil {
+			return err
+		}
+		l.got = append(l.got, a.DetailType+" "+d.State+" "+d.Key)
+	}
+	return nil
+}
+
+// take returns the alerts recorded since the last take.
+func (l *alertLog) take() []string {
+	got := l.got
+	l.got = nil
+	sort.Strings(got)
+	return got
+}
+
+// runSnapshot runs the rollup with a reader at at, KernelCI's rule at scope device over
+// 6 h only and the baselines of bp, and returns the snapshot it stored.
+func (e *env) runSnapshot(t *testing.T, at time.Time, bp analytics.BaselineParams, alerts telemetry.AlertPublisher) rollup.Snapshot {
 	t.Helper()
 	e.clock.Set(at)
 	reader := e.reader
-	if _, err := rollup.NewJob(e.summary, rollup.JobOptions{Now: e.clock.Now, Reader: &reader, Baseline: bp}).Run(t.Context()); err != nil {
+	p := analytics.DefaultAnomalyParams()
+	p.Scope = analytics.AnomalyScopeDevice
+	o := rollup.JobOptions{Now: e.clock.Now, Reader: &reader, Baseline: bp, Alerts: alerts, Evaluations: []analytics.AnomalyParams{p}}
+	if _, err := rollup.NewJob(e.summary, o).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	_, body, found, err := e.summary.Snapshot(t.Context(), at)
@@ -73,7 +102,8 @@ func jsonEqual(t *testing.T, what string, got any, want string) {
 // rate goes from 2% to 20% (a baseline anomaly, at both its device and its device type, with
 // its score), a device with 2 of 3 failed against the same 2% (none), a lab that stops
 // (silent once zero events in the gap is below α, not before, at every level) and a sparse
-// lab (never silent).
+// lab (never silent); one alert for each opening and, after three clear evaluations, for
+// each resolution. Retirement is TestSilenceThresholds'.
 func TestBaselineAndSilenceScenario(t *testing.T) {
 	now := time.Date(2026, 6, 8, 12, 30, 0, 0, time.UTC)
 	e := newEnv(t, now)
@@ -90,8 +120,19 @@ func TestBaselineAndSilenceScenario(t *testing.T) {
 	evs = append(evs, every("sparse", "lava-sparse", "x86", "x86-1", from, now, 5*time.Hour, func(int) bool { return false })...)
 	e.put(t, evs)
 
-	bp := analytics.DefaultBaselineParams()
-	first := e.runSnapshot(t, now, bp)
+	// The baseline reaches back over the data and no further, to keep the reads few.
+	bp := analytics.BaselineParams{Baseline: 26 * time.Hour}
+	alerts := &alertLog{}
+	ours := func() []string {
+		var out []string
+		for _, a := range alerts.take() {
+			if strings.Contains(a, rollup.KindBaseline) || strings.Contains(a, rollup.KindSilence) {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	first := e.runSnapshot(t, now, bp, alerts)
 	// 12 of 60 against 1 of 48 (smoothed: 1.5/49): P(X ≥ 12) = 2.4e-7.
 	row := func(scope, device string) string {
 		return `{"scope":"` + scope + `","metric":"fail_rate","runtime":"lava-a","device_type":"rk3399",` + device +
@@ -104,10 +145,13 @@ func TestBaselineAndSilenceScenario(t *testing.T) {
 	// The lab went quiet an hour ago: at four events an hour, none in an hour has a chance
 	// of e^-4 ≈ 0.018, above α = 0.001.
 	jsonEqual(t, "silent at "+now.String(), first.Silent, `[]`)
+	jsonEqual(t, "alerts at "+now.String(), ours(), `[
+	  "pipetel anomaly baseline open device/1h/baseline/lava-a/rk3399/rk-1/fail_rate",
+	  "pipetel anomaly baseline open device_type/1h/baseline/lava-a/rk3399//fail_rate"]`)
 
 	// Two hours: e^-8 ≈ 0.0003.
 	later := now.Add(time.Hour)
-	second := e.runSnapshot(t, later, bp)
+	second := e.runSnapshot(t, later, bp, alerts)
 	quiet := func(level, dt, dev string) string {
 		s := fmt.Sprintf(`{"level":%q,"runtime":"lava-quiet",`, level)
 		if dt != "" {
@@ -121,29 +165,33 @@ func TestBaselineAndSilenceScenario(t *testing.T) {
 	}
 	jsonEqual(t, "silent at "+later.String(), second.Silent,
 		"["+quiet("device", "bbb", "bbb-1")+","+quiet("device_type", "bbb", "")+","+quiet("runtime", "", "")+"]")
+	jsonEqual(t, "alerts at "+later.String(), ours(), `[
+	  "pipetel anomaly silence open device//silence/lava-quiet/bbb/bbb-1/",
+	  "pipetel anomaly silence open device_type//silence/lava-quiet/bbb//",
+	  "pipetel anomaly silence open runtime//silence/lava-quiet///"]`)
 
-	// Each silent group is an open anomaly with its since; the baseline anomalies,
-	// whose window holds no result any more, resolved.
-	open, resolved := map[string]string{}, map[string]string{}
-	for _, a := range second.OpenAnomalies {
-		if a.Kind == rollup.KindSilence || a.Kind == rollup.KindBaseline {
-			open[a.Key] = a.Since
+	// Each silent group is an open anomaly with its since. The baseline anomalies, whose
+	// window holds no result any more, stay open until three evaluations in a row are clear.
+	openAt := func(s rollup.Snapshot) map[string]string {
+		open := map[string]string{}
+		for _, a := range s.OpenAnomalies {
+			if a.Kind == rollup.KindSilence || a.Kind == rollup.KindBaseline {
+				open[a.Key] = fmt.Sprint(a.Since, " clear ", a.ClearRuns)
+			}
 		}
+		return open
 	}
-	for _, a := range second.RecentlyResolved {
-		resolved[a.Key] = a.Since + " " + *a.ResolvedAt
-	}
-	jsonEqual(t, "open baseline and silence anomalies", open, `{
-	  "device//silence/lava-quiet/bbb/bbb-1/":"2026-06-08T13:30:00.000000Z",
-	  "device_type//silence/lava-quiet/bbb//":"2026-06-08T13:30:00.000000Z",
-	  "runtime//silence/lava-quiet///":"2026-06-08T13:30:00.000000Z"}`)
-	jsonEqual(t, "resolved anomalies", resolved, `{
-	  "device/1h/baseline/lava-a/rk3399/rk-1/fail_rate":"2026-06-08T12:30:00.000000Z 2026-06-08T13:30:00.000000Z",
-	  "device_type/1h/baseline/lava-a/rk3399//fail_rate":"2026-06-08T12:30:00.000000Z 2026-06-08T13:30:00.000000Z"}`)
+	jsonEqual(t, "open baseline and silence anomalies", openAt(second), `{
+	  "device/1h/baseline/lava-a/rk3399/rk-1/fail_rate":"2026-06-08T12:30:00.000000Z clear 1",
+	  "device_type/1h/baseline/lava-a/rk3399//fail_rate":"2026-06-08T12:30:00.000000Z clear 1",
+	  "device//silence/lava-quiet/bbb/bbb-1/":"2026-06-08T13:30:00.000000Z clear 0",
+	  "device_type//silence/lava-quiet/bbb//":"2026-06-08T13:30:00.000000Z clear 0",
+	  "runtime//silence/lava-quiet///":"2026-06-08T13:30:00.000000Z clear 0"}`)
 
-	// Four hours on the lab is still silent, the sparse lab still is not, and a lab
-	// retired two days ago is no longer reported.
-	third := e.runSnapshot(t, now.Add(3*time.Hour), bp)
+	// Three hours on the lab is still silent (no new alert of it), the sparse lab still is
+	// not; rk-1, whose results stopped at the first evaluation, now is (at 4.3 an hour,
+	// none in 3 h has a chance of 3e-6), and its runtime with it.
+	third := e.runSnapshot(t, now.Add(3*time.Hour), bp, alerts)
 	for _, s := range third.Silent {
 		if s.Runtime == "lava-sparse" {
 			t.Errorf("sparse lab reported silent: %+v", s)
@@ -152,9 +200,16 @@ func TestBaselineAndSilenceScenario(t *testing.T) {
 	if n := countRuntime(third.Silent, "lava-quiet"); n != 3 {
 		t.Errorf("3 h later %d silent rows of lava-quiet, want 3", n)
 	}
-	retired := e.runSnapshot(t, now.Add(50*time.Hour), bp)
-	if n := countRuntime(retired.Silent, "lava-quiet"); n != 0 {
-		t.Errorf("50 h later %d silent rows of lava-quiet, want none (retired after 48 h)", n)
+	jsonEqual(t, "alerts 3 h later", ours(), `[
+	  "pipetel anomaly silence open device//silence/lava-a/rk3399/rk-1/",
+	  "pipetel anomaly silence open device_type//silence/lava-a/rk3399//",
+	  "pipetel anomaly silence open runtime//silence/lava-a///"]`)
+	fourth := e.runSnapshot(t, now.Add(3*time.Hour+time.Minute), bp, alerts)
+	jsonEqual(t, "alerts at the third clear evaluation", ours(), `[
+	  "pipetel anomaly baseline resolved device/1h/baseline/lava-a/rk3399/rk-1/fail_rate",
+	  "pipetel anomaly baseline resolved device_type/1h/baseline/lava-a/rk3399//fail_rate"]`)
+	if n := len(openAt(fourth)); n != 6 {
+		t.Errorf("open baseline and silence anomalies after the third clear evaluation: %v, want the 6 silent", openAt(fourth))
 	}
 }
 

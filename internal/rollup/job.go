@@ -37,6 +37,10 @@ type JobOptions struct {
 	// analytics.DefaultBaselineParams); NoBaseline leaves both out.
 	Baseline   analytics.BaselineParams
 	NoBaseline bool
+	// ResolveAfter: see SnapshotOptions; 0 means DefaultResolveAfter.
+	ResolveAfter int
+	// Alerts, when set, is sent an alert for every anomaly that opens or resolves.
+	Alerts telemetry.AlertPublisher
 }
 
 // Job recomputes the stale units of the summary table.
@@ -66,6 +70,9 @@ func NewJob(store telemetry.RollupStore, o JobOptions) *Job {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.ResolveAfter <= 0 {
+		o.ResolveAfter = DefaultResolveAfter
 	}
 	if o.Evaluations == nil {
 		o.Evaluations = DefaultEvaluations()

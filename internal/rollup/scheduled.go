@@ -16,7 +16,7 @@ func NewScheduled(d api.Deps) func(context.Context) error {
 		}
 		start := d.Now()
 		reader := &Reader{Summary: d.Summary, Events: d.Events, Retention: d.Retention, Now: d.Now}
-		r, err := NewJob(d.Summary, JobOptions{Now: d.Now, Log: d.Log, Reader: reader}).Run(ctx)
+		r, err := NewJob(d.Summary, JobOptions{Now: d.Now, Log: d.Log, Reader: reader, Alerts: d.Alerts}).Run(ctx)
 		d.Log.Info("rollup", "units", r.Units, "events", r.Events, "busy", r.Busy, "left", r.Left,
 			"leases_lost", r.LeasesLost, "ms", d.Now().Sub(start).Milliseconds())
 		return err

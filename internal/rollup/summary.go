@@ -47,14 +47,17 @@ type Evaluation struct {
 // AnomalyRecord is one anomaly's life: KernelCI's row as last seen, when it opened, when
 // a run last confirmed it and, once gone, when it resolved.
 type AnomalyRecord struct {
-	Key           string          `json:"key"`  // scope/window/kind/runtime/device_type/device_id/error_type or metric
-	Kind          string          `json:"kind"` // "result", "error", KindBaseline or KindSilence
-	Scope         string          `json:"scope"`
-	Window        string          `json:"window"`
-	Since         string          `json:"since"`
-	LastConfirmed string          `json:"last_confirmed"`
-	ResolvedAt    *string         `json:"resolved_at"`
-	Row           json.RawMessage `json:"row"` // the result_anomalies or error_anomalies row
+	Key           string  `json:"key"`  // scope/window/kind/runtime/device_type/device_id/error_type or metric
+	Kind          string  `json:"kind"` // "result", "error", KindBaseline or KindSilence
+	Scope         string  `json:"scope"`
+	Window        string  `json:"window"`
+	Since         string  `json:"since"`
+	LastConfirmed string  `json:"last_confirmed"`
+	ResolvedAt    *string `json:"resolved_at"`
+	// ClearRuns counts the evaluations in a row since LastConfirmed that have not found
+	// it; it resolves when they reach the configured number (hysteresis).
+	ClearRuns int             `json:"clear_runs"`
+	Row       json.RawMessage `json:"row"` // the result_anomalies or error_anomalies row
 }
 
 // RuntimeHealth compares one runtime's last 24 hours with its last 7 days.
@@ -92,10 +95,24 @@ func DefaultEvaluations() []analytics.AnomalyParams {
 	return out
 }
 
-// TakeSnapshot evaluates the anomaly rules and runtime health at now through r, and
-// baseline anomalies and silence with bp unless it is nil, and carries each anomaly's
-// life over from prev (nil for the first snapshot).
-func TakeSnapshot(ctx context.Context, r *Reader, evals []analytics.AnomalyParams, bp *analytics.BaselineParams, prev *Snapshot, now time.Time) (*Snapshot, error) {
+// SnapshotOptions say what a snapshot evaluates.
+type SnapshotOptions struct {
+	Evaluations []analytics.AnomalyParams // KernelCI's rule, once per entry
+	// Baseline, unless nil, adds baseline anomalies and silence.
+	Baseline *analytics.BaselineParams
+	// ResolveAfter is how many evaluations in a row must not find an open anomaly for it
+	// to resolve (analytics.StepEpisodes); 0 or 1: the first that does not.
+	ResolveAfter int
+}
+
+// DefaultResolveAfter: an anomaly resolves after three clear evaluations in a row, three
+// minutes at the rollup's schedule, so a group that flaps every minute pages once.
+const DefaultResolveAfter = 3
+
+// TakeSnapshot evaluates at now through r what o says, and carries each anomaly's life
+// over from prev (nil for the first snapshot).
+func TakeSnapshot(ctx context.Context, r *Reader, o SnapshotOptions, prev *Snapshot, now time.Time) (*Snapshot, error) {
+	evals, bp := o.Evaluations, o.Baseline
 	snap := &Snapshot{Baseline: []analytics.BaselineAnomaly{}, Silent: []analytics.SilentGroup{}, TakenAt: telemetry.FormatTime(now), OpenAnomalies: []AnomalyRecord{}, RecentlyResolved: []AnomalyRecord{}, Health: []RuntimeHealth{}}
 	stamp := telemetry.FormatTime(now)
 	open := map[string]AnomalyRecord{}
@@ -138,22 +155,27 @@ func TakeSnapshot(ctx context.Context, r *Reader, evals []analytics.AnomalyParam
 			found[key] = record(key, KindSilence, row.Level, "", row)
 		}
 	}
+	var episodes []analytics.Episode
+	for _, rec := range open {
+		episodes = append(episodes, analytics.Episode{Key: rec.Key, Since: rec.Since, Confirmed: rec.LastConfirmed, ClearRuns: rec.ClearRuns})
+	}
 	seen := map[string]bool{}
-	for key, rec := range found {
+	for key := range found {
 		seen[key] = true
-		if was, ok := open[key]; ok {
-			rec.Since = was.Since
-		} else {
-			rec.Since = stamp
+	}
+	step := analytics.StepEpisodes(episodes, seen, stamp, o.ResolveAfter)
+	for _, ep := range step.Open {
+		rec, ok := found[ep.Key]
+		if !ok {
+			rec = open[ep.Key] // not found now, not yet clear for long enough: its last row
 		}
-		rec.LastConfirmed = stamp
+		rec.Since, rec.LastConfirmed, rec.ClearRuns = ep.Since, ep.Confirmed, ep.ClearRuns
 		snap.OpenAnomalies = append(snap.OpenAnomalies, rec)
 	}
-	for key, rec := range open {
-		if !seen[key] {
-			rec.ResolvedAt = &stamp
-			snap.RecentlyResolved = append(snap.RecentlyResolved, rec)
-		}
+	for _, ep := range step.Resolved {
+		rec := open[ep.Key]
+		rec.ResolvedAt, rec.ClearRuns = &stamp, 0
+		snap.RecentlyResolved = append(snap.RecentlyResolved, rec)
 	}
 	if prev != nil {
 		for _, rec := range prev.RecentlyResolved {
@@ -236,17 +258,58 @@ func (j *Job) snapshot(ctx context.Context) error {
 			return fmt.Errorf("previous summary snapshot: %w", err)
 		}
 	}
-	var bp *analytics.BaselineParams
+	o := SnapshotOptions{Evaluations: j.opts.Evaluations, ResolveAfter: j.opts.ResolveAfter}
 	if !j.opts.NoBaseline {
-		bp = &j.opts.Baseline
+		o.Baseline = &j.opts.Baseline
 	}
-	snap, err := TakeSnapshot(ctx, j.opts.Reader, j.opts.Evaluations, bp, prev, now)
+	snap, err := TakeSnapshot(ctx, j.opts.Reader, o, prev, now)
 	if err != nil {
 		return err
+	}
+	// Alerts go out before the snapshot is stored: if they fail, the next run starts from
+	// the same previous snapshot, finds the same changes and sends them again.
+	if alerts := Alerts(snap); len(alerts) > 0 && j.opts.Alerts != nil {
+		if err := j.opts.Alerts.Publish(ctx, alerts); err != nil {
+			return fmt.Errorf("publish %d alerts: %w", len(alerts), err)
+		}
 	}
 	out, err := json.Marshal(snap)
 	if err != nil {
 		return err
 	}
 	return j.store.PutSnapshot(ctx, now, out)
+}
+
+// Alert states, the "state" of an alert's detail.
+const (
+	AlertOpen     = "open"
+	AlertResolved = "resolved"
+)
+
+// AlertDetailType is the detail type of the alerts of one kind of anomaly.
+func AlertDetailType(kind string) string { return "pipetel anomaly " + kind }
+
+// Alerts are the alerts of what changed in snap: one per anomaly that opened in it and
+// one per anomaly that resolved in it, opened first, each by key. The detail is the
+// anomaly's record with "state" added.
+func Alerts(snap *Snapshot) []telemetry.Alert {
+	var out []telemetry.Alert
+	add := func(state string, rec AnomalyRecord) {
+		detail, _ := json.Marshal(struct {
+			State string `json:"state"`
+			AnomalyRecord
+		}{state, rec})
+		out = append(out, telemetry.Alert{DetailType: AlertDetailType(rec.Kind), Detail: detail})
+	}
+	for _, rec := range snap.OpenAnomalies {
+		if rec.Since == snap.TakenAt && rec.LastConfirmed == snap.TakenAt {
+			add(AlertOpen, rec)
+		}
+	}
+	for _, rec := range snap.RecentlyResolved {
+		if rec.ResolvedAt != nil && *rec.ResolvedAt == snap.TakenAt {
+			add(AlertResolved, rec)
+		}
+	}
+	return out
 }
