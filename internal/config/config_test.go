@@ -42,6 +42,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		config.EnvLogLevel: "debug", config.EnvAccessKeyID: "AKIA", config.EnvSecretAccessKey: "secret",
 		config.EnvSessionToken: "token",
 		config.EnvSummaryTable: "sum", config.EnvRollupRetentionDays: "500",
+		config.EnvAlertBus: "default",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		EventShards: 4, RuntimeShards: 5, KindShards: 6, Retention: 30 * 24 * time.Hour,
 		WriteConcurrency: 7, CursorSecret: "s3cret", LogLevel: "debug",
 		Credentials:  aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "secret", SessionToken: "token", Source: "environment"},
-		SummaryTable: "sum", RollupRetention: 500 * 24 * time.Hour}
+		SummaryTable: "sum", RollupRetention: 500 * 24 * time.Hour, AlertBus: "default"}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}

@@ -244,6 +244,31 @@ func deref(s *string) string {
 	return *s
 }
 
+// ReadSnapshot returns the newest snapshot taken at or before at (within the day before
+// it), and when it was taken; found is false when there is none.
+func ReadSnapshot(ctx context.Context, store telemetry.RollupStore, at time.Time) (snap *Snapshot, taken time.Time, found bool, err error) {
+	taken, body, found, err := store.Snapshot(ctx, at)
+	if err != nil || !found {
+		return nil, taken, found, err
+	}
+	snap = &Snapshot{}
+	if err := json.Unmarshal(body, snap); err != nil {
+		return nil, taken, false, fmt.Errorf("summary snapshot of %s: %w", taken.Format(time.RFC3339), err)
+	}
+	return snap, taken, true, nil
+}
+
+// OpenByKind counts the open anomalies of snap by kind ("result", "error", KindBaseline,
+// KindSilence; every kind present, 0 when none), as a metrics exporter reports them;
+// len(snap.Silent) is the number of silent groups.
+func OpenByKind(snap *Snapshot) map[string]int {
+	out := map[string]int{"result": 0, "error": 0, KindBaseline: 0, KindSilence: 0}
+	for _, a := range snap.OpenAnomalies {
+		out[a.Kind]++
+	}
+	return out
+}
+
 // snapshot takes this run's summary snapshot from the previous one and stores it.
 func (j *Job) snapshot(ctx context.Context) error {
 	now := j.opts.Now().UTC().Truncate(time.Microsecond)
