@@ -126,3 +126,25 @@ func TestSilenceThresholds(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkHistory: the analyses' own work per rollup run, without the reads: a week of
+// hourly rollup groups of 50 runtimes × 4 device types × 5 devices, then both evaluations.
+func BenchmarkHistory(b *testing.B) {
+	for b.Loop() {
+		h := analytics.NewHistory(analytics.BaselineParams{}, baselineNow)
+		for hour := time.Duration(0); hour < 7*24*time.Hour+time.Hour; hour += time.Hour {
+			start := baselineNow.Add(-7*24*time.Hour - time.Hour).Truncate(time.Hour).Add(hour)
+			for r := range 50 {
+				for dt := range 4 {
+					for dev := range 5 {
+						d := analytics.Dimensions{Runtime: fmt.Sprint("lab-", r), DeviceType: fmt.Sprint("type-", dt),
+							DeviceID: fmt.Sprint("dev-", r, "-", dt, "-", dev), Kind: telemetry.KindJobResult}
+						h.AddGroup(start, d, analytics.Counts{Total: 6, Pass: 5, Fail: 1}, start)
+					}
+				}
+			}
+		}
+		_ = h.BaselineAnomalies()
+		_ = h.Silent()
+	}
+}
