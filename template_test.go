@@ -875,6 +875,7 @@ func makeTargets(t *testing.T) map[string]string {
 const (
 	summaryTableID  = "SummaryTable"
 	summaryTableArn = "${" + summaryTableID + ".Arn}"
+	defaultBusArn   = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
 	rollupID        = "RollupFunction"
 )
 
@@ -1045,6 +1046,9 @@ func TestTemplateRollup(t *testing.T) {
 	sts := tp.statements(t, rollupID)
 	for _, st := range sts {
 		for _, r := range st.resources {
+			if r == defaultBusArn && slices.Equal(st.actions, []string{"events:PutEvents"}) {
+				continue
+			}
 			if r != events && r != summaryTableArn {
 				t.Errorf("%s statement %s: resource %s; the rollup touches the events and summary tables only", rollupID, st.sid, r)
 			}
@@ -1063,6 +1067,13 @@ func TestTemplateRollup(t *testing.T) {
 	}
 	if !allows(sts, "dynamodb:Query", events) {
 		t.Errorf("%s may not dynamodb:Query %s; it reads the raw events of each unit", rollupID, eventsTableID)
+	}
+	// Alerts: PutEvents on the default bus, the bus ALERT_BUS names, and nothing else.
+	if !allows(sts, "events:PutEvents", defaultBusArn) {
+		t.Errorf("%s may not events:PutEvents on %s; it publishes alerts there", rollupID, defaultBusArn)
+	}
+	if bus := scalar(tp.environment(rollupID)[config.EnvAlertBus]); bus != "default" {
+		t.Errorf("%s: %s is %q; want default, the bus its policy allows", rollupID, config.EnvAlertBus, bus)
 	}
 	for _, id := range tp.functionsServing(listingMethod, "/telemetry/summary") {
 		sts := tp.statements(t, id)

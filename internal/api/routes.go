@@ -42,6 +42,8 @@ type Deps struct {
 	// rollup's summary (config.Config's); empty windows mean 6 h and 24 h at 0.5.
 	RollupAnomalyWindows   []time.Duration
 	RollupAnomalyThreshold float64
+	// Alerts, when set, receives an alert for every anomaly the rollup opens or resolves.
+	Alerts telemetry.AlertPublisher
 }
 
 // Route is one route of the public API and the function that serves it.

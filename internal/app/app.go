@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/config"
+	"github.com/pipetel/pipetel/internal/eventbridge"
 	"github.com/pipetel/pipetel/internal/rollup/walk"
 	"github.com/pipetel/pipetel/internal/store"
 )
@@ -76,14 +77,20 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (api.Deps
 // builds the dependencies once per cold start and runs the job newJob makes from them on
 // every invocation. The scheduled event itself carries nothing the job needs.
 func StartScheduled(newJob func(api.Deps) func(context.Context) error) {
-	job := newJob(startDeps(false))
+	deps, cfg := startDeps(false)
+	// Only the scheduled functions publish alerts, so only they link the EventBridge client.
+	if cfg.AlertBus != "" {
+		deps.Alerts = eventbridge.New(eventbridge.NewClient(cfg.Region, cfg.Credentials), cfg.AlertBus, nil)
+	}
+	job := newJob(deps)
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) error { return job(ctx) })
 }
 
 // Start runs one Lambda function: it builds the dependencies once per cold start and
 // serves the handler newHandler makes from them.
 func Start(newHandler func(api.Deps) api.Handler) {
-	lambda.Start(GatewayHandler(newHandler(startDeps(false))))
+	deps, _ := startDeps(false)
+	lambda.Start(GatewayHandler(newHandler(deps)))
 }
 
 // GatewayHandler serves API Gateway's payload format 2.0 invocations to h as a
@@ -116,10 +123,11 @@ func (h GatewayHandler) Invoke(ctx context.Context, payload []byte) ([]byte, err
 
 // StartAuthorizer runs the authorizer function, which needs TOKENS_TABLE.
 func StartAuthorizer(newHandler func(api.Deps) api.AuthorizerHandler) {
-	lambda.Start(newHandler(startDeps(true)))
+	deps, _ := startDeps(true)
+	lambda.Start(newHandler(deps))
 }
 
-func startDeps(needTokens bool) api.Deps {
+func startDeps(needTokens bool) (api.Deps, config.Config) {
 	cfg, err := config.Load(os.Getenv)
 	log := NewLogger(os.Stdout, cfg.LogLevel)
 	if err == nil && needTokens && cfg.TokensTable == "" {
@@ -134,5 +142,5 @@ func startDeps(needTokens bool) api.Deps {
 		log.Error("start", "error", fmt.Sprint(err))
 		os.Exit(1)
 	}
-	return deps
+	return deps, cfg
 }

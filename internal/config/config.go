@@ -36,6 +36,9 @@ const (
 	// threshold (0..1) each rollup run evaluates, in both scopes, for the summary.
 	EnvRollupAnomalyWindows   = "ROLLUP_ANOMALY_WINDOWS"
 	EnvRollupAnomalyThreshold = "ROLLUP_ANOMALY_THRESHOLD"
+	// The EventBridge bus the rollup publishes alerts to ("default": the account's);
+	// unset, it publishes none.
+	EnvAlertBus = "ALERT_BUS"
 	// Set by Lambda from the function's role.
 	EnvAccessKeyID     = "AWS_ACCESS_KEY_ID"
 	EnvSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
@@ -49,6 +52,7 @@ var Variables = []string{
 	EnvAccessKeyID, EnvSecretAccessKey, EnvSessionToken, EnvTokensTable, EnvPublicReads,
 	EnvPipelineRuntime, EnvSummaryTable, EnvRollupRetentionDays,
 	EnvRollupAnomalyWindows, EnvRollupAnomalyThreshold,
+	EnvAlertBus,
 }
 
 // Config is the configuration of one function.
@@ -78,6 +82,7 @@ type Config struct {
 	// evaluates KernelCI's anomaly rules with (defaults 6 h and 24 h, at 0.5).
 	RollupAnomalyWindows   []time.Duration
 	RollupAnomalyThreshold float64
+	AlertBus               string // empty: no alerts published
 }
 
 // Defaults, sized so that at 10,000 events/s no key value takes more than ~420 writes/s,
@@ -151,6 +156,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.Retention = time.Duration(days) * 24 * time.Hour
 	c.SummaryTable = strings.TrimSpace(getenv(EnvSummaryTable))
+	c.AlertBus = strings.TrimSpace(getenv(EnvAlertBus))
 	rollupDays, err := positiveInt(getenv, EnvRollupRetentionDays, DefaultRollupRetentionDays, 3650)
 	if err != nil {
 		return Config{}, err

@@ -46,7 +46,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		config.EnvLogLevel: "debug", config.EnvAccessKeyID: "AKIA", config.EnvSecretAccessKey: "secret",
 		config.EnvSessionToken: "token",
 		config.EnvSummaryTable: "sum", config.EnvRollupRetentionDays: "500",
-		config.EnvRollupAnomalyWindows: " 1h, 48h ", config.EnvRollupAnomalyThreshold: "0.25",
+		config.EnvRollupAnomalyWindows: " 1h, 48h ", config.EnvRollupAnomalyThreshold: "0.25", config.EnvAlertBus: "default",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		WriteConcurrency: 7, CursorSecret: "s3cret", LogLevel: "debug",
 		Credentials:  aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "secret", SessionToken: "token", Source: "environment"},
 		SummaryTable: "sum", RollupRetention: 500 * 24 * time.Hour,
-		RollupAnomalyWindows: []time.Duration{time.Hour, 48 * time.Hour}, RollupAnomalyThreshold: 0.25}
+		RollupAnomalyWindows: []time.Duration{time.Hour, 48 * time.Hour}, RollupAnomalyThreshold: 0.25,
+		AlertBus: "default"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}

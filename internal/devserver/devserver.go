@@ -152,6 +152,8 @@ func Run(ctx context.Context, ln net.Listener, o Options) (err error) {
 	if err := setDeployedTimeouts(gw); err != nil {
 		return err
 	}
+	// What a deployment puts on its event bus goes to a file beside the token here.
+	deps.Alerts = &alertFile{path: filepath.Join(filepath.Dir(o.TokenFile), AlertsFileName), log: log, now: time.Now}
 	jobs := Schedule(deps)
 
 	srv := &http.Server{

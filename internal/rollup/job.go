@@ -33,6 +33,14 @@ type JobOptions struct {
 	// and runtime health) evaluated through it for Evaluations (nil: DefaultEvaluations).
 	Reader      *Reader
 	Evaluations []analytics.AnomalyParams
+	// Baseline configures baseline anomalies and silence in the snapshot (zero fields:
+	// analytics.DefaultBaselineParams); NoBaseline leaves both out.
+	Baseline   analytics.BaselineParams
+	NoBaseline bool
+	// ResolveAfter: see SnapshotOptions; 0 means DefaultResolveAfter.
+	ResolveAfter int
+	// Alerts, when set, is sent an alert for every anomaly that opens or resolves.
+	Alerts telemetry.AlertPublisher
 }
 
 // Job recomputes the stale units of the summary table.
@@ -69,6 +77,9 @@ func NewJob(store telemetry.RollupStore, o JobOptions) *Job {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.ResolveAfter <= 0 {
+		o.ResolveAfter = DefaultResolveAfter
 	}
 	if o.Evaluations == nil {
 		o.Evaluations = DefaultEvaluations()

@@ -50,7 +50,7 @@ func (r *Reader) PipelineStats(ctx context.Context, f telemetry.Filter, excludeR
 		usable:      (*Row).PipelineKnown,
 	}
 	ans, err := r.collect(ctx, w,
-		func(g *Group) { acc.AddGroup(g.Dims, g.Pipeline) },
+		func(_ Bucket, g *Group) { acc.AddGroup(g.Dims, g.Pipeline) },
 		func(e *telemetry.Event) {
 			acc.AddPipeline(e)
 			acc.AddJob(e)

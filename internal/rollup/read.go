@@ -52,11 +52,14 @@ type window struct {
 	// usable, when set, says whether a decoded row records what this reader needs; a row
 	// that does not is read as a stale one (its events, or its children's rows).
 	usable func(*Row) bool
+	// hourly caps the buckets read at an hour, so every group handed on lies within
+	// one hour (baselines are kept by hour of day).
+	hourly bool
 }
 
 // collect feeds every event of w to onEvent and every rollup group standing for events
 // of w to onGroup, each exactly once, one call at a time.
-func (r *Reader) collect(ctx context.Context, w window, onGroup func(*Group), onEvent func(*telemetry.Event)) (Answer, error) {
+func (r *Reader) collect(ctx context.Context, w window, onGroup func(Bucket, *Group), onEvent func(*telemetry.Event)) (Answer, error) {
 	var ans Answer
 	var mu sync.Mutex
 	event := func(e *telemetry.Event) {
@@ -76,7 +79,7 @@ func (r *Reader) collect(ctx context.Context, w window, onGroup func(*Group), on
 		}
 	}
 	res, err := walk.Walk(ctx, r.Summary, r.Now(), r.MaxStaleUnits,
-		walk.Window{Since: w.since, Until: w.until, FromRollups: w.fromRollups},
+		walk.Window{Since: w.since, Until: w.until, FromRollups: w.fromRollups, Hourly: w.hourly},
 		walk.Visitor{
 			Usable: usable,
 			Raw: func(ctx context.Context, since, until time.Time) error {
@@ -103,7 +106,7 @@ func (r *Reader) collect(ctx context.Context, w window, onGroup func(*Group), on
 					return nil
 				})
 			},
-			Row: func(_ walk.Bucket, row telemetry.RollupRow) error {
+			Row: func(b walk.Bucket, row telemetry.RollupRow) error {
 				decoded, err := DecodeRow(row.Body, row.MinExpires)
 				if err != nil {
 					return err
@@ -112,7 +115,7 @@ func (r *Reader) collect(ctx context.Context, w window, onGroup func(*Group), on
 				defer mu.Unlock()
 				for _, g := range decoded.sorted() {
 					if w.match(g.Dims) {
-						onGroup(g)
+						onGroup(b, g)
 					}
 				}
 				return nil
@@ -151,7 +154,7 @@ func (r *Reader) Stats(ctx context.Context, f telemetry.Filter, groupBy []string
 		fromRollups: f.Since.Before(r.Now().Add(-r.Retention)),
 	}
 	ans, err := r.collect(ctx, w,
-		func(g *Group) { acc.AddAggregate(g.Dims, &g.Agg) },
+		func(_ Bucket, g *Group) { acc.AddAggregate(g.Dims, &g.Agg) },
 		func(e *telemetry.Event) { acc.Add(e) })
 	if err != nil {
 		return nil, ans, true, err
@@ -173,7 +176,31 @@ func (r *Reader) Anomalies(ctx context.Context, p analytics.AnomalyParams, now t
 		match: func(d analytics.Dimensions) bool { return kinds[d.Kind] },
 	}
 	ans, err := r.collect(ctx, w,
-		func(g *Group) { acc.AddGroup(g.Dims, g.Agg.Counts, g.Newest, g.NewestFailure) },
+		func(_ Bucket, g *Group) { acc.AddGroup(g.Dims, g.Agg.Counts, g.Newest, g.NewestFailure) },
 		func(e *telemetry.Event) { acc.Add(e) })
 	return acc, ans, err
+}
+
+// History reads what baselines and silence at now are computed from: the baseline hour by
+// hour, then the current window, each exact as stats are (rows where fresh, raw events
+// elsewhere).
+func (r *Reader) History(ctx context.Context, p analytics.BaselineParams, now time.Time) (*analytics.History, Answer, error) {
+	h := analytics.NewHistory(p, now)
+	var total Answer
+	all := func(analytics.Dimensions) bool { return true }
+	add := func(b Bucket, g *Group) { h.AddGroup(b.Start, g.Dims, g.Agg.Counts, g.Newest.TS) }
+	for _, w := range []window{
+		{since: h.Since(), until: h.Split().Add(-time.Microsecond), hourly: true},
+		{since: h.Split(), until: now},
+	} {
+		w.filters, w.match = []telemetry.Filter{{}}, all
+		w.fromRollups = w.since.Before(r.Now().Add(-r.Retention))
+		ans, err := r.collect(ctx, w, add, h.Add)
+		if err != nil {
+			return nil, total, err
+		}
+		total.Rows += ans.Rows
+		total.Events += ans.Events
+	}
+	return h, total, nil
 }

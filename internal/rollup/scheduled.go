@@ -35,7 +35,7 @@ func NewScheduled(d api.Deps) func(context.Context) error {
 		if len(d.RollupAnomalyWindows) > 0 {
 			evals = Evaluations(d.RollupAnomalyWindows, d.RollupAnomalyThreshold)
 		}
-		r, err := NewJob(d.Summary, JobOptions{Now: d.Now, Log: d.Log, Reader: reader, Evaluations: evals}).Run(ctx)
+		r, err := NewJob(d.Summary, JobOptions{Now: d.Now, Log: d.Log, Reader: reader, Evaluations: evals, Alerts: d.Alerts}).Run(ctx)
 		attrs := []any{"units", r.Units, "events", r.Events, "busy", r.Busy, "left", r.Left,
 			"leases_lost", r.LeasesLost, "ms", d.Now().Sub(start).Milliseconds()}
 		if _, rolledUpTo, serr := d.Summary.MetricsState(ctx); serr == nil && !rolledUpTo.IsZero() {

@@ -19,6 +19,21 @@ type Snapshot struct {
 	OpenAnomalies    []AnomalyRecord `json:"open_anomalies"`
 	RecentlyResolved []AnomalyRecord `json:"recently_resolved"` // resolved within ResolvedKept
 	Health           []RuntimeHealth `json:"health"`
+	// Baseline and Silent are the baseline anomalies and silent groups found now (each
+	// also has a record among the open anomalies, for its since); empty when not computed.
+	Baseline []analytics.BaselineAnomaly `json:"baseline_anomalies"`
+	Silent   []analytics.SilentGroup     `json:"silent"`
+}
+
+// The kinds of AnomalyRecord beyond KernelCI's "result" and "error".
+const (
+	KindBaseline = "baseline" // an analytics.BaselineAnomaly; Scope is its scope
+	KindSilence  = "silence"  // an analytics.SilentGroup; Scope is its level, Window empty
+)
+
+func record(key, kind, scope, window string, row any) AnomalyRecord {
+	body, _ := json.Marshal(row)
+	return AnomalyRecord{Key: key, Kind: kind, Scope: scope, Window: window, Row: body}
 }
 
 // Evaluation is one set of anomaly parameters each run evaluates.
@@ -32,14 +47,17 @@ type Evaluation struct {
 // AnomalyRecord is one anomaly's life: KernelCI's row as last seen, when it opened, when
 // a run last confirmed it and, once gone, when it resolved.
 type AnomalyRecord struct {
-	Key           string          `json:"key"`  // scope/window/kind/runtime/device_type/device_id/error_type
-	Kind          string          `json:"kind"` // "result" or "error"
-	Scope         string          `json:"scope"`
-	Window        string          `json:"window"`
-	Since         string          `json:"since"`
-	LastConfirmed string          `json:"last_confirmed"`
-	ResolvedAt    *string         `json:"resolved_at"`
-	Row           json.RawMessage `json:"row"` // the result_anomalies or error_anomalies row
+	Key           string  `json:"key"`  // scope/window/kind/runtime/device_type/device_id/error_type or metric
+	Kind          string  `json:"kind"` // "result", "error", KindBaseline or KindSilence
+	Scope         string  `json:"scope"`
+	Window        string  `json:"window"`
+	Since         string  `json:"since"`
+	LastConfirmed string  `json:"last_confirmed"`
+	ResolvedAt    *string `json:"resolved_at"`
+	// ClearRuns counts the evaluations in a row since LastConfirmed that have not found
+	// it; it resolves when they reach the configured number (hysteresis).
+	ClearRuns int             `json:"clear_runs"`
+	Row       json.RawMessage `json:"row"` // the result_anomalies or error_anomalies row
 }
 
 // RuntimeHealth compares one runtime's last 24 hours with its last 7 days.
@@ -84,10 +102,25 @@ func Evaluations(windows []time.Duration, threshold float64) []analytics.Anomaly
 	return out
 }
 
-// TakeSnapshot evaluates the anomaly rules and runtime health at now through r and
-// carries each anomaly's life over from prev (nil for the first snapshot).
-func TakeSnapshot(ctx context.Context, r *Reader, evals []analytics.AnomalyParams, prev *Snapshot, now time.Time) (*Snapshot, error) {
-	snap := &Snapshot{TakenAt: telemetry.FormatTime(now), OpenAnomalies: []AnomalyRecord{}, RecentlyResolved: []AnomalyRecord{}, Health: []RuntimeHealth{}}
+// SnapshotOptions say what a snapshot evaluates.
+type SnapshotOptions struct {
+	Evaluations []analytics.AnomalyParams // KernelCI's rule, once per entry
+	// Baseline, unless nil, adds baseline anomalies and silence.
+	Baseline *analytics.BaselineParams
+	// ResolveAfter is how many evaluations in a row must not find an open anomaly for it
+	// to resolve (analytics.StepEpisodes); 0 or 1: the first that does not.
+	ResolveAfter int
+}
+
+// DefaultResolveAfter: an anomaly resolves after three clear evaluations in a row, three
+// minutes at the rollup's schedule, so a group that flaps every minute pages once.
+const DefaultResolveAfter = 3
+
+// TakeSnapshot evaluates at now through r what o says, and carries each anomaly's life
+// over from prev (nil for the first snapshot).
+func TakeSnapshot(ctx context.Context, r *Reader, o SnapshotOptions, prev *Snapshot, now time.Time) (*Snapshot, error) {
+	evals, bp := o.Evaluations, o.Baseline
+	snap := &Snapshot{Baseline: []analytics.BaselineAnomaly{}, Silent: []analytics.SilentGroup{}, TakenAt: telemetry.FormatTime(now), OpenAnomalies: []AnomalyRecord{}, RecentlyResolved: []AnomalyRecord{}, Health: []RuntimeHealth{}}
 	stamp := telemetry.FormatTime(now)
 	open := map[string]AnomalyRecord{}
 	if prev != nil {
@@ -95,7 +128,7 @@ func TakeSnapshot(ctx context.Context, r *Reader, evals []analytics.AnomalyParam
 			open[a.Key] = a
 		}
 	}
-	seen := map[string]bool{}
+	found := map[string]AnomalyRecord{}
 	for _, p := range evals {
 		snap.Evaluations = append(snap.Evaluations, Evaluation{Scope: p.Scope, Window: p.WindowName(), Threshold: p.Threshold, MinTotal: p.MinTotal})
 		acc, _, err := r.Anomalies(ctx, p, now)
@@ -103,31 +136,53 @@ func TakeSnapshot(ctx context.Context, r *Reader, evals []analytics.AnomalyParam
 			return nil, err
 		}
 		report := acc.Report()
-		found := map[string]json.RawMessage{}
 		for _, row := range report.ResultAnomalies {
 			key := strings.Join([]string{p.Scope, p.WindowName(), "result", row.Runtime, deref(row.DeviceType), deref(row.DeviceID), ""}, "/")
-			found[key], _ = json.Marshal(row)
+			found[key] = record(key, "result", p.Scope, p.WindowName(), row)
 		}
 		for _, row := range report.ErrorAnomalies {
 			key := strings.Join([]string{p.Scope, p.WindowName(), "error", row.Runtime, "", "", deref(row.ErrorType)}, "/")
-			found[key], _ = json.Marshal(row)
-		}
-		for key, row := range found {
-			seen[key] = true
-			rec, ok := open[key]
-			if !ok {
-				kind := strings.Split(key, "/")[2]
-				rec = AnomalyRecord{Key: key, Kind: kind, Scope: p.Scope, Window: p.WindowName(), Since: stamp}
-			}
-			rec.LastConfirmed, rec.Row = stamp, row
-			snap.OpenAnomalies = append(snap.OpenAnomalies, rec)
+			found[key] = record(key, "error", p.Scope, p.WindowName(), row)
 		}
 	}
-	for key, rec := range open {
-		if !seen[key] {
-			rec.ResolvedAt = &stamp
-			snap.RecentlyResolved = append(snap.RecentlyResolved, rec)
+	if bp != nil {
+		h, _, err := r.History(ctx, *bp, now)
+		if err != nil {
+			return nil, err
 		}
+		window := windowName(bp.WithDefaults().Window)
+		snap.Baseline = h.BaselineAnomalies()
+		for _, row := range snap.Baseline {
+			key := strings.Join([]string{row.Scope, window, KindBaseline, row.Runtime, deref(row.DeviceType), deref(row.DeviceID), row.Metric}, "/")
+			found[key] = record(key, KindBaseline, row.Scope, window, row)
+		}
+		snap.Silent = h.Silent()
+		for _, row := range snap.Silent {
+			key := strings.Join([]string{row.Level, "", KindSilence, row.Runtime, deref(row.DeviceType), deref(row.DeviceID), ""}, "/")
+			found[key] = record(key, KindSilence, row.Level, "", row)
+		}
+	}
+	var episodes []analytics.Episode
+	for _, rec := range open {
+		episodes = append(episodes, analytics.Episode{Key: rec.Key, Since: rec.Since, Confirmed: rec.LastConfirmed, ClearRuns: rec.ClearRuns})
+	}
+	seen := map[string]bool{}
+	for key := range found {
+		seen[key] = true
+	}
+	step := analytics.StepEpisodes(episodes, seen, stamp, o.ResolveAfter)
+	for _, ep := range step.Open {
+		rec, ok := found[ep.Key]
+		if !ok {
+			rec = open[ep.Key] // not found now, not yet clear for long enough: its last row
+		}
+		rec.Since, rec.LastConfirmed, rec.ClearRuns = ep.Since, ep.Confirmed, ep.ClearRuns
+		snap.OpenAnomalies = append(snap.OpenAnomalies, rec)
+	}
+	for _, ep := range step.Resolved {
+		rec := open[ep.Key]
+		rec.ResolvedAt, rec.ClearRuns = &stamp, 0
+		snap.RecentlyResolved = append(snap.RecentlyResolved, rec)
 	}
 	if prev != nil {
 		for _, rec := range prev.RecentlyResolved {
@@ -180,11 +235,45 @@ func figure(row analytics.StatsRow) HealthFigure {
 	return f
 }
 
+// windowName names a window in whole hours ("1h") as KernelCI's windows are named, or
+// in minutes ("30m") when it is not one.
+func windowName(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprint(int64(d/time.Hour), "h")
+	}
+	return fmt.Sprint(int64(d/time.Minute), "m")
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return ""
 	}
 	return *s
+}
+
+// ReadSnapshot returns the newest snapshot taken at or before at (within the day before
+// it), and when it was taken; found is false when there is none.
+func ReadSnapshot(ctx context.Context, store telemetry.RollupStore, at time.Time) (snap *Snapshot, taken time.Time, found bool, err error) {
+	taken, body, found, err := store.Snapshot(ctx, at)
+	if err != nil || !found {
+		return nil, taken, found, err
+	}
+	snap = &Snapshot{}
+	if err := json.Unmarshal(body, snap); err != nil {
+		return nil, taken, false, fmt.Errorf("summary snapshot of %s: %w", taken.Format(time.RFC3339), err)
+	}
+	return snap, taken, true, nil
+}
+
+// OpenByKind counts the open anomalies of snap by kind ("result", "error", KindBaseline,
+// KindSilence; every kind present, 0 when none), as a metrics exporter reports them;
+// len(snap.Silent) is the number of silent groups.
+func OpenByKind(snap *Snapshot) map[string]int {
+	out := map[string]int{"result": 0, "error": 0, KindBaseline: 0, KindSilence: 0}
+	for _, a := range snap.OpenAnomalies {
+		out[a.Kind]++
+	}
+	return out
 }
 
 // snapshot takes this run's summary snapshot from the previous one and stores it.
@@ -201,13 +290,58 @@ func (j *Job) snapshot(ctx context.Context) error {
 			return fmt.Errorf("previous summary snapshot: %w", err)
 		}
 	}
-	snap, err := TakeSnapshot(ctx, j.opts.Reader, j.opts.Evaluations, prev, now)
+	o := SnapshotOptions{Evaluations: j.opts.Evaluations, ResolveAfter: j.opts.ResolveAfter}
+	if !j.opts.NoBaseline {
+		o.Baseline = &j.opts.Baseline
+	}
+	snap, err := TakeSnapshot(ctx, j.opts.Reader, o, prev, now)
 	if err != nil {
 		return err
+	}
+	// Alerts go out before the snapshot is stored: if they fail, the next run starts from
+	// the same previous snapshot, finds the same changes and sends them again.
+	if alerts := Alerts(snap); len(alerts) > 0 && j.opts.Alerts != nil {
+		if err := j.opts.Alerts.Publish(ctx, alerts); err != nil {
+			return fmt.Errorf("publish %d alerts: %w", len(alerts), err)
+		}
 	}
 	out, err := json.Marshal(snap)
 	if err != nil {
 		return err
 	}
 	return j.store.PutSnapshot(ctx, now, out)
+}
+
+// Alert states, the "state" of an alert's detail.
+const (
+	AlertOpen     = "open"
+	AlertResolved = "resolved"
+)
+
+// AlertDetailType is the detail type of the alerts of one kind of anomaly.
+func AlertDetailType(kind string) string { return "pipetel anomaly " + kind }
+
+// Alerts are the alerts of what changed in snap: one per anomaly that opened in it and
+// one per anomaly that resolved in it, opened first, each by key. The detail is the
+// anomaly's record with "state" added.
+func Alerts(snap *Snapshot) []telemetry.Alert {
+	var out []telemetry.Alert
+	add := func(state string, rec AnomalyRecord) {
+		detail, _ := json.Marshal(struct {
+			State string `json:"state"`
+			AnomalyRecord
+		}{state, rec})
+		out = append(out, telemetry.Alert{DetailType: AlertDetailType(rec.Kind), Detail: detail})
+	}
+	for _, rec := range snap.OpenAnomalies {
+		if rec.Since == snap.TakenAt && rec.LastConfirmed == snap.TakenAt {
+			add(AlertOpen, rec)
+		}
+	}
+	for _, rec := range snap.RecentlyResolved {
+		if rec.ResolvedAt != nil && *rec.ResolvedAt == snap.TakenAt {
+			add(AlertResolved, rec)
+		}
+	}
+	return out
 }

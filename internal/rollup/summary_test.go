@@ -13,7 +13,8 @@ import (
 
 // TestSummaryAnomalyLifecycle: a device whose jobs all fail opens an anomaly in the run
 // after its events, with since at that run; later runs confirm it without moving since;
-// once its events leave every window it shows as resolved; ?at= finds each state again.
+// once its events leave every window it shows as resolved (at once: no hysteresis here, see
+// TestBaselineAndSilenceScenario); ?at= finds each state again.
 func TestSummaryAnomalyLifecycle(t *testing.T) {
 	start := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	e := newEnv(t, start)
@@ -30,7 +31,7 @@ func TestSummaryAnomalyLifecycle(t *testing.T) {
 		t.Helper()
 		e.clock.Set(at)
 		reader := e.reader
-		if _, err := rollup.NewJob(e.summary, rollup.JobOptions{Now: e.clock.Now, Reader: &reader}).Run(t.Context()); err != nil {
+		if _, err := rollup.NewJob(e.summary, rollup.JobOptions{Now: e.clock.Now, Reader: &reader, ResolveAfter: 1, NoBaseline: true}).Run(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		taken, body, found, err := e.summary.Snapshot(t.Context(), at)

@@ -84,6 +84,8 @@ var exchanges = []exchange{
 	{method: "GET", path: "/latest/telemetry/anomalies", query: "scope=device&window=48h&threshold=0.9&min_total=2", status: 200},
 	{method: "GET", path: "/telemetry/anomalies", query: "window=2h", status: 400},
 	{method: "GET", path: "/telemetry/anomalies", fault: faultBreak, status: 500},
+	{method: "GET", path: "/telemetry/anomalies", query: "include=baseline,silence", status: 200},
+	{method: "GET", path: "/telemetry/anomalies", query: "include=flaky", status: 400},
 
 	{method: "GET", path: "/telemetry/summary", status: 200},
 	{method: "GET", path: "/v0/telemetry/summary", query: "at=2020-01-01T00:00:00Z", status: 404},

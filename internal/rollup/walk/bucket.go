@@ -76,11 +76,17 @@ func Ceil(t time.Time) time.Time {
 // Cover splits [from, to), both fine-aligned, into the fewest whole buckets: fine buckets
 // up to the first hour, hours up to the first day, days, then hours and fine buckets to
 // the end. A day covers what 288 fine buckets would, so a long window costs few reads.
-func Cover(from, to time.Time) []Bucket {
+func Cover(from, to time.Time) []Bucket { return CoverUpTo(Day, from, to) }
+
+// CoverUpTo is Cover with buckets no wider than top.
+func CoverUpTo(top Resolution, from, to time.Time) []Bucket {
 	var out []Bucket
 	for t := from.UTC(); t.Before(to); {
 		for i := len(resolutions) - 1; i >= 0; i-- {
 			r := resolutions[i]
+			if r.Width > top.Width {
+				continue
+			}
 			if t.Equal(t.Truncate(r.Width)) && !t.Add(r.Width).After(to) {
 				out = append(out, Bucket{Res: r, Start: t})
 				t = t.Add(r.Width)

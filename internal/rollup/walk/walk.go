@@ -16,6 +16,9 @@ import (
 type Window struct {
 	Since, Until time.Time
 	FromRollups  bool
+	// Hourly covers the window with buckets no wider than an hour, so that every row
+	// handed to Visitor.Row lies within one hour (baselines are kept by hour of day).
+	Hourly bool
 }
 
 // Visitor receives what Walk covers the window with. Each is called from several
@@ -125,7 +128,11 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 		shards []int
 	}
 	var level []task
-	for _, b := range Cover(from, to) {
+	top := Day
+	if w.Hourly {
+		top = Hour
+	}
+	for _, b := range CoverUpTo(top, from, to) {
 		level = append(level, task{b: b, shards: all})
 	}
 	for len(level) > 0 {
