@@ -35,7 +35,7 @@ dev: $(DYNAMODB_LOCAL)
 
 # make test: every test against DynamoDB Local, then bounded fuzzing (make fuzz, ~1.5 min).
 test: $(DYNAMODB_LOCAL) lint
-	$(GO) run ./cmd/dynamolocal run -- $(GO) test -count=1 ./...
+	$(GO) run ./cmd/dynamolocal run -- $(GO) test -count=1 -timeout 25m ./...
 	@$(MAKE) --no-print-directory fuzz
 
 # make bench: every figure of BENCHMARKS.md against its own in-memory DynamoDB Local,

@@ -463,7 +463,32 @@ func loadTemplate(t *testing.T) tmpl {
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		t.Fatalf("%s: want one YAML document holding a mapping", templateFile)
 	}
+	if dup := duplicateKey(doc.Content[0]); dup != "" {
+		// yaml.Node keeps both; CloudFormation refuses the template, or a lookup would
+		// read only the first (a second Environment block would be lost).
+		t.Fatalf("%s: %s", templateFile, dup)
+	}
 	return tmpl{root: doc.Content[0]}
+}
+
+// duplicateKey names the first key that appears twice in one mapping of n, or is "".
+func duplicateKey(n *yaml.Node) string {
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if line, ok := seen[k.Value]; ok {
+				return fmt.Sprintf("key %q at line %d is already at line %d of the same mapping", k.Value, k.Line, line)
+			}
+			seen[k.Value] = k.Line
+		}
+	}
+	for _, c := range n.Content {
+		if dup := duplicateKey(c); dup != "" {
+			return dup
+		}
+	}
+	return ""
 }
 
 func (tp tmpl) resource(id string) *yaml.Node { return lookup(tp.root, "Resources", id) }

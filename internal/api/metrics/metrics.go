@@ -25,13 +25,14 @@ import (
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/rollup"
 	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
 
 // Path is the route's path.
 const Path = "/metrics"
 
 // Label names, every one GET /metrics may use (besides the histograms' le).
-var Labels = []string{"runtime", "kind", "result", "anomaly", "scope", "window"}
+var Labels = []string{"runtime", "kind", "result", "anomaly", "scope", "window", "level"}
 
 var (
 	eventsDesc = prometheus.NewDesc("pipetel_events_total",
@@ -47,7 +48,8 @@ var (
 		"Anomalies open in the newest summary, by runtime, anomaly (result or error), and the scope and window of the evaluation that found them.",
 		[]string{"runtime", "anomaly", "scope", "window"}, nil)
 	silentDesc = prometheus.NewDesc("pipetel_silent_groups",
-		"Groups that stopped sending against their baseline: 0, with no runtime label, until silence detection exists.", nil, nil)
+		"Runtimes, device types and devices silent against their baseline in the newest summary, by level (runtime, device_type, device); which runtimes: pipetel_open_anomalies{anomaly=\"silence\"}.",
+		[]string{"level"}, nil)
 	lagDesc = prometheus.NewDesc("pipetel_rollup_lag_seconds",
 		"Seconds since the rollup's watermark: every event stored before it is in the rollups. Absent until the rollup first catches up.", nil, nil)
 )
@@ -154,7 +156,14 @@ func collect(ch chan<- prometheus.Metric, totals *rollup.Totals, snap *rollup.Sn
 	for k, n := range open {
 		ch <- prometheus.MustNewConstMetric(anomaliesDesc, prometheus.GaugeValue, float64(n), k[0], k[1], k[2], k[3])
 	}
-	ch <- prometheus.MustNewConstMetric(silentDesc, prometheus.GaugeValue, 0)
+	silent := map[string]int{}
+	for _, g := range snap.Silent {
+		silent[g.Level]++
+	}
+	// Every level always, so that a quiet deployment reads 0 rather than no data.
+	for _, level := range []string{analytics.LevelRuntime, analytics.LevelDeviceType, analytics.LevelDevice} {
+		ch <- prometheus.MustNewConstMetric(silentDesc, prometheus.GaugeValue, float64(silent[level]), level)
+	}
 	if !rolledUpTo.IsZero() {
 		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, max(0, now.Sub(rolledUpTo).Seconds()))
 	}
