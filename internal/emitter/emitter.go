@@ -148,7 +148,10 @@ func (c *Client) Post(ctx context.Context, b Batch) (Result, error) {
 	}
 	res := Result{Events: b.Events}
 	payload := b.Body
-	storedBefore := 0 // events of payload an earlier answer already counted as stored
+	// counted[i]: payload's event i was stored and counted in res.Inserted by an earlier
+	// answer (it was resent because its rollups were not told); nil: none was.
+	var counted []bool
+	countedIn := func(i int) bool { return i >= 0 && i < len(counted) && counted[i] }
 	for attempt := 1; ; attempt++ {
 		status, body, wait, err := c.send(ctx, httpClient, payload)
 		if err != nil {
@@ -169,8 +172,14 @@ func (c *Client) Post(ctx context.Context, b Batch) (Result, error) {
 			if !parsed {
 				return res, fmt.Errorf("POST /telemetry: reading the answer: not the API's answer: %.200s", body)
 			}
+			ours := 0
+			for i := range counted {
+				if counted[i] {
+					ours++
+				}
+			}
 			res.Inserted += ans.Inserted
-			res.Duplicates += max(0, ans.Duplicates-storedBefore)
+			res.Duplicates += max(0, ans.Duplicates-ours)
 			return res, nil
 		}
 		retryable := status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
@@ -182,19 +191,35 @@ func (c *Client) Post(ctx context.Context, b Batch) (Result, error) {
 			var items []json.RawMessage
 			if err := json.Unmarshal(payload, &items); err == nil {
 				var again []json.RawMessage
-				for _, refs := range [][]struct {
-					Index int `json:"index"`
-				}{ans.NotStored, ans.NotCounted} {
-					for _, r := range refs {
-						if r.Index >= 0 && r.Index < len(items) {
-							again = append(again, items[r.Index])
+				var againCounted []bool
+				inserted, relisted := ans.Inserted, 0
+				for _, r := range ans.NotStored {
+					if r.Index >= 0 && r.Index < len(items) {
+						again = append(again, items[r.Index])
+						againCounted = append(againCounted, countedIn(r.Index))
+					}
+				}
+				for _, r := range ans.NotCounted {
+					if r.Index >= 0 && r.Index < len(items) {
+						again = append(again, items[r.Index])
+						againCounted = append(againCounted, true)
+						if countedIn(r.Index) {
+							relisted++ // stored by an earlier try, counted then
+						} else {
+							inserted++
 						}
 					}
 				}
+				ours := -relisted // our own events the answer counts as duplicates
+				for i := range counted {
+					if counted[i] {
+						ours++
+					}
+				}
 				if next, err := json.Marshal(again); err == nil && len(again) > 0 {
-					res.Inserted += ans.Inserted + len(ans.NotCounted)
-					res.Duplicates += max(0, ans.Duplicates-storedBefore)
-					payload, storedBefore = next, len(ans.NotCounted)
+					res.Inserted += inserted
+					res.Duplicates += max(0, ans.Duplicates-max(0, ours))
+					payload, counted = next, againCounted
 				}
 			}
 		}

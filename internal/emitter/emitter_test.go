@@ -133,3 +133,38 @@ func TestLoadDemoSpreadsEventsOverTheSpan(t *testing.T) {
 		t.Errorf("progress:\n%s", progress.String())
 	}
 }
+
+// TestStoredButNotCountedIsCountedOnce: an event a 503 lists in not_counted was stored; it
+// is resent (so the rollups hear of it) and may be listed again, or come back as a
+// duplicate, but it is one insert, never two, and never a duplicate of our own.
+func TestStoredButNotCountedIsCountedOnce(t *testing.T) {
+	answers := []string{
+		`{"inserted":1,"duplicates":0,"not_stored":[{"index":2}],"not_counted":[{"index":0}]}`,
+		`{"inserted":0,"duplicates":0,"not_stored":[{"index":0}],"not_counted":[{"index":1}]}`,
+		`{"inserted":1,"duplicates":1,"ids":["a","c"]}`,
+	}
+	var sent []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		sent = append(sent, string(b))
+		i := len(sent) - 1
+		if i < len(answers)-1 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = io.WriteString(w, answers[i])
+	}))
+	defer srv.Close()
+	c := &Client{URL: srv.URL, HTTP: srv.Client(), Attempts: 5, MaxWait: time.Millisecond}
+	res, err := c.Post(context.Background(), Batch{Events: 3, Body: []byte(`[{"id":"a"},{"id":"b"},{"id":"c"}]`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a: stored at once (not counted), b: stored at once, c: stored on the last try.
+	if res.Inserted != 3 || res.Duplicates != 0 {
+		t.Errorf("inserted %d, duplicates %d; want 3 and 0 (sent %q)", res.Inserted, res.Duplicates, sent)
+	}
+	if want := `[{"id":"c"},{"id":"a"}]`; len(sent) < 2 || sent[1] != want {
+		t.Errorf("second send %q, want the not-stored and not-counted events %s", sent, want)
+	}
+}

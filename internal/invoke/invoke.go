@@ -13,6 +13,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/pipetel/pipetel/internal/config"
@@ -130,12 +131,16 @@ func Run(ctx context.Context, o Options) (lambdatest.Result, error) {
 	if err != nil {
 		return lambdatest.Result{}, err
 	}
-	// The authorizer reads a tokens table; it is named after the events table.
-	tokens := o.Env[config.EnvTokensTable]
+	// The tokens and summary tables are named after the events table as make dev names
+	// them (pipetel-dev-events: pipetel-dev-tokens, pipetel-dev-summary), so that with make
+	// dev's endpoint the function reads make dev's tables and creates none beside them.
+	tokens, summary := o.Env[config.EnvTokensTable], o.Env[config.EnvSummaryTable]
 	if tokens == "" {
-		tokens = o.Table + "-tokens"
+		tokens = siblingTable(o.Table, "tokens")
 	}
-	summary := o.Table + "-summary"
+	if summary == "" {
+		summary = siblingTable(o.Table, "summary")
+	}
 	if err := store.CreateTables(ctx, client, store.Tables{Events: o.Table, Tokens: tokens, Summary: summary}); err != nil {
 		return lambdatest.Result{}, err
 	}
@@ -154,6 +159,12 @@ func Run(ctx context.Context, o Options) (lambdatest.Result, error) {
 		Env:       env,
 		Log:       o.Log,
 	}, event)
+}
+
+// siblingTable names another table after the events table: its "-events" suffix replaced
+// by "-"+role, or "-"+role appended when it has none.
+func siblingTable(events, role string) string {
+	return strings.TrimSuffix(events, "-events") + "-" + role
 }
 
 // pretty indents a JSON payload for reading; anything else is printed as it came.

@@ -68,3 +68,16 @@ func TestMainFunctionFails(t *testing.T) {
 		t.Errorf("the events table was not created: %v", err)
 	}
 }
+
+// TestTablesAreMakeDevs: with make dev's events table, the tokens and summary tables are
+// make dev's too, so an invocation against make dev's endpoint reads what it holds.
+func TestTablesAreMakeDevs(t *testing.T) {
+	for events, want := range map[string][2]string{
+		DefaultTable: {"pipetel-dev-tokens", "pipetel-dev-summary"},
+		"mine":       {"mine-tokens", "mine-summary"},
+	} {
+		if got := [2]string{siblingTable(events, "tokens"), siblingTable(events, "summary")}; got != want {
+			t.Errorf("events table %s: tokens and summary %v, want %v", events, got, want)
+		}
+	}
+}
