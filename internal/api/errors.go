@@ -76,7 +76,7 @@ func setRetryAfter(resp events.APIGatewayV2HTTPResponse, d time.Duration) {
 // deployment's gateway answers these itself; the local gateway uses this so both look
 // alike to clients.
 func GatewayError(status int, allow []string, requestID string) events.APIGatewayV2HTTPResponse {
-	detail := "No such route: GET /openapi.json lists every route; each is also served under /latest and /v0 (the dashboard at /latest and /v0)."
+	detail := "No route has this path; the routes are listed by GET /openapi.json, and each is also served under /latest and /v0 (the dashboard at /latest and /v0)."
 	switch status {
 	case http.StatusMethodNotAllowed:
 		detail = "This path does not take that method; see the Allow header."

@@ -171,7 +171,11 @@ func (p *Params) Check(accepted []string) error {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		p.problemf("unknown parameter %s (accepted: %s)", strings.Join(unknown, ", "), strings.Join(accepted, ", "))
+		if len(accepted) == 0 {
+			p.problemf("unknown parameter %s (this route takes none)", strings.Join(unknown, ", "))
+		} else {
+			p.problemf("unknown parameter %s (accepted: %s)", strings.Join(unknown, ", "), strings.Join(accepted, ", "))
+		}
 	}
 	if len(p.problems) == 0 {
 		return nil
