@@ -3,6 +3,7 @@ package analytics
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 
@@ -114,5 +115,20 @@ func TestPipelineStatsFromGroupsEqualsOnePass(t *testing.T) {
 		if err := bad.UnmarshalBinary(b); err == nil {
 			t.Errorf("%v decoded without error", b)
 		}
+	}
+}
+
+// TestPipelineStatsWithoutE2EIsTheRemainder: the series without e2e holds duration −
+// duration_e2e of each run (exactly, for one run), and nothing for a run without a duration.
+func TestPipelineStatsWithoutE2EIsTheRemainder(t *testing.T) {
+	d := 97.0
+	run := telemetry.Event{Kind: telemetry.KindPipelineResult, Runtime: "gitlab", Tree: "p", NodeID: "1", Duration: &d,
+		Extra: json.RawMessage(`{"duration_e2e":27,"has_restarts":false}`)}
+	noDuration := run
+	noDuration.NodeID, noDuration.Duration = "2", nil
+	s := onePass([]telemetry.Event{run, noDuration}, false).Summary()
+	w := s.DurationWithoutE2E
+	if w == nil || w.Count != 1 || math.Abs(w.P50-70) > 0.7 || s.DurationE2E == nil || s.DurationE2E.Count != 2 {
+		t.Errorf("without e2e %+v, e2e %+v; want one value, 70 (97 − 27), and two e2e values", w, s.DurationE2E)
 	}
 }

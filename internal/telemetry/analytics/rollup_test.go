@@ -1,7 +1,9 @@
 package analytics_test
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"testing"
 	"time"
 
@@ -67,4 +69,22 @@ func reportJSON(t *testing.T, r analytics.AnomalyReport) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestAggregateKeepsTheLargestCounter: a counter of math.MaxInt64 is read back as itself,
+// and one beyond it is refused rather than read negative.
+func TestAggregateKeepsTheLargestCounter(t *testing.T) {
+	a := analytics.Aggregate{Counts: analytics.Counts{Total: math.MaxInt64, Pass: 1}}
+	b, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back analytics.Aggregate
+	if err := back.UnmarshalBinary(b); err != nil || back.Total != math.MaxInt64 || back.Pass != 1 {
+		t.Errorf("round trip of total MaxInt64: %+v, %v", back.Counts, err)
+	}
+	over := append([]byte{b[0]}, binary.AppendUvarint(nil, math.MaxInt64+1)...)
+	if err := back.UnmarshalBinary(over); err == nil {
+		t.Error("a counter beyond MaxInt64 was accepted")
+	}
 }
