@@ -468,7 +468,7 @@ func (d *runDecoder) jobs(base Event, raw json.RawMessage, restarts bool) ([]Eve
 		names[e.JobName] = true
 		e.Retry = seen[e.JobName]
 		seen[e.JobName]++
-		e.ID = pipelineEventID(base.Tree, base.NodeID, KindJobResult, e.JobName, strconv.Itoa(e.Retry))
+		e.ID = PipelineJobID(base.Tree, base.NodeID, e.JobName, e.Retry)
 		out = append(out, e)
 	}
 	return out, names
@@ -563,6 +563,20 @@ const pipelineEncoding = "pipetel-pipeline/1\n"
 // pipelineEventID is the id of an event of run (project, pipelineID): 24 lowercase hex
 // characters (shaped like KernelCI's ObjectId) of the SHA-256 of the length-prefixed
 // parts, so no two different runs, jobs or builds share one.
+// IsPipelineJob reports whether e is a job of a pipeline run posted to POST /pipelines:
+// its id is the one the mapping derives from the run's project and pipeline_id and the
+// job's name and retry, which a job_result from any other client (KernelCI's) does not
+// carry. GET /pipelines/stats counts only these jobs.
+func IsPipelineJob(e *Event) bool {
+	return e.Kind == KindJobResult && e.ID == PipelineJobID(e.Tree, e.NodeID, e.JobName, e.Retry)
+}
+
+// PipelineJobID is the id of the job event of a pipeline run: project and pipelineID are
+// the run's (the event's tree and node_id), retry counts the earlier jobs of that name.
+func PipelineJobID(project, pipelineID, job string, retry int) string {
+	return pipelineEventID(project, pipelineID, KindJobResult, job, strconv.Itoa(retry))
+}
+
 func pipelineEventID(project, pipelineID string, parts ...string) string {
 	buf := []byte(pipelineEncoding)
 	for _, p := range append([]string{project, pipelineID}, parts...) {

@@ -69,13 +69,14 @@ func (p *PipelineStats) addPipelinePart(part *PipelinePart) {
 	p.e2e.Merge(part.E2E)
 }
 
-// AddJob counts a job_result event with a duration; others are ignored. With
+// AddJob counts a job of a pipeline run (telemetry.IsPipelineJob) with a duration; other
+// events, KernelCI's job results among them, are ignored. With
 // excludeRestarts, a job of a run with restarts (telemetry.PipelineFactsOf) is left out
 // with its run. A job selects itself, not through its run, so that jobs read from raw
 // events and from rollup groups, where no job can be joined to its run, count alike;
 // the time range selects a run whole since every event of a run has its created_at as ts.
 func (p *PipelineStats) AddJob(e *telemetry.Event) {
-	if e.Kind != telemetry.KindJobResult || e.Duration == nil {
+	if !telemetry.IsPipelineJob(e) || e.Duration == nil {
 		return
 	}
 	if p.excludeRestarts && telemetry.PipelineFactsOf(e).HasRestarts {
@@ -139,7 +140,7 @@ type PipelinePart struct {
 
 // Add records e if it is of a PipelineKind.
 func (a *PipelineAggregate) Add(e *telemetry.Event) {
-	if !PipelineKind(e.Kind) {
+	if !PipelineKind(e.Kind) || e.Kind == telemetry.KindJobResult && !telemetry.IsPipelineJob(e) {
 		return
 	}
 	i := 0

@@ -26,6 +26,7 @@ func pipelineEvents(n int) []telemetry.Event {
 		}{{"e2e", e2e}, {"lint", float64(i % 7)}} {
 			j := run
 			j.Kind, j.JobName, j.Duration = telemetry.KindJobResult, job.name, &job.d
+			j.ID = telemetry.PipelineJobID(j.Tree, j.NodeID, j.JobName, 0)
 			if i%3 == 0 {
 				j.Extra = json.RawMessage(`{"pipeline_has_restarts":true}`)
 			}
@@ -130,5 +131,25 @@ func TestPipelineStatsWithoutE2EIsTheRemainder(t *testing.T) {
 	w := s.DurationWithoutE2E
 	if w == nil || w.Count != 1 || math.Abs(w.P50-70) > 0.7 || s.DurationE2E == nil || s.DurationE2E.Count != 2 {
 		t.Errorf("without e2e %+v, e2e %+v; want one value, 70 (97 − 27), and two e2e values", w, s.DurationE2E)
+	}
+}
+
+// TestPipelineStatsCountOnlyJobsOfPipelineRuns: a job_result KernelCI sent (its own id) is
+// not a job of any pipeline run, on the raw path and in rollup groups alike.
+func TestPipelineStatsCountOnlyJobsOfPipelineRuns(t *testing.T) {
+	d := 61.0
+	kernelci := telemetry.Event{ID: "0123456789abcdef01234567", Kind: telemetry.KindJobResult, Runtime: "lava-collabora",
+		Tree: "p", NodeID: "1", JobName: "baseline-arm64", Duration: &d}
+	evs := append(pipelineEvents(3), kernelci)
+	p := onePass(evs, false)
+	var agg PipelineAggregate
+	agg.Add(&kernelci)
+	for _, j := range p.Summary().Jobs {
+		if j.JobName == "baseline-arm64" {
+			t.Errorf("KernelCI's job counted among pipeline jobs: %+v", j)
+		}
+	}
+	if agg != (PipelineAggregate{}) {
+		t.Errorf("a rollup group of KernelCI's job result holds a pipeline aggregate: %+v", agg)
 	}
 }
