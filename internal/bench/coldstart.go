@@ -98,6 +98,11 @@ func (b *bench) coldStarts(ctx context.Context, builds map[string]bootstraps) (m
 	first := map[string][]float64{}
 	inits := map[string][]float64{}
 	functions := append(slices.Clone(b.o.Functions), helloFunction)
+	// The rollup runs first in each round: its run takes the summary snapshot that the
+	// summary function's sample event reads (without one, it answers 503 "not yet").
+	if i := slices.Index(functions, "rollup"); i > 0 {
+		functions = append([]string{"rollup"}, slices.Delete(functions, i, i+1)...)
+	}
 	for _, fn := range functions {
 		fi, err := os.Stat(builds[fn].arm64)
 		if err != nil {
