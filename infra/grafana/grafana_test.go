@@ -14,37 +14,16 @@ import (
 	"testing"
 
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/pipetel/pipetel/infra/grafana"
 )
 
-// metric is one row of README.md's metrics table.
-type metric struct {
-	typ    string
-	labels []string
-}
-
-var metricRow = regexp.MustCompile("^\\| `([a-z_:]+)` \\| (counter|gauge|histogram) \\| ([^|]*)\\|")
+type metric = grafana.Metric
 
 // definedMetrics reads the metrics table of README.md: the one list of names and labels.
 func definedMetrics(t *testing.T) map[string]metric {
 	t.Helper()
-	raw, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]metric{}
-	for line := range strings.SplitSeq(string(raw), "\n") {
-		m := metricRow.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		var labels []string
-		for l := range strings.SplitSeq(m[3], ",") {
-			if l = strings.Trim(strings.TrimSpace(l), "`"); l != "" {
-				labels = append(labels, l)
-			}
-		}
-		out[m[1]] = metric{typ: m[2], labels: labels}
-	}
+	out := grafana.Metrics()
 	if len(out) < 5 {
 		t.Fatalf("README.md: found %d metrics in the table; the row format changed?", len(out))
 	}
@@ -54,13 +33,13 @@ func definedMetrics(t *testing.T) map[string]metric {
 // series resolves a selected series name to its metric: a histogram's _bucket (with le),
 // _count and _sum series belong to it.
 func series(defined map[string]metric, name string) (metric, bool) {
-	if m, ok := defined[name]; ok && m.typ != "histogram" {
+	if m, ok := defined[name]; ok && m.Type != "histogram" {
 		return m, true
 	}
 	for _, suffix := range []string{"_bucket", "_count", "_sum"} {
-		if m, ok := defined[strings.TrimSuffix(name, suffix)]; ok && m.typ == "histogram" && strings.HasSuffix(name, suffix) {
+		if m, ok := defined[strings.TrimSuffix(name, suffix)]; ok && m.Type == "histogram" && strings.HasSuffix(name, suffix) {
 			if suffix == "_bucket" {
-				m.labels = append(slices.Clone(m.labels), "le")
+				m.Labels = append(slices.Clone(m.Labels), "le")
 			}
 			return m, true
 		}
@@ -190,10 +169,10 @@ func TestEveryExpressionParsesAndUsesDefinedMetrics(t *testing.T) {
 					return nil
 				}
 				used[strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n.Name, "_bucket"), "_count"), "_sum")] = true
-				labels = append(labels, m.labels...)
+				labels = append(labels, m.Labels...)
 				for _, lm := range n.LabelMatchers {
-					if lm.Name != "__name__" && !slices.Contains(m.labels, lm.Name) {
-						t.Errorf("%s: matches label %q, which %s does not have (%v)", where, lm.Name, n.Name, m.labels)
+					if lm.Name != "__name__" && !slices.Contains(m.Labels, lm.Name) {
+						t.Errorf("%s: matches label %q, which %s does not have (%v)", where, lm.Name, n.Name, m.Labels)
 					}
 				}
 			case *parser.BinaryExpr:
@@ -239,7 +218,7 @@ func TestChecksCatchWhatTheyAreFor(t *testing.T) {
 	if _, err := p.ParseExpr(`sum by (runtime) (rate(pipetel_events_total[5m])`); err == nil {
 		t.Error("an unbalanced expression parsed")
 	}
-	if _, ok := series(map[string]metric{"h": {typ: "histogram"}}, "h"); ok {
+	if _, ok := series(map[string]metric{"h": {Type: "histogram"}}, "h"); ok {
 		t.Error("a histogram's bare name resolved; only its _bucket, _count and _sum series exist")
 	}
 }

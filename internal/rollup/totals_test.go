@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/pipetel/pipetel/infra/grafana"
 	"github.com/pipetel/pipetel/internal/api/metrics"
 	"github.com/pipetel/pipetel/internal/rollup"
 	"github.com/pipetel/pipetel/internal/telemetry"
@@ -36,53 +35,21 @@ func (e *env) scrape(t *testing.T) map[string]*dto.MetricFamily {
 		t.Fatalf("the exposition does not parse: %v\n%s", err, body)
 	}
 	allowed := append(slices.Clone(metrics.Labels), "le")
-	contract := readmeMetrics(t)
+	contract := grafana.Metrics()
 	for name, mf := range families {
 		want, ok := contract[name]
-		if !ok || !strings.EqualFold(want.typ, mf.GetType().String()) {
+		if !ok || !strings.EqualFold(want.Type, mf.GetType().String()) {
 			t.Errorf("%s (%s) is not in infra/grafana/README.md's table as such (%+v)", name, mf.GetType(), want)
 		}
 		for _, m := range mf.Metric {
 			for _, l := range m.Label {
-				if !slices.Contains(allowed, l.GetName()) || !slices.Contains(append(want.labels, "le"), l.GetName()) {
-					t.Errorf("%s has label %s=%q, outside %v and README.md's %v", name, l.GetName(), l.GetValue(), allowed, want.labels)
+				if !slices.Contains(allowed, l.GetName()) || !slices.Contains(append(want.Labels, "le"), l.GetName()) {
+					t.Errorf("%s has label %s=%q, outside %v and README.md's %v", name, l.GetName(), l.GetValue(), allowed, want.Labels)
 				}
 			}
 		}
 	}
 	return families
-}
-
-type readmeMetric struct {
-	typ    string
-	labels []string
-}
-
-var readmeRow = regexp.MustCompile("^\\| `([a-z_:]+)` \\| (counter|gauge|histogram) \\| ([^|]*)\\|")
-
-// readmeMetrics is the metrics table of infra/grafana/README.md, the contract the Grafana
-// dashboard is written against.
-func readmeMetrics(t *testing.T) map[string]readmeMetric {
-	t.Helper()
-	raw, err := os.ReadFile("../../infra/grafana/README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]readmeMetric{}
-	for line := range strings.SplitSeq(string(raw), "\n") {
-		m := readmeRow.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		var labels []string
-		for l := range strings.SplitSeq(m[3], ",") {
-			if l = strings.Trim(strings.TrimSpace(l), "`"); l != "" {
-				labels = append(labels, l)
-			}
-		}
-		out[m[1]] = readmeMetric{typ: m[2], labels: labels}
-	}
-	return out
 }
 
 // counters flattens every counter and histogram series (count, sum, each bucket) of
