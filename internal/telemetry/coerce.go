@@ -159,8 +159,8 @@ func epochTime(f float64) (time.Time, error) {
 	if math.Abs(f) > 2e10 {
 		f /= 1000
 	}
-	// Years 0000 to 9999, the range the stored keys can order.
-	if math.IsNaN(f) || f < -62167219200 || f >= 253402300800 {
+	// Years 0001 to 9999: Python's datetime range, which KernelCI's model reads ts into.
+	if math.IsNaN(f) || f < -62135596800 || f >= 253402300800 {
 		return time.Time{}, errTimeRange
 	}
 	return time.UnixMicro(int64(math.Round(f * 1e6))).UTC(), nil

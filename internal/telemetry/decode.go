@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -90,14 +91,18 @@ func DecodeBatch(body []byte, now time.Time) ([]Decoded, error) {
 	if len(trimmed) == 0 {
 		return nil, Invalidf("The body is empty; send a JSON array of events.")
 	}
-	if !json.Valid(body) || trimmed[0] != '[' {
-		// Only a body that is no array gets here; encoding/json says what is wrong.
-		var elems []json.RawMessage
-		if err := json.Unmarshal(body, &elems); err != nil {
-			return nil, batchDecodeError(body, skipped, trimmed[0], err)
-		}
-		// A top-level null unmarshals into a nil slice without error.
+	if err := validJSON(body); err != nil {
+		return nil, batchDecodeError(body, skipped, err)
+	}
+	switch trimmed[0] {
+	case '[':
+	case '{':
+		return nil, Invalidf("The body is a JSON object; send a JSON array of events, even for one event.")
+	case 'n':
 		return nil, Invalidf("The body is JSON null; send a JSON array of events.")
+	default:
+		return nil, Invalidf("The body is a single JSON value (%s), not an array; send a JSON array of events.",
+			describeJSON(trimmed[:1]))
 	}
 	elems, n := arrayElements(trimmed, MaxBatchEvents)
 	if n == 0 {
@@ -137,7 +142,58 @@ func arrayElements(arr []byte, limit int) (elems [][]byte, n int) {
 	return elems, n
 }
 
-func batchDecodeError(body []byte, skipped int, first byte, err error) error {
+// maxStdlibDepth is how deep encoding/json nests before it refuses text that is valid
+// JSON ("exceeded max depth"); the standard sets no such limit.
+const maxStdlibDepth = 10000
+
+// validJSON reports why body is not one JSON value: a *json.SyntaxError, or an *Error for
+// text after the value. Nesting deeper than encoding/json's limit is valid here: such a
+// value belongs to one event, which is refused or truncated on its own, not the batch.
+func validJSON(body []byte) error {
+	if json.Valid(body) {
+		return nil
+	}
+	err := json.Unmarshal(body, new(json.RawMessage))
+	var syn *json.SyntaxError
+	if !errors.As(err, &syn) || jsonDepth(body) <= maxStdlibDepth {
+		return err
+	}
+	// encoding/json's tokenizer keeps a stack of its own, without the scanner's limit.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err // io.EOF included: the body ended inside the value
+		}
+		switch tok {
+		case json.Delim('['), json.Delim('{'):
+			depth++
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
+		if depth == 0 {
+			break
+		}
+	}
+	end := int(dec.InputOffset())
+	if rest := bytes.TrimLeft(body[end:], " \t\r\n"); len(rest) > 0 {
+		line, col := lineColumn(body, len(body)-len(rest))
+		return Invalidf("The body is not valid JSON: there is more after its value ends, at line %d, column %d (byte offset %d).",
+			line, col, len(body)-len(rest))
+	}
+	return nil
+}
+
+func batchDecodeError(body []byte, skipped int, err error) error {
+	var perr *Error
+	if errors.As(err, &perr) {
+		return perr
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return Invalidf("The body is not valid JSON: it ends after %d bytes, before the array is complete, so it was probably cut short.",
+			len(body)+skipped)
+	}
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
 		// Bad bytes outside strings are what breaks the syntax, so name the real cause:
@@ -156,14 +212,6 @@ func batchDecodeError(body []byte, skipped int, first byte, err error) error {
 		line, col := lineColumn(body, pos) // an editor does not show the BOM as a column
 		return Invalidf("The body is not valid JSON: %s at line %d, column %d (byte offset %d).",
 			syn.Error(), line, col, pos+skipped)
-	}
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) {
-		if first == '{' {
-			return Invalidf("The body is a JSON object; send a JSON array of events, even for one event.")
-		}
-		return Invalidf("The body is a single JSON value (%s), not an array; send a JSON array of events.",
-			describeJSON([]byte{first}))
 	}
 	return &Error{Code: CodeInternal, Message: "The body could not be decoded.", Cause: err}
 }
@@ -496,7 +544,16 @@ func (d *eventDecoder) extra() []string {
 		if raw[0] != '{' {
 			d.keep("extra", raw, "must be a JSON object, not "+describeJSON(raw))
 		} else if err := decodeJSONValue(raw, &merged); err != nil {
-			d.fail("extra", "is not a JSON object pipetel can read")
+			if depth := jsonDepth(raw); depth > maxStdlibDepth {
+				// Too deep to decode, but text like any extra over maxExtraDepth: kept
+				// the same way, as the start of its text.
+				d.truncated("extra", "is %d levels deep, more than the %d allowed; stored as the start of its JSON text under %q",
+					depth, maxExtraDepth, extraTruncatedKey)
+				merged = map[string]any{}
+				_ = json.Unmarshal(truncatedExtra(raw), &merged)
+			} else {
+				d.fail("extra", "is not a JSON object pipetel can read")
+			}
 		}
 	}
 	var unknown []string
@@ -509,7 +566,11 @@ func (d *eventDecoder) extra() []string {
 	put := func(name string, raw json.RawMessage) (string, bool) {
 		var v any
 		if err := decodeJSONValue(raw, &v); err != nil {
-			d.fail(name, "could not be read")
+			if depth := jsonDepth(raw); depth > maxStdlibDepth {
+				d.fail(name, "is %d levels deep, more than the %d pipetel can read; send it flatter, or inside extra, which keeps the start of a deeper value's text", depth, maxStdlibDepth)
+			} else {
+				d.fail(name, "could not be read")
+			}
 			return "", false
 		}
 		key := name
@@ -745,7 +806,7 @@ func DeriveID(e *Event) string {
 
 var (
 	errNotISOTime = errors.New("is not an ISO 8601 time such as 2026-08-20T14:03:11Z")
-	errTimeRange  = errors.New("is outside the years 0000 to 9999 once converted to UTC")
+	errTimeRange  = errors.New("is outside the years 0001 to 9999 once converted to UTC")
 )
 
 // isoTimeLayouts are the ISO 8601 extended forms accepted after a date, most common first.
@@ -795,8 +856,10 @@ func ParseTime(s string) (time.Time, error) {
 		return time.Time{}, errNotISOTime
 	}
 	t = t.UTC()
-	// TimeLayout has a four-digit year; outside it, stored keys would no longer sort by time.
-	if t.Year() < 0 || t.Year() > 9999 {
+	// Python's datetime (KernelCI's model) reads years 1 to 9999, and TimeLayout's
+	// four-digit year keeps stored keys sorted by time within them. So the earliest time,
+	// 0001-01-01T00:00:00Z, is also Go's zero time: a since of it bounds nothing.
+	if t.Year() < 1 || t.Year() > 9999 {
 		return time.Time{}, errTimeRange
 	}
 	return t, nil

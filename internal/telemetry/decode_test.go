@@ -212,6 +212,12 @@ func TestDecodeBatchRejectsTheBatch(t *testing.T) {
 		// Offsets count the byte order mark the decoder skipped, so they point into the body as sent.
 		{"BOM then Latin-1", "\xef\xbb\xbf[{\"runtime\":\"caf\xe9\"", CodeInvalid, "not valid UTF-8 (the first bad byte is at offset 19)"},
 		{"BOM then truncated", "\xef\xbb\xbf" + `[{"kind":"job_result"`, CodeInvalid, "it ends after 24 bytes"},
+		// encoding/json refuses nesting past 10,000 levels with Go's own words; a body
+		// that is broken besides gets the sentence of its real mistake.
+		{"deep and truncated", `[{"extra":` + strings.Repeat("[", 20000), CodeInvalid, "it ends after 20010 bytes"},
+		{"deep and garbage after", `[{"extra":` + nested(20000) + `}] x`, CodeInvalid, "there is more after its value ends, at line 1, column 40014 (byte offset 40013)"},
+		{"deep and a bad closer", `[{"extra":` + strings.Repeat("[", 20000) + strings.Repeat("]", 19999) + `}]`, CodeInvalid, "invalid character '}' after array element"},
+		{"deep object", `{"extra":` + nested(20000) + `}`, CodeInvalid, "The body is a JSON object; send a JSON array of events, even for one event"},
 		{"too many events", many(MaxBatchEvents + 1), CodeTooLarge, "The batch has 10001 events, more than the 10000 allowed; split it"},
 		{"too many bytes", "[" + strings.Repeat(" ", MaxBodyBytes) + "]", CodeTooLarge, "larger than 6291456 bytes (6 MB)"},
 	}
@@ -344,9 +350,10 @@ func TestDecodeBatchFields(t *testing.T) {
 		{name: "ts epoch seconds string", event: decodeTestEvent(`,"ts":"1755698591.5"`), check: wantTS(at("2025-08-20T14:03:11.5Z"))},
 		{name: "ts epoch milliseconds", event: decodeTestEvent(`,"ts":1755698591250`), check: wantTS(at("2025-08-20T14:03:11.25Z"))},
 		// pydantic reads milliseconds only above 2e10: 2e10 itself is seconds (here, before 1970).
-		// The stored keys order years 0000 to 9999: the first instant of year 0 is kept, year
-		// 10000 is not (in milliseconds, as numbers that large are read).
-		{name: "ts epoch year 0", event: decodeTestEvent(`,"ts":-62167219200000`), check: wantTS(time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC))},
+		// Python's datetime reads years 1 to 9999: the first instant of year 1 is kept, the
+		// last of year 0 and year 10000 are not (in milliseconds, as numbers that large are read).
+		{name: "ts epoch year 1", event: decodeTestEvent(`,"ts":-62135596800000`), check: wantTS(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))},
+		{name: "ts epoch year 0", event: decodeTestEvent(`,"ts":-62135596800001`), errs: want{{"ts", ""}}},
 		{name: "ts epoch year 10000", event: decodeTestEvent(`,"ts":253402300800000`), errs: want{{"ts", ""}}},
 		{name: "ts epoch at the milliseconds bound", event: decodeTestEvent(`,"ts":-20000000000`), check: wantTS(at("1336-03-23T12:26:40Z"))},
 		{name: "ts absent", event: decodeTestEvent(``), check: wantTS(decodeTestNow)},
@@ -697,6 +704,39 @@ func TestDecodeBatchExtraLimit(t *testing.T) {
 	}
 }
 
+// nested is depth arrays, one inside the other: valid JSON that encoding/json refuses
+// past 10,000 levels.
+func nested(depth int) string { return strings.Repeat("[", depth) + strings.Repeat("]", depth) }
+
+// A value nested deeper than encoding/json reads is one event's problem, never the
+// batch's: an extra is truncated as any extra too deep is, an unknown field is refused
+// with a sentence, and the other events are decoded as usual.
+func TestDecodeBatchDeepValuesAreTheEventsProblem(t *testing.T) {
+	body := "[" + decodeTestEvent(`,"extra":{"a":`+nested(20000)+`,"b":1}`) + "," +
+		decodeTestEvent(`,"deep":`+nested(10001)) + "," + decodeTestEvent("") + "]"
+	ds, err := DecodeBatch([]byte(body), decodeTestNow)
+	if err != nil || len(ds) != 3 {
+		t.Fatalf("DecodeBatch: %d events, %v; want 3 events and no batch error", len(ds), err)
+	}
+	truncated := ds[0]
+	wantWarning := `is 20001 levels deep, more than the 32 allowed; stored as the start of its JSON text under "truncated_json"`
+	if len(truncated.Errors) != 0 || len(truncated.Warnings) != 1 || truncated.Warnings[0].Field != "extra" || truncated.Warnings[0].Message != wantWarning {
+		t.Errorf("event 0: errors %v, warnings %v; want only the warning %q", truncated.Errors, truncated.Warnings, wantWarning)
+	}
+	var kept map[string]string
+	if err := json.Unmarshal(truncated.Event.Extra, &kept); err != nil || !strings.HasPrefix(kept["truncated_json"], `{"a":[[[`) || len(truncated.Event.Extra) > 8192 {
+		t.Errorf("event 0 extra: %.60s (%d bytes), %v", truncated.Event.Extra, len(truncated.Event.Extra), err)
+	}
+	refused := ds[1]
+	want := "is 10001 levels deep, more than the 10000 pipetel can read; send it flatter, or inside extra, which keeps the start of a deeper value's text"
+	if len(refused.Errors) != 1 || refused.Errors[0].Field != "deep" || refused.Errors[0].Message != want || refused.Errors[0].Index != 1 {
+		t.Errorf("event 1 errors %v; want deep: %q", refused.Errors, want)
+	}
+	if len(ds[2].Errors) != 0 || ds[2].Event.ID == "" {
+		t.Errorf("event 2: %v; want it decoded", ds[2].Errors)
+	}
+}
+
 func TestDecodeBatchIDs(t *testing.T) {
 	body := readDecodeTestdata(t, "kernelci-events.json")
 	first, err := DecodeBatch(body, decodeTestNow)
@@ -864,8 +904,8 @@ func TestParseTime(t *testing.T) {
 			t.Errorf("ParseTime(%q) = %v, %v; want the ISO 8601 error", in, got, err)
 		}
 	}
-	for _, in := range []string{"0000-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"} {
-		if _, err := ParseTime(in); err == nil || err.Error() != "is outside the years 0000 to 9999 once converted to UTC" {
+	for _, in := range []string{"0000-12-31T23:59:59Z", "0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"} {
+		if _, err := ParseTime(in); err == nil || err.Error() != "is outside the years 0001 to 9999 once converted to UTC" {
 			t.Errorf("ParseTime(%q): %v, want the range error", in, err)
 		}
 	}
