@@ -85,6 +85,13 @@ func TestSummaryBeforeAnySnapshot(t *testing.T) {
 	if r.status != 503 || r.headers["Retry-After"] == "" || !strings.Contains(r.raw, "every minute") {
 		t.Errorf("no snapshot: %d %v %s, want 503 with Retry-After", r.status, r.headers, r.raw)
 	}
-	assertClientError(t, call(t, h, request("GET", "at=monday", "")), 400, "ISO 8601")
+	assertClientError(t, call(t, h, request("GET", "at=monday", "")), 400, "monday\\\" is not an ISO 8601 time such as 2026-08-20T14:03:11Z")
+	assertClientError(t, call(t, h, request("GET", "at=0000-12-31", "")), 400, "is outside the years 0001 to 9999")
 	assertClientError(t, call(t, h, request("GET", "window=6h", "")), 400, "accepted")
+	// The future is a mistake to say, not a summary to look for; a fast clock is not.
+	future := time.Now().Add(2 * time.Minute).UTC().Format(time.RFC3339)
+	assertClientError(t, call(t, h, request("GET", "at="+future, "")), 400, "is in the future (it is now ")
+	if r := call(t, h, request("GET", "at="+time.Now().Add(30*time.Second).UTC().Format(time.RFC3339), "")); r.status != 404 {
+		t.Errorf("at 30 s ahead: %d %s; want the 404 of no summary then, as for a time past", r.status, r.raw)
+	}
 }

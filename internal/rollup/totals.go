@@ -9,6 +9,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
+	"unicode"
 
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
@@ -158,7 +160,9 @@ func (t *Totals) Add(delta map[SeriesKey]*Series) {
 	sort.Slice(keys, func(i, j int) bool { return lessKey(keys[i], keys[j]) })
 	for _, k := range keys {
 		d, bounded := delta[k], k
-		if !named[k.Runtime] {
+		if !labelSafe(k.Runtime) {
+			bounded.Runtime = OtherLabel
+		} else if !named[k.Runtime] {
 			if len(named) < MaxRuntimeLabels && k.Runtime != OtherLabel {
 				named[k.Runtime] = true
 			} else {
@@ -173,6 +177,12 @@ func (t *Totals) Add(delta map[SeriesKey]*Series) {
 		s.add(d)
 	}
 }
+
+// labelSafe reports whether a runtime can be a label value as sent. Prometheus takes any
+// UTF-8, but a control character (NUL, tab, a line separator) shows as nothing or breaks
+// the line in a Grafana legend and cannot be typed into a PromQL matcher; no lab's name
+// has one, so a runtime with any is counted as OtherLabel.
+func labelSafe(runtime string) bool { return !strings.ContainsFunc(runtime, unicode.IsControl) }
 
 func (s *Series) add(d *Series) {
 	for i := range d.Results {

@@ -3,16 +3,21 @@ package rollup_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
 
 	"github.com/pipetel/pipetel/infra/grafana"
 	"github.com/pipetel/pipetel/internal/api/metrics"
@@ -34,6 +39,18 @@ func (e *env) scrape(t *testing.T) map[string]*dto.MetricFamily {
 	if err != nil {
 		t.Fatalf("the exposition does not parse: %v\n%s", err, body)
 	}
+	// And the parser a Prometheus server scrapes with.
+	scraped, err := textparse.New(body, string(expfmt.NewFormat(expfmt.TypeTextPlain)), labels.NewSymbolTable(), textparse.ParserOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := scraped.Next(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("Prometheus's scrape parser refuses the exposition: %v\n%q", err, body)
+		}
+	}
 	allowed := append(slices.Clone(metrics.Labels), "le")
 	contract := grafana.Metrics()
 	for name, mf := range families {
@@ -43,6 +60,9 @@ func (e *env) scrape(t *testing.T) map[string]*dto.MetricFamily {
 		}
 		for _, m := range mf.Metric {
 			for _, l := range m.Label {
+				if strings.ContainsFunc(l.GetValue(), unicode.IsControl) {
+					t.Errorf("%s has label %s=%q, with a control character", name, l.GetName(), l.GetValue())
+				}
 				if !slices.Contains(allowed, l.GetName()) || !slices.Contains(append(want.Labels, "le"), l.GetName()) {
 					t.Errorf("%s has label %s=%q, outside %v and README.md's %v", name, l.GetName(), l.GetValue(), allowed, want.Labels)
 				}
@@ -104,6 +124,8 @@ func TestMetricCountersNeverDecrease(t *testing.T) {
 	end := dataStart.Add(30 * time.Hour)
 	e := newEnv(t, end)
 	evs := generate(t, 5, 400, dataStart, end, end)
+	// Runtimes are any text clients send; these are counted, but not named in a label.
+	evs[0].Runtime, evs[1].Runtime = "lab\x00nul", "lab\u0085next-line"
 	e.put(t, evs)
 	e.runAll(t, e.summary, "")
 	first := counters(e.scrape(t))
@@ -236,6 +258,7 @@ func TestTotalsBoundRuntimes(t *testing.T) {
 	for i := range rollup.MaxRuntimeLabels + 10 {
 		first = append(first, fmt.Sprintf("lab-%03d", i))
 	}
+	totals.Add(delta("lab\x00nul", "lab\tab"))
 	totals.Add(delta(first...))
 	totals.Add(delta("lab-000", "lab-new"))
 	runtimes := map[string]int64{}
@@ -245,9 +268,10 @@ func TestTotalsBoundRuntimes(t *testing.T) {
 	if len(runtimes) != rollup.MaxRuntimeLabels+1 {
 		t.Errorf("%d runtime label values, want %d and other", len(runtimes), rollup.MaxRuntimeLabels)
 	}
-	if runtimes["lab-000"] != 2 || runtimes[rollup.OtherLabel] != 11 || runtimes["lab-new"] != 0 {
-		t.Errorf("lab-000 %d (want 2), other %d (want 11), lab-new %d (want 0, counted as other)",
-			runtimes["lab-000"], runtimes[rollup.OtherLabel], runtimes["lab-new"])
+	// The two with control characters are other, and take no name from the first 50.
+	if runtimes["lab-000"] != 2 || runtimes[rollup.OtherLabel] != 13 || runtimes["lab-new"] != 0 || runtimes["lab-049"] != 1 {
+		t.Errorf("lab-000 %d (want 2), other %d (want 13), lab-new %d (want 0, counted as other), lab-049 %d (want 1)",
+			runtimes["lab-000"], runtimes[rollup.OtherLabel], runtimes["lab-new"], runtimes["lab-049"])
 	}
 	body, err := totals.Encode()
 	if err != nil {

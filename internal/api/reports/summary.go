@@ -23,11 +23,19 @@ func NewSummary(d api.Deps) api.Handler {
 			if err := q.Check([]string{"at"}); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
-			at := d.Now()
+			now := d.Now()
+			at := now
 			if hasAt {
 				t, err := telemetry.ParseTime(rawAt)
 				if err != nil {
-					return events.APIGatewayV2HTTPResponse{}, telemetry.Invalidf("at %q is not an ISO 8601 time such as 2026-07-21T06:00:00Z.", rawAt)
+					return events.APIGatewayV2HTTPResponse{}, telemetry.Invalidf("at %q %v.", rawAt, err)
+				}
+				// A client's clock may run a little ahead; beyond that, the summary asked
+				// for is not taken yet, and the newest one would be passed off as it.
+				if t.After(now.Add(maxClockSkew)) {
+					return events.APIGatewayV2HTTPResponse{}, telemetry.Invalidf(
+						"at (%s) is in the future (it is now %s); leave at out for the newest summary.",
+						telemetry.FormatTime(t), telemetry.FormatTime(now))
 				}
 				at = t
 			}
@@ -50,6 +58,10 @@ func NewSummary(d api.Deps) api.Handler {
 		})
 	}
 }
+
+// maxClockSkew is how far ahead of the service's clock an at may be and still be read as
+// now: a client's clock a little fast should not get an error.
+const maxClockSkew = time.Minute
 
 // noSnapshot is the answer when no snapshot is found: without ?at= the rollup has not
 // taken its first yet (503: retry after its next tick); with ?at= there was none in the
