@@ -160,8 +160,8 @@ func (b *bench) ingestHTTPAt(ctx context.Context, path, label string, batches []
 	if err != nil {
 		return IngestRun{}, err
 	}
-	if res.Inserted != n {
-		return IngestRun{}, fmt.Errorf("%s: %d of %d events inserted (%d duplicates)", label, res.Inserted, n, res.Duplicates)
+	if res.Inserted+res.Unconfirmed != n {
+		return IngestRun{}, fmt.Errorf("%s: %d of %d events inserted (%d duplicates, %d unconfirmed)", label, res.Inserted, n, res.Duplicates, res.Unconfirmed)
 	}
 	run := IngestRun{
 		Events: n, BatchSize: batches[0].Events, Workers: workers,

@@ -62,5 +62,8 @@ func LoadDemo(ctx context.Context, o DemoOptions, w io.Writer) (Result, error) {
 		return res, fmt.Errorf("after %d of %d events: %w", res.Events, o.Events, err)
 	}
 	fmt.Fprintf(w, "done in %.1f s: %d inserted, %d already there\n", time.Since(start).Seconds(), res.Inserted, res.Duplicates)
+	if res.Unconfirmed > 0 {
+		fmt.Fprintf(w, "  and %d stored by a send the gateway timed out, or there before\n", res.Unconfirmed)
+	}
 	return res, nil
 }

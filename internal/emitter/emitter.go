@@ -1,6 +1,6 @@
 // Package emitter posts events to POST /telemetry the way a pipeline's emitter does:
 // JSON arrays of events in batches, a few requests at a time, resending a batch the
-// service answered with 429 or 503. `make demo` loads demo data with it, and the benchmark
+// service answered with 429, 502, 503 or 504. `make demo` loads demo data with it, and the benchmark
 // measures ingest through it, so both see the service as a client does.
 package emitter
 
@@ -94,7 +94,8 @@ type Client struct {
 	// Token, if set, is sent as "Authorization: Bearer <Token>", as KernelCI's clients
 	// send theirs.
 	Token string
-	// Attempts bounds the sends of one batch the service keeps answering 429 or 503;
+	// Attempts bounds the sends of one batch the service keeps answering 429, 502, 503
+	// or 504;
 	// 0 means 5.
 	Attempts int
 	// MaxWait caps one Retry-After pause, so a long hint cannot stall a load; 0 means 5s.
@@ -106,18 +107,23 @@ type Result struct {
 	Events     int `json:"events"`
 	Inserted   int `json:"inserted"`
 	Duplicates int `json:"duplicates"`
-	Resends    int `json:"resends"` // batches sent again after a 429 or 503
+	// Unconfirmed counts events the service answered as already there after an earlier
+	// send of them got a gateway's 502 or 504, which says nothing of what was stored: that
+	// send may have stored them, or they were there before. Each is stored once either way.
+	Unconfirmed int `json:"unconfirmed,omitempty"`
+	Resends     int `json:"resends"` // batches sent again after a 429, 502, 503 or 504
 }
 
 func (r *Result) add(o Result) {
 	r.Events += o.Events
 	r.Inserted += o.Inserted
 	r.Duplicates += o.Duplicates
+	r.Unconfirmed += o.Unconfirmed
 	r.Resends += o.Resends
 }
 
-// StatusError is an answer other than 200 that resending would not fix, or a 429/503
-// that outlasted the attempts.
+// StatusError is an answer other than 200 that resending would not fix, or a 429, 502,
+// 503 or 504 that outlasted the attempts.
 type StatusError struct {
 	Status int
 	Detail string // the API's one-sentence explanation, or the start of the body
@@ -129,7 +135,10 @@ func (e *StatusError) Error() string {
 
 // Post sends one batch and, after the pause the service asks for when it answers 429 or
 // 503, resends only the events that answer names in not_stored and not_counted (the
-// whole batch when it names none). What an answer says was stored counts at once, so an
+// whole batch when it names none). A 502 or 504 is a gateway's answer that the function
+// failed or ran out of time, naming nothing: the whole batch is resent, which the
+// service's duplicate detection makes safe, and what the resend finds already there is
+// Unconfirmed rather than Duplicates. What an answer says was stored counts at once, so an
 // event this batch stored is never reported as already there because a resend met it;
 // an event stored but not counted by the rollups is counted inserted, and its resend,
 // which marks it, answers it as a duplicate that is not counted again.
@@ -152,6 +161,15 @@ func (c *Client) Post(ctx context.Context, b Batch) (Result, error) {
 	// answer (it was resent because its rollups were not told); nil: none was.
 	var counted []bool
 	countedIn := func(i int) bool { return i >= 0 && i < len(counted) && counted[i] }
+	// unknown: the payload was sent before and that send's outcome is not known.
+	unknown := false
+	duplicates := func(n int) {
+		if unknown {
+			res.Unconfirmed += n
+		} else {
+			res.Duplicates += n
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		status, body, wait, err := c.send(ctx, httpClient, payload)
 		if err != nil {
@@ -179,15 +197,17 @@ func (c *Client) Post(ctx context.Context, b Batch) (Result, error) {
 				}
 			}
 			res.Inserted += ans.Inserted
-			res.Duplicates += max(0, ans.Duplicates-ours)
+			duplicates(max(0, ans.Duplicates-ours))
 			return res, nil
 		}
-		retryable := status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
+		gateway := status == http.StatusBadGateway || status == http.StatusGatewayTimeout
+		retryable := gateway || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
 		if !retryable || attempt >= attempts {
 			return res, &StatusError{Status: status, Detail: detail(body)}
 		}
 		res.Resends++
-		if parsed && len(ans.NotStored)+len(ans.NotCounted) > 0 {
+		unknown = unknown || gateway
+		if !gateway && parsed && len(ans.NotStored)+len(ans.NotCounted) > 0 {
 			var items []json.RawMessage
 			if err := json.Unmarshal(payload, &items); err == nil {
 				var again []json.RawMessage
@@ -218,7 +238,7 @@ func (c *Client) Post(ctx context.Context, b Batch) (Result, error) {
 				}
 				if next, err := json.Marshal(again); err == nil && len(again) > 0 {
 					res.Inserted += inserted
-					res.Duplicates += max(0, ans.Duplicates-max(0, ours))
+					duplicates(max(0, ans.Duplicates-max(0, ours)))
 					payload, counted = next, againCounted
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -86,6 +87,42 @@ func TestPostStopsAtAnAnswerResendingCannotFix(t *testing.T) {
 	var se *StatusError
 	if !errors.As(err, &se) || se.Status != 400 || se.Detail != "3 of 50 events are invalid." {
 		t.Errorf("error %v, want the API's 400 and its detail", err)
+	}
+}
+
+// A gateway's 502 or 504 names nothing, and the function may have stored any part of the
+// batch before it failed or ran out of time: the whole batch is sent again, and what the
+// resend finds already there cannot be told apart from events there before the load.
+func TestGatewayErrorsResendTheWholeBatch(t *testing.T) {
+	// A 503 after the 504 does not make the first send's outcome known.
+	for _, statuses := range [][]int{{http.StatusBadGateway}, {http.StatusGatewayTimeout}, {http.StatusGatewayTimeout, http.StatusServiceUnavailable}} {
+		t.Run(fmt.Sprint(statuses), func(t *testing.T) {
+			var sent []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				sent = append(sent, string(b))
+				if len(sent) <= len(statuses) {
+					w.Header().Set("Retry-After", "0")
+					w.WriteHeader(statuses[len(sent)-1])
+					_, _ = io.WriteString(w, `{"detail":"The function serving this route ran past its timeout before answering.","request_id":"x"}`)
+					return
+				}
+				_, _ = io.WriteString(w, `{"inserted":1,"duplicates":2,"ids":["a","b","c"]}`)
+			}))
+			defer srv.Close()
+			c := &Client{URL: srv.URL, HTTP: srv.Client(), Attempts: 5, MaxWait: time.Millisecond}
+			batch := `[{"id":"a"},{"id":"b"},{"id":"c"}]`
+			res, err := c.Post(context.Background(), Batch{Events: 3, Body: []byte(batch)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sent) != len(statuses)+1 || sent[len(sent)-1] != batch {
+				t.Errorf("sent %q; want the whole batch every time", sent)
+			}
+			if res.Inserted != 1 || res.Duplicates != 0 || res.Unconfirmed != 2 || res.Resends != len(statuses) {
+				t.Errorf("%+v; want 1 inserted, 2 unconfirmed, no duplicates, %d resends", res, len(statuses))
+			}
+		})
 	}
 }
 
