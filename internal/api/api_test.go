@@ -467,6 +467,25 @@ func TestNotStoredSentenceNamesTheCause(t *testing.T) {
 	}
 }
 
+// TestNotStoredDetail: the 503's sentence says what was not stored and what was stored but
+// not marked, apart, and names only the lists that hold something.
+func TestNotStoredDetail(t *testing.T) {
+	why := "the store could not be reached"
+	for _, c := range []struct {
+		notStored, notCounted, total int
+		want                         string
+	}{
+		{2, 0, 5, "2 of 5 events could not be stored because the store could not be reached; resend the events listed in not_stored"},
+		{1, 0, 1, "1 of 1 event could not be stored because the store could not be reached; resend the events listed in not_stored"},
+		{0, 1, 5, "Every event was stored, but 1 event stored could not be marked for the rollups (stats from rollups miss it until resent), because the store could not be reached; resend the events listed in not_counted"},
+		{2, 3, 5, "2 of 5 events could not be stored, and 3 events stored could not be marked for the rollups (stats from rollups miss them until resent), because the store could not be reached; resend the events listed in not_stored and not_counted"},
+	} {
+		if got := api.NotStoredDetail(c.notStored, c.notCounted, c.total, why); got != c.want {
+			t.Errorf("%d not stored, %d not counted of %d:\n got %q\nwant %q", c.notStored, c.notCounted, c.total, got, c.want)
+		}
+	}
+}
+
 // stalledWrites is a store that takes no write until the caller gives up: a store too
 // slow for the request's deadline, but reachable.
 type stalledWrites struct{ store.DynamoAPI }

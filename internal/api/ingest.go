@@ -160,6 +160,40 @@ func ingest(ctx context.Context, d Deps, log *slog.Logger, req events.APIGateway
 	return JSON(http.StatusOK, resp), nil
 }
 
+// notStoredDetail says, as one sentence without its final stop, what of a batch of total
+// events was not stored and what stored was not marked for the rollups, because why, and
+// which lists to resend.
+func notStoredDetail(notStored, notCounted, total int, why string) string {
+	unmarked := func(n int) string {
+		them := "them"
+		if n == 1 {
+			them = "it"
+		}
+		return fmt.Sprintf("%s stored could not be marked for the rollups (stats from rollups miss %s until resent)", eventCount(n), them)
+	}
+	var what, lists string
+	switch {
+	case notCounted == 0:
+		what = fmt.Sprintf("%d of %s could not be stored because %s", notStored, eventCount(total), why)
+		lists = "the events listed in not_stored"
+	case notStored == 0:
+		what = fmt.Sprintf("Every event was stored, but %s, because %s", unmarked(notCounted), why)
+		lists = "the events listed in not_counted"
+	default:
+		what = fmt.Sprintf("%d of %s could not be stored, and %s, because %s", notStored, eventCount(total), unmarked(notCounted), why)
+		lists = "the events listed in not_stored and not_counted"
+	}
+	return what + "; resend " + lists
+}
+
+// eventCount is "1 event" or "n events".
+func eventCount(n int) string {
+	if n == 1 {
+		return "1 event"
+	}
+	return fmt.Sprintf("%d events", n)
+}
+
 // notStoredResponse is 503 with Retry-After when the store shed load, was too slow or was
 // unreachable, and 500 for a fault of ours; either way it names the events to resend:
 // notStored were not stored, notCounted were stored but not marked for the rollups.
@@ -179,17 +213,12 @@ func notStoredResponse(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 		code = telemetry.CodeUnavailable
 		why = "the store was too slow to take them before the request's deadline (send smaller batches, or retry when it is less busy)"
 	}
-	what := fmt.Sprintf("%d of %d events could not be stored because %s", len(notStored), total, why)
-	if len(notStored) == 0 {
-		what = fmt.Sprintf("every event was stored, but %s", why)
-	}
-	if len(notCounted) > 0 {
-		what += fmt.Sprintf("; %d were stored but the rollups could not be told, so stats would miss them", len(notCounted))
-	}
-	detail := what + "; resend the events listed in not_stored and not_counted after the pause in Retry-After (resending the whole batch is also safe)."
+	detail := notStoredDetail(len(notStored), len(notCounted), total, why) +
+		" after the pause in Retry-After (resending the whole batch is also safe)."
 	if code != telemetry.CodeUnavailable {
 		code = telemetry.CodeInternal
-		detail = fmt.Sprintf("%d of %d events could not be stored (and %d stored could not be marked for the rollups) because of a fault on our side; resend the events listed in not_stored and not_counted, and quote the request id if it persists.", len(notStored), total, len(notCounted))
+		detail = notStoredDetail(len(notStored), len(notCounted), total, "of a fault on our side") +
+			", and quote the request id if it persists."
 	}
 	if notStored == nil {
 		notStored = []eventRef{}

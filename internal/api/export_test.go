@@ -1,0 +1,4 @@
+package api
+
+// NotStoredDetail exposes notStoredDetail to the external tests.
+var NotStoredDetail = notStoredDetail
