@@ -47,6 +47,7 @@ type Gateway struct {
 	now      func() time.Time
 	// authorizer, if set, stands before every route but the public ones (see UseAuthorizer).
 	authorizer *Authorizer
+	cors       *CORS // nil: DefaultCORS
 }
 
 type route struct {
@@ -106,15 +107,23 @@ func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp e
 	// to the function as rawPath.
 	methods, known := g.paths[r.URL.Path]
 	rt, allowed := methods[r.Method]
+	allow := make([]string, 0, len(methods))
+	for m := range methods {
+		allow = append(allow, m)
+	}
+	slices.Sort(allow)
 	switch {
 	case !known:
 		return api.GatewayError(http.StatusNotFound, nil, id), ""
-	case !allowed:
-		allow := make([]string, 0, len(methods))
-		for m := range methods {
-			allow = append(allow, m)
+	case r.Method == http.MethodOptions:
+		resp = events.APIGatewayV2HTTPResponse{StatusCode: http.StatusNoContent, Headers: map[string]string{}}
+		h := http.Header{}
+		g.corsConfig().options(h, r, allow)
+		for k := range h {
+			resp.Headers[k] = h.Get(k)
 		}
-		slices.Sort(allow)
+		return resp, ""
+	case !allowed:
 		return api.GatewayError(http.StatusMethodNotAllowed, allow, id), ""
 	}
 
@@ -364,6 +373,9 @@ func (g *Gateway) write(w http.ResponseWriter, r *http.Request, id string, resp 
 	}
 	for _, c := range resp.Cookies {
 		h.Add("Set-Cookie", c)
+	}
+	if r.Method != http.MethodOptions {
+		g.corsConfig().response(h, r)
 	}
 	h.Set("Apigw-Requestid", id)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
