@@ -164,38 +164,10 @@ func TestTemplatePublicReadsReachTheRoutes(t *testing.T) {
 	}
 }
 
+// TestTemplateTokensTable: as the store creates it, without TTL: an expired token would
+// vanish from `pipetel token list` instead of showing as expired.
 func TestTemplateTokensTable(t *testing.T) {
-	tp := loadTemplate(t)
-	table := tp.resource(tokensTableID)
-	if tp.typeOf(tokensTableID) != typeTable {
-		t.Fatalf("%s: want a %s", tokensTableID, typeTable)
-	}
-	props := lookup(table, "Properties")
-	want := store.TokensTableInput("tokens")
-	if got := scalar(lookup(props, "BillingMode")); got != string(want.BillingMode) {
-		t.Errorf("%s.BillingMode = %q; store wants %q", tokensTableID, got, want.BillingMode)
-	}
-	compareKeySchema(t, tokensTableID+".KeySchema", templateKeySchema(lookup(props, "KeySchema")), storeKeySchema(want.KeySchema))
-	if n := len(items(lookup(props, "AttributeDefinitions"))); n != len(want.AttributeDefinitions) {
-		t.Errorf("%s: %d attribute definitions; store has %d", tokensTableID, n, len(want.AttributeDefinitions))
-	}
-	for _, flag := range [][]string{
-		{"PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"},
-		{"DeletionProtectionEnabled"},
-		{"SSESpecification", "SSEEnabled"},
-	} {
-		if !isTrue(lookup(props, flag...)) {
-			t.Errorf("%s: %s is not true", tokensTableID, strings.Join(flag, "."))
-		}
-	}
-	if lookup(props, "TimeToLiveSpecification") != nil {
-		t.Errorf("%s has TTL: an expired token would vanish from `pipetel token list` instead of showing as expired", tokensTableID)
-	}
-	for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
-		if got := scalar(lookup(table, policy)); got != "Retain" {
-			t.Errorf("%s: %s is %q; want Retain", tokensTableID, policy, got)
-		}
-	}
+	checkTable(t, loadTemplate(t), tokensTableID, store.TokensTableInput("tokens"), false)
 }
 
 // TestTemplateOnlyTheAuthorizerReadsTokens: the authorizer reads token items and records

@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"gopkg.in/yaml.v3"
 
@@ -164,16 +165,23 @@ func TestTemplateFunctionBuilds(t *testing.T) {
 var lambdaArch = map[string]string{"arm64": "arm64", "amd64": "x86_64"}
 
 func TestTemplateEventsTable(t *testing.T) {
-	tp := loadTemplate(t)
-	table := tp.resource(eventsTableID)
-	if got := tp.typeOf(eventsTableID); got != typeTable {
-		t.Fatalf("%s: resource %s has type %q; want %s (SimpleTable cannot declare GSIs or TTL)", templateFile, eventsTableID, got, typeTable)
+	checkTable(t, loadTemplate(t), eventsTableID, store.EventsTableInput("events"), true)
+}
+
+// checkTable holds the table resource id to the definition the store creates (want): its
+// billing, attributes, keys and indexes, TTL on the store's expiry attribute when
+// withTTL (and none otherwise), point-in-time recovery, deletion protection, encryption,
+// and a Retain policy.
+func checkTable(t *testing.T, tp tmpl, id string, want *dynamodb.CreateTableInput, withTTL bool) {
+	t.Helper()
+	table := tp.resource(id)
+	if got := tp.typeOf(id); got != typeTable {
+		t.Fatalf("%s: resource %s has type %q; want %s (SimpleTable cannot declare GSIs or TTL)", templateFile, id, got, typeTable)
 	}
-	want := store.EventsTableInput("events")
 	props := lookup(table, "Properties")
 
 	if got := scalar(lookup(props, "BillingMode")); got != string(want.BillingMode) {
-		t.Errorf("%s.BillingMode = %q; store wants %q", eventsTableID, got, want.BillingMode)
+		t.Errorf("%s.BillingMode = %q; store wants %q", id, got, want.BillingMode)
 	}
 
 	gotAttrs := map[string]string{}
@@ -184,9 +192,9 @@ func TestTemplateEventsTable(t *testing.T) {
 	for _, a := range want.AttributeDefinitions {
 		wantAttrs[aws.ToString(a.AttributeName)] = string(a.AttributeType)
 	}
-	compareMaps(t, eventsTableID+".AttributeDefinitions", "type", gotAttrs, wantAttrs)
+	compareMaps(t, id+".AttributeDefinitions", "type", gotAttrs, wantAttrs)
 
-	compareKeySchema(t, eventsTableID+".KeySchema", templateKeySchema(lookup(props, "KeySchema")), storeKeySchema(want.KeySchema))
+	compareKeySchema(t, id+".KeySchema", templateKeySchema(lookup(props, "KeySchema")), storeKeySchema(want.KeySchema))
 
 	gotGSIs := map[string]*yaml.Node{}
 	for _, g := range items(lookup(props, "GlobalSecondaryIndexes")) {
@@ -198,10 +206,10 @@ func TestTemplateEventsTable(t *testing.T) {
 		wantGSIs[name] = true
 		g, ok := gotGSIs[name]
 		if !ok {
-			t.Errorf("%s: GSI %s is missing; the store queries it", eventsTableID, name)
+			t.Errorf("%s: GSI %s is missing; the store queries it", id, name)
 			continue
 		}
-		what := fmt.Sprintf("%s GSI %s", eventsTableID, name)
+		what := fmt.Sprintf("%s GSI %s", id, name)
 		compareKeySchema(t, what+" KeySchema", templateKeySchema(lookup(g, "KeySchema")), storeKeySchema(w.KeySchema))
 		if got := scalar(lookup(g, "Projection", "ProjectionType")); got != string(w.Projection.ProjectionType) {
 			t.Errorf("%s: ProjectionType %q; store wants %q", what, got, w.Projection.ProjectionType)
@@ -212,29 +220,34 @@ func TestTemplateEventsTable(t *testing.T) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(gotGSIs)) {
 		if !wantGSIs[name] {
-			t.Errorf("%s: GSI %s is not in store.EventsTableInput; every GSI costs a write per item", eventsTableID, name)
+			t.Errorf("%s: GSI %s is not in the store's table definition; every GSI costs a write per item", id, name)
 		}
 	}
 	if n := len(items(lookup(props, "LocalSecondaryIndexes"))); n != len(want.LocalSecondaryIndexes) {
-		t.Errorf("%s: %d local secondary indexes; store has %d", eventsTableID, n, len(want.LocalSecondaryIndexes))
+		t.Errorf("%s: %d local secondary indexes; store has %d", id, n, len(want.LocalSecondaryIndexes))
 	}
 
-	if got := scalar(lookup(props, "TimeToLiveSpecification", "AttributeName")); got != store.AttrExpiresAt {
-		t.Errorf("%s: TTL attribute %q; store writes expiry to %q", eventsTableID, got, store.AttrExpiresAt)
-	}
-	for _, flag := range [][]string{
-		{"TimeToLiveSpecification", "Enabled"},
+	flags := [][]string{
 		{"PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"},
 		{"DeletionProtectionEnabled"},
 		{"SSESpecification", "SSEEnabled"},
-	} {
+	}
+	if withTTL {
+		if got := scalar(lookup(props, "TimeToLiveSpecification", "AttributeName")); got != store.AttrExpiresAt {
+			t.Errorf("%s: TTL attribute %q; store writes expiry to %q", id, got, store.AttrExpiresAt)
+		}
+		flags = append(flags, []string{"TimeToLiveSpecification", "Enabled"})
+	} else if lookup(props, "TimeToLiveSpecification") != nil {
+		t.Errorf("%s has TTL: its items are kept until deleted", id)
+	}
+	for _, flag := range flags {
 		if !isTrue(lookup(props, flag...)) {
-			t.Errorf("%s: %s is not true", eventsTableID, strings.Join(flag, "."))
+			t.Errorf("%s: %s is not true", id, strings.Join(flag, "."))
 		}
 	}
 	for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
 		if got := scalar(lookup(table, policy)); got != "Retain" {
-			t.Errorf("%s: %s is %q; want Retain so removing or replacing the stack keeps the data", eventsTableID, policy, got)
+			t.Errorf("%s: %s is %q; want Retain so removing or replacing the stack keeps the data", id, policy, got)
 		}
 	}
 }
@@ -924,45 +937,7 @@ func staleMarksOnly(condition *yaml.Node) string {
 // told its name.
 func TestTemplateSummaryTable(t *testing.T) {
 	tp := loadTemplate(t)
-	table := tp.resource(summaryTableID)
-	if got := tp.typeOf(summaryTableID); got != typeTable {
-		t.Fatalf("%s: resource %s has type %q; want %s", templateFile, summaryTableID, got, typeTable)
-	}
-	want := store.SummaryTableInput("summary")
-	props := lookup(table, "Properties")
-	if got := scalar(lookup(props, "BillingMode")); got != string(want.BillingMode) {
-		t.Errorf("%s.BillingMode = %q; store wants %q", summaryTableID, got, want.BillingMode)
-	}
-	gotAttrs, wantAttrs := map[string]string{}, map[string]string{}
-	for _, a := range items(lookup(props, "AttributeDefinitions")) {
-		gotAttrs[scalar(lookup(a, "AttributeName"))] = scalar(lookup(a, "AttributeType"))
-	}
-	for _, a := range want.AttributeDefinitions {
-		wantAttrs[aws.ToString(a.AttributeName)] = string(a.AttributeType)
-	}
-	compareMaps(t, summaryTableID+".AttributeDefinitions", "type", gotAttrs, wantAttrs)
-	compareKeySchema(t, summaryTableID+".KeySchema", templateKeySchema(lookup(props, "KeySchema")), storeKeySchema(want.KeySchema))
-	if n := len(items(lookup(props, "GlobalSecondaryIndexes"))); n != len(want.GlobalSecondaryIndexes) {
-		t.Errorf("%s: %d GSIs; store.SummaryTableInput has %d", summaryTableID, n, len(want.GlobalSecondaryIndexes))
-	}
-	if got := scalar(lookup(props, "TimeToLiveSpecification", "AttributeName")); got != store.AttrExpiresAt {
-		t.Errorf("%s: TTL attribute %q; store writes expiry to %q", summaryTableID, got, store.AttrExpiresAt)
-	}
-	for _, flag := range [][]string{
-		{"TimeToLiveSpecification", "Enabled"},
-		{"PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"},
-		{"DeletionProtectionEnabled"},
-		{"SSESpecification", "SSEEnabled"},
-	} {
-		if !isTrue(lookup(props, flag...)) {
-			t.Errorf("%s: %s is not true", summaryTableID, strings.Join(flag, "."))
-		}
-	}
-	for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
-		if got := scalar(lookup(table, policy)); got != "Retain" {
-			t.Errorf("%s: %s is %q; want Retain", summaryTableID, policy, got)
-		}
-	}
+	checkTable(t, tp, summaryTableID, store.SummaryTableInput("summary"), true)
 	for _, id := range tp.ids(typeFunction) {
 		if v, ok := tp.environment(id)[config.EnvSummaryTable]; !ok || refTarget(v) != summaryTableID {
 			t.Errorf("function %s: %s is not !Ref %s", id, config.EnvSummaryTable, summaryTableID)
