@@ -32,6 +32,7 @@ const (
 	targetEvents     = "events table"
 	targetByRuntime  = "events by_runtime index"
 	targetByKind     = "events by_kind index"
+	targetByInfra    = "events by_infra_error index"
 	targetDays       = "events table: day registry"
 	targetGuards     = "events table: id guards"
 	targetRuns       = "events table: pipeline run markers"
@@ -46,7 +47,7 @@ const (
 	hotKeyRunsPerMin = 6   // pipeline runs stored a minute (POST /pipelines) in the realistic mix
 )
 
-var hotTargets = []string{targetEvents, targetByRuntime, targetByKind, targetDays, targetGuards, targetRuns,
+var hotTargets = []string{targetEvents, targetByRuntime, targetByKind, targetByInfra, targetDays, targetGuards, targetRuns,
 	targetMarks, targetLeases, targetRows, targetSnapshots, targetTokens, targetMetrics}
 
 // hotTraffic is one scenario: what is sent, in order, at EventsPerS.
@@ -290,6 +291,9 @@ func (s *hotSim) request(ctx context.Context, lab string, batch []telemetry.Even
 		s.count.write(targetEvents, k.PK, 1)
 		s.count.write(targetByRuntime, k.RuntimeKey, 1)
 		s.count.write(targetByKind, k.KindKey, 1)
+		if k.InfraKey != "" {
+			s.count.write(targetByInfra, k.InfraKey, 1)
+		}
 		if k.GuardPK != "" {
 			s.count.write(targetGuards, k.GuardPK, 1)
 		}
@@ -480,14 +484,14 @@ func hotScenarios(o hotOptions, seed int64) []hotTraffic {
 	}
 	worst := hotTraffic{
 		name: "worst_case",
-		describe: "every event test_result from " + mainLab + ", each its own request with its own id " +
-			"(an id guard each), from one token",
+		describe: "every event a test_result and an infrastructure error from " + mainLab +
+			", each its own request with its own id (an id guard each), from one token",
 		batch: 1,
 		each: func(fn func(telemetry.Event) error) error {
 			for i := 0; ; i++ {
 				at := o.start.Add(time.Duration(i) * time.Second / time.Duration(o.eventsPerS))
 				e := telemetry.Event{ID: hexID(mix(uint64(i))), IDGiven: true, Kind: telemetry.KindTestResult,
-					Runtime: mainLab, TS: at, Result: "pass"}
+					Runtime: mainLab, TS: at, Result: "fail", IsInfraError: true}
 				if err := fn(e); err != nil {
 					return err
 				}

@@ -31,7 +31,7 @@ func TestHotKeysOfOneKeyAtAKnownRate(t *testing.T) {
 		traffic := hotTraffic{name: "one key", batch: tt.batch, each: func(fn func(telemetry.Event) error) error {
 			for i := 0; ; i++ {
 				e := telemetry.Event{ID: "e" + string(rune('a'+i%26)) + time.Duration(i).String(), Kind: "test_result",
-					Runtime: "lab", TS: start.Add(time.Duration(i) * 10 * time.Millisecond)}
+					Runtime: "lab", TS: start.Add(time.Duration(i) * 10 * time.Millisecond), IsInfraError: i%2 == 0}
 				if err := fn(e); err != nil {
 					return err
 				}
@@ -52,6 +52,7 @@ func TestHotKeysOfOneKeyAtAKnownRate(t *testing.T) {
 			targetEvents:    {"E#20261129#0", 100, 100},
 			targetByRuntime: {"lab#0", 100, 100},
 			targetByKind:    {"test_result#0", 100, 100},
+			targetByInfra:   {"infra#0", 50, 50}, // every other event
 			targetMarks:     {store.MarkPK(telemetry.RollupUnit{}), tt.marksPerS, float64(tt.marksPerS)},
 			targetDays:      {"", 0, 0}, // every instance made sure of today in the hour before
 			targetGuards:    {"", 0, 0}, // no client ids
@@ -98,13 +99,22 @@ func TestHotKeysCountTheStoresKeys(t *testing.T) {
 		return s.Value
 	}
 	shards := map[string]bool{}
+	infra := 0
 	for i, it := range c.items {
 		k := keys.Event(&events[i])
-		if str(it[store.AttrPK]) != k.PK || str(it[store.AttrRuntimeKey]) != k.RuntimeKey || str(it[store.AttrKindKey]) != k.KindKey {
-			t.Fatalf("event %d stored at %s / %s / %s, counted at %s / %s / %s", i,
-				str(it[store.AttrPK]), str(it[store.AttrRuntimeKey]), str(it[store.AttrKindKey]), k.PK, k.RuntimeKey, k.KindKey)
+		if str(it[store.AttrPK]) != k.PK || str(it[store.AttrRuntimeKey]) != k.RuntimeKey || str(it[store.AttrKindKey]) != k.KindKey ||
+			str(it[store.AttrInfraKey]) != k.InfraKey {
+			t.Fatalf("event %d stored at %s / %s / %s / %q, counted at %s / %s / %s / %q", i,
+				str(it[store.AttrPK]), str(it[store.AttrRuntimeKey]), str(it[store.AttrKindKey]), str(it[store.AttrInfraKey]),
+				k.PK, k.RuntimeKey, k.KindKey, k.InfraKey)
+		}
+		if k.InfraKey != "" {
+			infra++
 		}
 		shards[k.PK] = true
+	}
+	if infra == 0 {
+		t.Error("no simulated event is an infrastructure error, so the by_infra_error key was not compared")
 	}
 	if len(shards) < cfg.EventShards {
 		t.Errorf("200 events over two days fell in %d partitions only", len(shards))

@@ -377,3 +377,63 @@ func TestDefaultBackoffAnswersWellWithinTheGateway(t *testing.T) {
 		t.Errorf("reserve %s leaves the handler too little time to answer", b.Reserve)
 	}
 }
+
+// scanned wraps a real client and records, for each Query, the index it read and how
+// many items it read against how many it returned.
+type scanned struct {
+	store.DynamoAPI
+	mu      sync.Mutex
+	indexes []string
+	read    int
+	matched int
+}
+
+func (s *scanned) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := s.DynamoAPI.Query(ctx, in, opts...)
+	if err == nil {
+		s.mu.Lock()
+		s.indexes = append(s.indexes, aws.ToString(in.IndexName))
+		s.read += int(out.ScannedCount)
+		s.matched += int(out.Count)
+		s.mu.Unlock()
+	}
+	return out, err
+}
+
+// TestInfraErrorsReadOnlyInfraErrors: the recent infrastructure errors, which KernelCI's
+// analytics page asks for on every refresh, are read from the sparse by_infra_error
+// index, so a page reads what it returns rather than every event of the days it spans.
+func TestInfraErrorsReadOnlyInfraErrors(t *testing.T) {
+	rec := &scanned{}
+	s := newEvents(t, func(db store.DynamoAPI) store.DynamoAPI { rec.DynamoAPI = db; return rec })
+	evs := makeEvents(600, "infra")
+	infra := 0
+	for i := range evs {
+		evs[i].IsInfraError = i%20 == 0
+		if evs[i].IsInfraError {
+			infra++
+		}
+	}
+	put(t, s, evs)
+	rec.mu.Lock()
+	rec.indexes, rec.read, rec.matched = nil, 0, 0
+	rec.mu.Unlock()
+	yes := true
+	page, err := s.QueryEvents(t.Context(), telemetry.Filter{IsInfraError: &yes}, telemetry.PageRequest{Limit: 10, Desc: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 10 || page.Total != infra {
+		t.Fatalf("%d items, total %d; want 10 of %d", len(page.Items), page.Total, infra)
+	}
+	for _, ix := range rec.indexes {
+		if ix != store.IndexByInfraError {
+			t.Errorf("a query read %q; want every one on %s", ix, store.IndexByInfraError)
+		}
+	}
+	// Each query reads only infrastructure errors: nothing read is filtered away, and
+	// the page and its total together read each of them at most twice.
+	if rec.read != rec.matched || rec.read > 2*infra {
+		t.Errorf("read %d items, %d matched, for %d infrastructure errors among %d events", rec.read, rec.matched, infra, len(evs))
+	}
+}

@@ -208,6 +208,8 @@ func TestQueryMatchesReferenceOnEveryPath(t *testing.T) {
 		{"runtime and kind", telemetry.Filter{Equals: map[string]string{"runtime": "k8s-all", "kind": telemetry.KindJobResult}}},
 		{"non-indexed field", telemetry.Filter{Equals: map[string]string{"test_name": "test-3"}}},
 		{"result and infra", telemetry.Filter{Equals: map[string]string{"result": "fail"}, IsInfraError: &yes}},
+		{"infra alone", telemetry.Filter{IsInfraError: &yes}},
+		{"infra on a runtime, since", telemetry.Filter{Equals: map[string]string{"runtime": "lava-cip"}, IsInfraError: &yes, Since: testNow.Add(-60 * time.Hour)}},
 		{"not infra, retry 1", telemetry.Filter{IsInfraError: &no, Retry: &one}},
 		{"since", telemetry.Filter{Since: testNow.Add(-50 * time.Hour)}},
 		{"since and until on runtime", telemetry.Filter{Equals: map[string]string{"runtime": "lava-collabora"},

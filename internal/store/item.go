@@ -19,6 +19,7 @@ type eventItem struct {
 	SK           string   `dynamodbav:"sk"`
 	RuntimeKey   string   `dynamodbav:"runtime_key"`
 	KindKey      string   `dynamodbav:"kind_key"`
+	InfraKey     string   `dynamodbav:"infra_key,omitempty"`
 	ExpiresAt    int64    `dynamodbav:"expires_at"`
 	ID           string   `dynamodbav:"id"`
 	Kind         string   `dynamodbav:"kind"`
@@ -66,6 +67,7 @@ func (k keys) item(e *telemetry.Event, retention time.Duration) eventItem {
 		SK:           sk,
 		RuntimeKey:   k.runtimeKey(e),
 		KindKey:      k.kindKey(e),
+		InfraKey:     k.infraKey(e),
 		ExpiresAt:    expiry(e, retention),
 		ID:           e.ID,
 		Kind:         e.Kind,

@@ -24,6 +24,7 @@ type EventKeys struct {
 	PK         string // the events table (AttrPK)
 	RuntimeKey string // the by_runtime index (AttrRuntimeKey)
 	KindKey    string // the by_kind index (AttrKindKey)
+	InfraKey   string // the by_infra_error index (AttrInfraKey); "" when e is not in it
 	// GuardPK is the events-table partition key of the event's id guard, written when
 	// the client gave the id; "" when it did not.
 	GuardPK string
@@ -36,7 +37,7 @@ type EventKeys struct {
 // Event returns the keys storing e writes.
 func (k Keys) Event(e *telemetry.Event) EventKeys {
 	day := dayOf(e.TS)
-	out := EventKeys{PK: k.k.partitionOn(day, e.ID), RuntimeKey: k.k.runtimeKey(e), KindKey: k.k.kindKey(e), Day: day, Unit: k.k.unit(e)}
+	out := EventKeys{PK: k.k.partitionOn(day, e.ID), RuntimeKey: k.k.runtimeKey(e), KindKey: k.k.kindKey(e), InfraKey: k.k.infraKey(e), Day: day, Unit: k.k.unit(e)}
 	if e.IDGiven {
 		out.GuardPK = guardPK(e.ID)
 	}
@@ -55,6 +56,19 @@ func (k keys) runtimeKey(e *telemetry.Event) string {
 
 func (k keys) kindKey(e *telemetry.Event) string {
 	return shardKey(e.Kind, int(idHash(e.ID)%uint32(k.kindShards)))
+}
+
+// infraValue is the partition key value of the by_infra_error index before its shard.
+const infraValue = "infra"
+
+// infraKey is e's key in the by_infra_error index, "" (no attribute, not in the index)
+// unless e is an infrastructure error. It has as many shards as the kind index: at worst
+// every event is one, as at worst every event is of one kind.
+func (k keys) infraKey(e *telemetry.Event) string {
+	if !e.IsInfraError {
+		return ""
+	}
+	return shardKey(infraValue, int(idHash(e.ID)%uint32(k.kindShards)))
 }
 
 // unit is the rollup unit e belongs to: its fine bucket in its day partition's shard.

@@ -38,9 +38,15 @@ type bounds struct {
 
 func (b bounds) empty() bool { return b.lower != "" && b.upper != "" && b.lower > b.upper }
 
-// planFor picks the most selective path: a runtime pins the by_runtime index, else a kind
-// pins by_kind, else the query reads the day buckets the registry lists within its range.
+// planFor picks the most selective path: is_infra_error=true reads the sparse
+// by_infra_error index, which holds those events alone; else a runtime pins the
+// by_runtime index, else a kind pins by_kind, else the query reads the day buckets the
+// registry lists within its range.
 func (s *Events) planFor(ctx context.Context, f telemetry.Filter, b bounds) (plan, error) {
+	if f.IsInfraError != nil && *f.IsInfraError {
+		return plan{index: IndexByInfraError, pkAttr: AttrInfraKey, covered: "is_infra_error",
+			groups: [][]string{shardKeys(infraValue, s.keys.kindShards)}}, nil
+	}
 	if runtime, ok := f.Value("runtime"); ok {
 		return plan{index: IndexByRuntime, pkAttr: AttrRuntimeKey, covered: "runtime",
 			groups: [][]string{shardKeys(runtime, s.keys.runtimeShards)}}, nil
@@ -132,7 +138,7 @@ func (s *Events) filterExpr(f telemetry.Filter, covered string) expression.Condi
 			cond = cond.And(expression.Name(field).Equal(expression.Value(v)))
 		}
 	}
-	if f.IsInfraError != nil {
+	if f.IsInfraError != nil && covered != "is_infra_error" {
 		cond = cond.And(expression.Name("is_infra_error").Equal(expression.Value(*f.IsInfraError)))
 	}
 	if f.Retry != nil {
@@ -148,7 +154,7 @@ func hasResidualFilter(f telemetry.Filter, covered string) bool {
 			return true
 		}
 	}
-	return f.IsInfraError != nil || f.Retry != nil
+	return (f.IsInfraError != nil && covered != "is_infra_error") || f.Retry != nil
 }
 
 func (s *Events) queryInput(p plan, pk string, b bounds, filter expression.ConditionBuilder) (*dynamodb.QueryInput, error) {

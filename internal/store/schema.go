@@ -20,10 +20,14 @@ const (
 	AttrSK         = "sk"          // <ts in TimeLayout>#<id>, or <yyyymmdd> in the day registry
 	AttrRuntimeKey = "runtime_key" // <runtime>#<shard>
 	AttrKindKey    = "kind_key"    // <kind>#<shard>
-	AttrExpiresAt  = "expires_at"  // epoch seconds; DynamoDB's TTL deletes after it
+	// AttrInfraKey is infra#<shard> on infrastructure errors only, so the by_infra_error
+	// index is sparse: it holds them alone, and costs a write on no other event.
+	AttrInfraKey  = "infra_key"
+	AttrExpiresAt = "expires_at" // epoch seconds; DynamoDB's TTL deletes after it
 
-	IndexByRuntime = "by_runtime"
-	IndexByKind    = "by_kind"
+	IndexByRuntime    = "by_runtime"
+	IndexByKind       = "by_kind"
+	IndexByInfraError = "by_infra_error"
 
 	// DayRegistryPK holds one item per day bucket that has events, so a query without a
 	// time range visits only days that exist.
@@ -53,6 +57,7 @@ func EventsTableInput(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrSK), AttributeType: str},
 			{AttributeName: aws.String(AttrRuntimeKey), AttributeType: str},
 			{AttributeName: aws.String(AttrKindKey), AttributeType: str},
+			{AttributeName: aws.String(AttrInfraKey), AttributeType: str},
 		},
 		KeySchema: keySchema(AttrPK, AttrSK),
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
@@ -64,6 +69,14 @@ func EventsTableInput(name string) *dynamodb.CreateTableInput {
 			{
 				IndexName:  aws.String(IndexByKind),
 				KeySchema:  keySchema(AttrKindKey, AttrSK),
+				Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			},
+			{
+				// The recent infrastructure errors, which KernelCI's analytics page asks for
+				// on every refresh, are a few of a day's events: read through the day
+				// buckets, each page filtered out most of what it read.
+				IndexName:  aws.String(IndexByInfraError),
+				KeySchema:  keySchema(AttrInfraKey, AttrSK),
 				Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 			},
 		},
