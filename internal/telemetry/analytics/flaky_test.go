@@ -15,9 +15,9 @@ import (
 func TestFlakyTestsClassify(t *testing.T) {
 	now := time.Date(2026, 7, 21, 12, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
-		name, results string // p pass, f fail, s skip, i incomplete, x infra-error fail
-		class, history     string
-		transitions        int
+		name, results  string // p pass, f fail, s skip, i incomplete, x infra-error fail
+		class, history string
+		transitions    int
 	}{
 		{"alternating", "pfpfpf", analytics.ClassFlaky, "PFPFPF", 5},
 		{"two changes", "ppfpp", analytics.ClassFlaky, "PPFPP", 2},
