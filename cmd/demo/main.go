@@ -1,6 +1,7 @@
 // Command demo is `make demo`: it loads simulated KernelCI-shaped events, spread over the
 // last 48 hours so that stats and anomalies have something to show, into a running
-// `make dev` server. It never runs by itself; start `make dev` first.
+// `make dev` server; one lab (lava-broonie) has sent nothing for the last two hours, so
+// the summary shows it silent. It never runs by itself; start `make dev` first.
 package main
 
 import (
@@ -26,6 +27,8 @@ func main() {
 	flag.DurationVar(&o.Span, "span", 48*time.Hour, "events are spread over this long before now")
 	flag.IntVar(&o.Batch, "batch", 500, "events per request")
 	flag.IntVar(&o.Workers, "workers", 2, "requests in flight")
+	flag.StringVar(&o.SilentLab, "silent-lab", "lava-broonie", "a lab that sends nothing for the last -silent-for, so the summary shows it silent (empty: none)")
+	flag.DurationVar(&o.SilentFor, "silent-for", 2*time.Hour, "how long before now -silent-lab has been silent")
 	tokenFile := flag.String("token-file", ".local/dev-token", "file holding a token with the ingest scope (make dev writes this one)")
 	flag.Parse()
 	tok, err := os.ReadFile(*tokenFile)

@@ -221,6 +221,8 @@ func TestReportJSONKeysAreStable(t *testing.T) {
 		"rollup", "rollup.events", "rollup.events_per_s", "rollup.large_events", "rollup.large_events_per_s",
 		"rollup.large_seconds", "rollup.large_units", "rollup.raw_events", "rollup.raw_events_per_s",
 		"rollup.raw_seconds", "rollup.rollup_cost_in_raw_reads", "rollup.runs", "rollup.seconds", "rollup.units",
+		"rollup.flaky_events_read", "rollup.signature_events_read", "rollup.snapshot_all_ms", "rollup.snapshot_all_over_bare",
+		"rollup.snapshot_bare_ms", "rollup.snapshot_baseline_ms", "rollup.snapshot_samples",
 		"sizes", "sizes.client_workers", "sizes.ingest_events", "sizes.paging_events", "sizes.seed",
 		"sizes.small_events", "sizes.stored_events",
 		"stats", "stats.growth_per_10x", "stats.growth_ratio", "stats.large", "stats.large.events",

@@ -9,6 +9,7 @@ import (
 	"github.com/pipetel/pipetel/internal/app"
 	"github.com/pipetel/pipetel/internal/rollup"
 	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
 
 // rolledUp is what rolling up one table took.
@@ -123,6 +124,64 @@ func (b *bench) rollupFigures(ctx context.Context) (Rollup, error) {
 			out.LargeEventsPerS = round(ratio(float64(sparse.Events), sparse.Seconds), 0)
 		}
 		fmt.Fprintf(b.progress, "  %s: %d events in %d units, %.1f s\n", t, sparse.Events, sparse.Units, sparse.Seconds)
+		// The snapshot is timed on the small data set, as soon as it is rolled up: its
+		// analyses read the last hour and day, which the small set fills as a lab's
+		// traffic does, and the large set's roll-up would only delay the figure.
+		if t == b.small {
+			if err := b.snapshotCost(ctx, b.small, &out); err != nil {
+				return out, err
+			}
+		}
 	}
 	return out, nil
+}
+
+// snapshotSamples is how many runs each snapshot variant is timed over.
+const snapshotSamples = 3
+
+// snapshotCost times rollup runs over table once nothing is stale, so that each is its
+// summary snapshot alone: without the analyses beyond KernelCI's rules, with baselines and
+// silence, and with everything (flaky tests recomputed at every run), in turns, so that
+// the three see the same machine.
+func (b *bench) snapshotCost(ctx context.Context, table string, out *Rollup) error {
+	cfg, err := loadConfig(b.endpoint, table)
+	if err != nil {
+		return err
+	}
+	deps, err := app.NewDeps(ctx, cfg, app.NewLogger(io.Discard, "error"))
+	if err != nil {
+		return err
+	}
+	variants := []rollup.JobOptions{
+		{NoBaseline: true, NoSignatures: true, NoFlaky: true},
+		{NoSignatures: true, NoFlaky: true},
+		{Flaky: analytics.FlakyParams{Every: time.Nanosecond}},
+	}
+	ms := make([][]float64, len(variants))
+	for range snapshotSamples {
+		for i, o := range variants {
+			o.Now, o.Budget = deps.Now, time.Hour
+			o.Reader = &rollup.Reader{Summary: deps.Summary, Events: deps.Events, Retention: deps.Retention, Now: deps.Now}
+			start := time.Now()
+			if _, err := rollup.NewJob(deps.Summary, o).Run(ctx); err != nil {
+				return fmt.Errorf("snapshot of %s: %w", table, err)
+			}
+			ms[i] = append(ms[i], float64(time.Since(start).Microseconds())/1000)
+		}
+	}
+	snap, _, found, err := rollup.ReadSnapshot(ctx, deps.Summary, deps.Now())
+	if err != nil || !found {
+		return fmt.Errorf("snapshot of %s: found %v, %w", table, found, err)
+	}
+	if snap.Signatures != nil {
+		out.SignatureEventsRead = snap.Signatures.EventsRead
+	}
+	if snap.Flaky != nil {
+		out.FlakyEventsRead = snap.Flaky.EventsRead
+	}
+	out.SnapshotSamples = snapshotSamples
+	out.SnapshotBareMs, out.SnapshotBaselineMs, out.SnapshotAllMs = round(median(ms[0]), 0), round(median(ms[1]), 0), round(median(ms[2]), 0)
+	out.SnapshotAllRatio = round(ratio(out.SnapshotAllMs, out.SnapshotBareMs), 2)
+	fmt.Fprintf(b.progress, "  snapshot alone: %.0f ms bare, %.0f ms with baselines, %.0f ms with everything\n", out.SnapshotBareMs, out.SnapshotBaselineMs, out.SnapshotAllMs)
+	return nil
 }

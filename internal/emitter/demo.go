@@ -22,6 +22,10 @@ type DemoOptions struct {
 	Now     time.Time
 	HTTP    *http.Client // nil: a client with a generous timeout
 	Token   string       // bearer token with the ingest scope (make dev's dev token)
+	// SilentLab, when set, sends nothing for the last SilentFor before Now, so the
+	// summary shows it silent (simulate.Options.SilentLab).
+	SilentLab string
+	SilentFor time.Duration
 }
 
 // LoadDemo posts simulated events to a running server, reporting progress to w. The
@@ -32,7 +36,11 @@ func LoadDemo(ctx context.Context, o DemoOptions, w io.Writer) (Result, error) {
 	if o.Events < 1 || o.Batch < 1 || o.Workers < 1 || o.Span <= 0 {
 		return Result{}, errors.New("events, batch, workers and span must all be positive")
 	}
-	events, err := simulate.Generate(simulate.Options{Seed: o.Seed, Events: o.Events, Start: o.Now.Add(-o.Span), End: o.Now})
+	so := simulate.Options{Seed: o.Seed, Events: o.Events, Start: o.Now.Add(-o.Span), End: o.Now}
+	if o.SilentLab != "" && o.SilentFor > 0 {
+		so.SilentLab, so.SilentFrom = o.SilentLab, o.Now.Add(-o.SilentFor)
+	}
+	events, err := simulate.Generate(so)
 	if err != nil {
 		return Result{}, err
 	}

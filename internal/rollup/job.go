@@ -37,6 +37,12 @@ type JobOptions struct {
 	// analytics.DefaultBaselineParams); NoBaseline leaves both out.
 	Baseline   analytics.BaselineParams
 	NoBaseline bool
+	// Signatures and Flaky configure error signatures and flaky tests (zero fields: their
+	// defaults); NoSignatures and NoFlaky leave them out.
+	Signatures   analytics.SignatureParams
+	NoSignatures bool
+	Flaky        analytics.FlakyParams
+	NoFlaky      bool
 	// ResolveAfter: see SnapshotOptions; 0 means DefaultResolveAfter.
 	ResolveAfter int
 	// Alerts, when set, is sent an alert for every anomaly that opens or resolves.

@@ -23,6 +23,12 @@ type Snapshot struct {
 	// also has a record among the open anomalies, for its since); empty when not computed.
 	Baseline []analytics.BaselineAnomaly `json:"baseline_anomalies"`
 	Silent   []analytics.SilentGroup     `json:"silent"`
+	// Signatures are the error signatures of the current window and those remembered
+	// (see Reader.Signatures); NewSignatures those new now, each also an open anomaly of
+	// KindNewSignature. Flaky are the flaky and broken tests. Nil when not computed.
+	Signatures    *analytics.ErrorSignatures `json:"error_signatures,omitempty"`
+	NewSignatures []analytics.NewSignature   `json:"new_signatures,omitempty"`
+	Flaky         *analytics.FlakyTests      `json:"flaky_tests,omitempty"`
 }
 
 // The kinds of AnomalyRecord beyond KernelCI's "result" and "error".
@@ -47,8 +53,8 @@ type Evaluation struct {
 // AnomalyRecord is one anomaly's life: KernelCI's row as last seen, when it opened, when
 // a run last confirmed it and, once gone, when it resolved.
 type AnomalyRecord struct {
-	Key           string  `json:"key"`  // scope/window/kind/runtime/device_type/device_id/error_type or metric
-	Kind          string  `json:"kind"` // "result", "error", KindBaseline or KindSilence
+	Key           string  `json:"key"`  // scope/window/kind/runtime/device_type/device_id/error_type, metric or signature id
+	Kind          string  `json:"kind"` // "result", "error", KindBaseline, KindSilence or KindNewSignature
 	Scope         string  `json:"scope"`
 	Window        string  `json:"window"`
 	Since         string  `json:"since"`
@@ -110,6 +116,10 @@ type SnapshotOptions struct {
 	// ResolveAfter is how many evaluations in a row must not find an open anomaly for it
 	// to resolve (analytics.StepEpisodes); 0 or 1: the first that does not.
 	ResolveAfter int
+	// Signatures, unless nil, adds error signatures and new-signature anomalies; Flaky,
+	// unless nil, flaky and broken tests (see analyses.go for what each reads).
+	Signatures *analytics.SignatureParams
+	Flaky      *analytics.FlakyParams
 }
 
 // DefaultResolveAfter: an anomaly resolves after three clear evaluations in a row, three
@@ -146,7 +156,9 @@ func TakeSnapshot(ctx context.Context, r *Reader, o SnapshotOptions, prev *Snaps
 		}
 	}
 	if bp != nil {
-		h, _, err := r.History(ctx, *bp, now)
+		p := *bp
+		p.Exclude = append(p.Exclude[:len(p.Exclude):len(p.Exclude)], baselineExclusions(prev, p.WithDefaults().Window, now)...)
+		h, _, err := r.History(ctx, p, now)
 		if err != nil {
 			return nil, err
 		}
@@ -161,6 +173,9 @@ func TakeSnapshot(ctx context.Context, r *Reader, o SnapshotOptions, prev *Snaps
 			key := strings.Join([]string{row.Level, "", KindSilence, row.Runtime, deref(row.DeviceType), deref(row.DeviceID), ""}, "/")
 			found[key] = record(key, KindSilence, row.Level, "", row)
 		}
+	}
+	if err := analyses(ctx, r, o, prev, snap, found, now); err != nil {
+		return nil, err
 	}
 	var episodes []analytics.Episode
 	for _, rec := range open {
@@ -266,10 +281,11 @@ func ReadSnapshot(ctx context.Context, store telemetry.RollupStore, at time.Time
 }
 
 // OpenByKind counts the open anomalies of snap by kind ("result", "error", KindBaseline,
-// KindSilence; every kind present, 0 when none), as a metrics exporter reports them;
+// KindSilence, KindNewSignature; every kind present, 0 when none), as a metrics exporter
+// reports them;
 // len(snap.Silent) is the number of silent groups.
 func OpenByKind(snap *Snapshot) map[string]int {
-	out := map[string]int{"result": 0, "error": 0, KindBaseline: 0, KindSilence: 0}
+	out := map[string]int{"result": 0, "error": 0, KindBaseline: 0, KindSilence: 0, KindNewSignature: 0}
 	for _, a := range snap.OpenAnomalies {
 		out[a.Kind]++
 	}
@@ -293,6 +309,12 @@ func (j *Job) snapshot(ctx context.Context) error {
 	o := SnapshotOptions{Evaluations: j.opts.Evaluations, ResolveAfter: j.opts.ResolveAfter}
 	if !j.opts.NoBaseline {
 		o.Baseline = &j.opts.Baseline
+	}
+	if !j.opts.NoSignatures {
+		o.Signatures = &j.opts.Signatures
+	}
+	if !j.opts.NoFlaky {
+		o.Flaky = &j.opts.Flaky
 	}
 	snap, err := TakeSnapshot(ctx, j.opts.Reader, o, prev, now)
 	if err != nil {

@@ -22,6 +22,11 @@ type Options struct {
 	// Start and End bound the timestamps: Start ≤ ts < End. Activity is spread evenly
 	// over the span, so its length sets the event rate.
 	Start, End time.Time
+	// SilentLab, when set, is a runtime that sends nothing from SilentFrom on, as a lab
+	// whose network or callback broke: its events at or after SilentFrom are not sent
+	// (and not counted in Events), the rest of the world goes on.
+	SilentLab  string
+	SilentFrom time.Time
 }
 
 // Generate returns the events of opts, in the order Each produces them.
@@ -122,8 +127,11 @@ func (g *generator) send(e telemetry.Event) error {
 	if g.emitted >= g.opts.Events {
 		return errEnough
 	}
-	e.ID = "sim-" + strconv.FormatInt(g.opts.Seed, 10) + "-" + fmt.Sprintf("%07d", g.emitted)
 	e.TS = g.at(e.TS)
+	if g.opts.SilentLab != "" && e.Runtime == g.opts.SilentLab && !e.TS.Before(g.opts.SilentFrom) {
+		return nil
+	}
+	e.ID = "sim-" + strconv.FormatInt(g.opts.Seed, 10) + "-" + fmt.Sprintf("%07d", g.emitted)
 	g.emitted++
 	return g.emit(e)
 }

@@ -124,3 +124,28 @@ func BenchmarkEach(b *testing.B) {
 		}
 	}
 }
+
+// TestSilentLab: a silenced lab sends events before SilentFrom and none from it on, while
+// the other labs go on to End; the count asked for is still exact.
+func TestSilentLab(t *testing.T) {
+	o := options(7, 3000)
+	o.SilentLab, o.SilentFrom = "lava-broonie", start.Add(20*time.Hour)
+	events := generate(t, o)
+	if len(events) != 3000 {
+		t.Fatalf("%d events, want 3000", len(events))
+	}
+	var before, after, othersAfter int
+	for _, e := range events {
+		switch {
+		case e.Runtime == o.SilentLab && e.TS.Before(o.SilentFrom):
+			before++
+		case e.Runtime == o.SilentLab:
+			after++
+		case !e.TS.Before(o.SilentFrom):
+			othersAfter++
+		}
+	}
+	if before < 100 || after != 0 || othersAfter < 300 {
+		t.Errorf("%s: %d events before it fell silent, %d after; other labs %d after; want many, none, many", o.SilentLab, before, after, othersAfter)
+	}
+}

@@ -50,6 +50,16 @@ type BaselineParams struct {
 	MinSteadyHours int
 	// RetireAfter: a group silent longer is taken as retired and no longer reported.
 	RetireAfter time.Duration
+	// Exclude leaves hours out of groups' baselines: those in which the group was
+	// anomalous, so an anomaly that lasts does not become its own baseline.
+	Exclude []Exclusion
+}
+
+// Exclusion leaves the results of one group's hours that overlap [From, To] out of its
+// baseline (its events still count for silence).
+type Exclusion struct {
+	Key      HistoryKey
+	From, To time.Time
 }
 
 // DefaultBaselineParams: a 1 h window against the 7 days before it, α = 1e-4 with at
@@ -108,6 +118,7 @@ type History struct {
 	now          time.Time
 	since, split time.Time
 	groups       map[HistoryKey]*historyGroup
+	excluded     map[HistoryKey][]Exclusion
 }
 
 type historyGroup struct {
@@ -125,7 +136,22 @@ type historyHour struct {
 func NewHistory(p BaselineParams, now time.Time) *History {
 	p = p.WithDefaults()
 	split := now.Add(-p.Window).UTC().Truncate(time.Microsecond)
-	return &History{params: p, now: now, split: split, since: split.Add(-p.Baseline), groups: map[HistoryKey]*historyGroup{}}
+	h := &History{params: p, now: now, split: split, since: split.Add(-p.Baseline), groups: map[HistoryKey]*historyGroup{}, excluded: map[HistoryKey][]Exclusion{}}
+	for _, x := range p.Exclude {
+		h.excluded[x.Key] = append(h.excluded[x.Key], x)
+	}
+	return h
+}
+
+// excludes says whether the hour starting at hour (Unix seconds) is left out of k's
+// baseline.
+func (h *History) excludes(k HistoryKey, hour int64) bool {
+	for _, x := range h.excluded[k] {
+		if hour+3600 > x.From.Unix() && hour <= x.To.Unix() {
+			return true
+		}
+	}
+	return false
 }
 
 // Since is the start of the baseline; Split is the start of the current window, which
@@ -169,9 +195,10 @@ func (h *History) AddGroup(start time.Time, d Dimensions, c Counts, last time.Ti
 		if !countsResults(k.Level, d.Kind) {
 			continue
 		}
-		if current {
+		switch {
+		case current:
 			g.current.Merge(c)
-		} else {
+		case !h.excludes(k, hour):
 			cell.results.Merge(c)
 		}
 	}
