@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,17 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/pipetel/pipetel/internal/browser"
 )
-
-// EnvChromium names the browser binary; empty: the first of chromiumNames on PATH.
-const EnvChromium = "PIPETEL_CHROMIUM"
-
-var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome"}
 
 // screenshots is where each view's picture goes, for people to look at: .local/web/ at
 // the top of the repository.
@@ -32,21 +26,14 @@ var screenshots = filepath.Join("..", "..", ".local", "web")
 // .ci/run installs Debian's chromium, and skips elsewhere.
 func findChromium(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv(EnvChromium); p != "" {
-		return p
+	p, err := browser.Find(os.Getenv)
+	if err != nil && os.Getenv("CI") == "true" {
+		t.Fatal(err)
 	}
-	for _, name := range chromiumNames {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+	if err != nil {
+		t.Skip(err)
 	}
-	msg := fmt.Sprintf("no browser: none of %s is on PATH and %s is unset; install Debian's chromium (apt-get install chromium), as .ci/run does",
-		strings.Join(chromiumNames, ", "), EnvChromium)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return p
 }
 
 // console collects what a page reports as broken: console errors and warnings, uncaught
@@ -119,10 +106,6 @@ type tab struct {
 	console *console
 }
 
-// tokenKey is where the dashboard keeps the token its header's entry is given
-// (TOKEN_KEY in static/app.js); sessionStorage is per tab and per origin.
-const tokenKey = "pipetel-token"
-
 // newTab opens a tab that holds token in sessionStorage before any page script runs, as
 // if its person had typed it into the dashboard's token entry.
 func newTab(t *testing.T, parent context.Context, token string) tab {
@@ -133,11 +116,7 @@ func newTab(t *testing.T, parent context.Context, token string) tab {
 	if err := c.listen(ctx); err != nil {
 		t.Fatal(err)
 	}
-	setToken := fmt.Sprintf(`sessionStorage.setItem(%q, %q)`, tokenKey, token)
-	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: setToken})
-		return err
-	})); err != nil {
+	if err := browser.HoldToken(ctx, token); err != nil {
 		t.Fatal(err)
 	}
 	return tab{ctx: ctx, console: c}
@@ -194,17 +173,7 @@ const (
 // as an anomaly, the charts have points, a row drills down to its events with cursor
 // paging, the URL reopens the same view in another tab, and nothing reaches the console.
 func checkDashboard(t *testing.T, s *server) {
-	flags := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(findChromium(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	}
-	alloc, cancel := chromedp.NewExecAllocator(t.Context(), flags...)
+	alloc, cancel := chromedp.NewExecAllocator(t.Context(), browser.Options(findChromium(t), t.TempDir())...)
 	t.Cleanup(cancel)
 
 	first := newTab(t, alloc, s.token)

@@ -14,6 +14,10 @@
   const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
   const $ = (id) => document.getElementById(id);
+  // parsed resolves once the whole document, the chart library after this script
+  // included, has been parsed and run.
+  const parsed = new Promise((resolve) =>
+    document.readyState === "loading" ? document.addEventListener("DOMContentLoaded", resolve) : resolve());
   const filters = $("filters");
   let charts = [];
   let timer = 0;
@@ -401,6 +405,7 @@
       if (e.status === 404) return false;
       throw e;
     }
+    await parsed;
     const series = t.series.slice(0, TOP_RUNTIMES);
     const runtimes = series.map((s) => s.runtime);
     const xs = t.starts.map((s) => Date.parse(s) / 1000);
