@@ -238,8 +238,9 @@
   }
 
   const since = (t, now) => (t ? fmtTime(t) + " (" + ago(t, now) + " ago)" : "");
-  // subject names what an anomaly is about: lab, device type, device, or an error type.
-  const subject = (r) => [r.runtime, r.device_type, r.device_id].filter((x) => x != null && x !== "").join(" / ");
+  // subject names what an anomaly is about: its lab and its device, else its device type
+  // (a device's id names its type already).
+  const subject = (r) => [r.runtime, r.device_id || r.device_type].filter((x) => x != null && x !== "").join(" / ");
   const METRICS = { fail_rate: "fail rate", infra_rate: "infra rate" };
   const ratio = (c) => c.count + " of " + c.total + " (" + fmtRate(c.rate) + ")";
 
