@@ -304,7 +304,7 @@
     return f;
   }
 
-  // health24 marks a rate of the last 24 h against the 7 days: 5 points above is bad, 2 a
+  // worse marks a rate of the last 24 h against the 7 days: 5 points above is bad, 2 a
   // warning; "" when the 7 days have no events to compare with.
   function worse(now, base, bad, warn) {
     if (now == null || base == null) return "";
