@@ -293,7 +293,7 @@ func checkRefusals(t *testing.T, s *server, parent tab) {
 	}
 	wait(t, broken, "the page over a failing store", loaded)
 	got := eval[string](t, broken, `document.getElementById("notice").textContent`)
-	if !regexp.MustCompile(`^The server failed \(HTTP 500\): .+ Request id [A-Za-z0-9=_-]{8,}\.`).MatchString(got) {
+	if !regexp.MustCompile(`^The server failed \(HTTP 500\): .+ Request id [A-Za-z0-9+/=_-]{8,}\.`).MatchString(got) {
 		t.Errorf("over a failing store the notice says %q; want the status and the request id", got)
 	}
 	screenshot(t, broken, "dashboard-server-error")
