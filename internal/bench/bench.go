@@ -38,10 +38,11 @@ const (
 	SectionHotKeys   = "hot_keys"
 	SectionReads     = "reads"
 	SectionRollup    = "rollup"
+	SectionDashboard = "dashboard"
 )
 
 // Sections lists every section.
-var Sections = []string{SectionIngest, SectionQuery, SectionPaging, SectionStats, SectionAnomalies, SectionPipelines, SectionColdStart, SectionMemory, SectionHotKeys, SectionReads, SectionRollup}
+var Sections = []string{SectionIngest, SectionQuery, SectionPaging, SectionStats, SectionAnomalies, SectionPipelines, SectionColdStart, SectionMemory, SectionHotKeys, SectionReads, SectionRollup, SectionDashboard}
 
 // Options size a run. The defaults keep a whole run under ten minutes on two cores.
 type Options struct {
@@ -189,7 +190,7 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 	}
 	// Stats, anomalies and summaries read rollups when deployed, so the data sets are
 	// rolled up before any of them is measured.
-	rolled := want(SectionStats) || want(SectionAnomalies) || want(SectionReads) || want(SectionRollup)
+	rolled := want(SectionStats) || want(SectionAnomalies) || want(SectionReads) || want(SectionRollup) || want(SectionDashboard)
 	if want(SectionQuery) || want(SectionPaging) || rolled {
 		if err := b.loadDataSets(ctx, rolled); err != nil {
 			return r, fmt.Errorf("load data: %w", err)
@@ -223,6 +224,11 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 	if want(SectionReads) {
 		if r.Reads, err = b.reads(ctx); err != nil {
 			return r, fmt.Errorf("reads: %w", err)
+		}
+	}
+	if want(SectionDashboard) {
+		if r.Dashboard, err = b.dashboard(ctx); err != nil {
+			return r, fmt.Errorf("dashboard: %w", err)
 		}
 	}
 	if want(SectionPipelines) {

@@ -30,9 +30,11 @@ type Report struct {
 	// Reads is what each read request costs in DynamoDB, against what it returns.
 	Reads Reads `json:"reads"`
 	// Rollup is the rollup job's throughput against a raw read of the same events.
-	Rollup  Rollup  `json:"rollup"`
-	Goals   []Goal  `json:"goals"`
-	Seconds float64 `json:"seconds"` // the whole run
+	Rollup Rollup `json:"rollup"`
+	// Dashboard is the web dashboard's first view with data, in headless Chromium.
+	Dashboard Dashboard `json:"dashboard"`
+	Goals     []Goal    `json:"goals"`
+	Seconds   float64   `json:"seconds"` // the whole run
 }
 
 // Machine says where the figures come from; they mean little without it.
@@ -377,6 +379,9 @@ func (r *Report) goals() []Goal {
 			add("hot key, "+sc.Name+", "+k.Target, float64(k.PeakWritesPerS), "writes/s", k.Goal, k.Met)
 		}
 	}
+	for _, d := range r.Dashboard.Runs {
+		add(fmt.Sprintf("dashboard first view with data, %s data set", d.DataSet), d.FirstDataMs, "ms", fmt.Sprintf("≤ %d", firstViewGoalMs), firstViewMet(d.FirstDataMs))
+	}
 	if r.Memory.PeakRSSMB > 0 {
 		add("ingest of a 6 MB batch, peak RSS", r.Memory.PeakRSSMB, "MB", "≤ 64", r.Memory.PeakRSSMB <= 64)
 	}
@@ -531,6 +536,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if isNewest50(rc.Request) {
 			row("  newest-50 items read", fmt.Sprintf("%.0f", rc.ItemsRead), "", fmt.Sprintf("≤ %d", r.Reads.NewestGoalItems), yesNo(rc.ItemsRead <= float64(r.Reads.NewestGoalItems)))
 		}
+	}
+	for _, d := range r.Dashboard.Runs {
+		row(fmt.Sprintf("dashboard, %s data set (%d events): first view with data, median of %d (max %.0f)", d.DataSet, d.Events, d.Loads, d.FirstDataMax),
+			fmt.Sprintf("%.0f ms", d.FirstDataMs), "", fmt.Sprintf("≤ %d ms", firstViewGoalMs), yesNo(firstViewMet(d.FirstDataMs)))
+		row(fmt.Sprintf("  first paint %.0f, summary %.0f, health %.0f, anomalies %.0f, trends %.0f ms; page %d bytes, %d API requests",
+			d.FirstPaintMs, d.SummaryMs, d.HealthMs, d.AnomaliesMs, d.TrendsMs, d.PageBytes, len(d.Requests)), fmt.Sprintf("all %.0f ms", d.AllDataMs), "", "", "")
+		row("  GET /telemetry/trends?range=400d alone", fmt.Sprintf("%.0f ms", d.Trends400dMs), "", "", "")
+	}
+	if r.Dashboard.Skipped != "" {
+		row("dashboard: skipped, "+r.Dashboard.Skipped, "", "", "", "")
 	}
 	if mem := r.Memory; mem.PeakRSSMB > 0 {
 		row(fmt.Sprintf("ingest peak RSS, %.1f MB body, %d events (%s)", float64(mem.BodyBytes)/1e6, mem.Events, mem.Source),

@@ -4,24 +4,19 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/pipetel/pipetel/internal/browser"
 )
-
-// EnvChromium names the browser binary; empty: the first of chromiumNames on PATH.
-const EnvChromium = "PIPETEL_CHROMIUM"
-
-var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome"}
 
 // screenshots is where each view's picture goes, for people to look at: .local/web/ at
 // the top of the repository.
@@ -31,21 +26,14 @@ var screenshots = filepath.Join("..", "..", ".local", "web")
 // .ci/run installs Debian's chromium, and skips elsewhere.
 func findChromium(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv(EnvChromium); p != "" {
-		return p
+	p, err := browser.Find(os.Getenv)
+	if err != nil && os.Getenv("CI") == "true" {
+		t.Fatal(err)
 	}
-	for _, name := range chromiumNames {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+	if err != nil {
+		t.Skip(err)
 	}
-	msg := fmt.Sprintf("no browser: none of %s is on PATH and %s is unset; install Debian's chromium (apt-get install chromium), as .ci/run does",
-		strings.Join(chromiumNames, ", "), EnvChromium)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return p
 }
 
 // console collects what a page reports as broken: console errors and warnings, uncaught
@@ -95,15 +83,28 @@ func (c *console) check(t *testing.T, view string) {
 	c.problems = nil
 }
 
+// checkExcept is check, but the browser's own lines about loads answered with status are
+// expected.
+func (c *console) checkExcept(t *testing.T, view string, status int) {
+	t.Helper()
+	c.mu.Lock()
+	expected := fmt.Sprintf("log: Failed to load resource: the server responded with a status of %d", status)
+	kept := c.problems[:0]
+	for _, p := range c.problems {
+		if !strings.HasPrefix(p, expected) {
+			kept = append(kept, p)
+		}
+	}
+	c.problems = kept
+	c.mu.Unlock()
+	c.check(t, view)
+}
+
 // tab is one browser tab and what its console reported.
 type tab struct {
 	ctx     context.Context
 	console *console
 }
-
-// tokenKey is where the dashboard keeps the token its header's entry is given
-// (TOKEN_KEY in static/app.js); sessionStorage is per tab and per origin.
-const tokenKey = "pipetel-token"
 
 // newTab opens a tab that holds token in sessionStorage before any page script runs, as
 // if its person had typed it into the dashboard's token entry.
@@ -115,11 +116,7 @@ func newTab(t *testing.T, parent context.Context, token string) tab {
 	if err := c.listen(ctx); err != nil {
 		t.Fatal(err)
 	}
-	setToken := fmt.Sprintf(`sessionStorage.setItem(%q, %q)`, tokenKey, token)
-	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: setToken})
-		return err
-	})); err != nil {
+	if err := browser.HoldToken(ctx, token); err != nil {
 		t.Fatal(err)
 	}
 	return tab{ctx: ctx, console: c}
@@ -176,17 +173,7 @@ const (
 // as an anomaly, the charts have points, a row drills down to its events with cursor
 // paging, the URL reopens the same view in another tab, and nothing reaches the console.
 func checkDashboard(t *testing.T, s *server) {
-	flags := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(findChromium(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	}
-	alloc, cancel := chromedp.NewExecAllocator(t.Context(), flags...)
+	alloc, cancel := chromedp.NewExecAllocator(t.Context(), browser.Options(findChromium(t), t.TempDir())...)
 	t.Cleanup(cancel)
 
 	first := newTab(t, alloc, s.token)
@@ -276,23 +263,100 @@ func checkDashboard(t *testing.T, s *server) {
 	wait(t, docs, "the API reference", `document.querySelectorAll(".opblock").length >= 6`)
 	screenshot(t, docs, "docs")
 	docs.console.check(t, "docs")
+
+	checkRefusals(t, s, first)
+}
+
+// checkRefusals: a tab without a token is asked for one, with the token entry focused
+// and marked; a server fault is told with its status and request id. The browser itself
+// logs each refused load; nothing else may reach the console.
+func checkRefusals(t *testing.T, s *server, parent tab) {
+	anon := newTab(t, parent.ctx, "")
+	if err := chromedp.Do(anon.ctx, chromedp.Navigate(s.URL+"/?refresh=0")); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, anon, "the page without a token", loaded)
+	if got := eval[string](t, anon, `document.getElementById("notice").textContent`); !strings.Contains(got, "wants a bearer token") || !strings.Contains(got, "read scope") {
+		t.Errorf("without a token the notice says %q; want it to ask for a token with the read scope", got)
+	}
+	if !eval[bool](t, anon, `document.getElementById("auth").classList.contains("wanted") && document.activeElement.name === "token"`) {
+		t.Error("without a token the token entry is not marked and focused")
+	}
+	screenshot(t, anon, "dashboard-no-token")
+	anon.console.checkExcept(t, "without a token", 401)
+
+	s.faults.mode.Store(int32(faultBreak))
+	defer s.faults.mode.Store(int32(faultNone))
+	broken := newTab(t, parent.ctx, s.token)
+	if err := chromedp.Do(broken.ctx, chromedp.Navigate(s.URL+"/?refresh=0&window=6h")); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, broken, "the page over a failing store", loaded)
+	got := eval[string](t, broken, `document.getElementById("notice").textContent`)
+	if !regexp.MustCompile(`^The server failed \(HTTP 500\): .+ Request id [A-Za-z0-9+/=_-]{8,}\.`).MatchString(got) {
+		t.Errorf("over a failing store the notice says %q; want the status and the request id", got)
+	}
+	screenshot(t, broken, "dashboard-server-error")
+	broken.console.checkExcept(t, "over a failing store", 500)
 }
 
 // checkSummary: the rollup the server ran once gives GET /telemetry/summary a snapshot,
-// so the summary section shows first, with the broken device among the open anomalies
+// so the summary section shows first: the broken device among the open anomalies with
+// the snapshot that opened it, the newly broken device's type above its baseline with
+// observed and expected, the silenced lab with when it was last seen and for how long,
 // and each runtime's health against its 7 days.
 func checkSummary(t *testing.T, tb tab) {
 	t.Helper()
 	if eval[bool](t, tb, summaryHidden) {
 		t.Fatal("the summary section is hidden although GET /telemetry/summary answers 200")
 	}
-	text := eval[string](t, tb, `document.getElementById("summary").innerText`)
-	for _, want := range []string{"snapshot ", "open anomalies", brokenDevice, "health", "lava-collabora", "last 24h fail rate", "last 7d events"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("summary section lacks %q:\n%s", want, text)
-		}
-	}
 	if first := eval[string](t, tb, `document.querySelector("main > section:not([hidden])").id`); first != "summary" {
 		t.Errorf("the first section shown is %q; the summary comes first", first)
 	}
+	snapshot := eval[string](t, tb, `document.getElementById("summary-at").textContent`)
+	taken, _, ok := strings.Cut(strings.TrimPrefix(snapshot, "snapshot "), " (")
+	if !ok || !strings.HasPrefix(snapshot, "snapshot ") {
+		t.Fatalf("summary heading %q does not give the snapshot's time", snapshot)
+	}
+	// The server's rollup ran once, so whatever is open opened at that snapshot.
+	broken := summaryRow(t, tb, "summary-open", brokenDevice, "result")
+	if broken == nil {
+		t.Fatalf("open anomalies lack %s at scope device:\n%s", brokenDevice, eval[string](t, tb, `document.getElementById("summary-open").innerText`))
+	}
+	if !strings.HasPrefix(broken["open since"], taken) || !strings.Contains(broken["why"], "always infra") || !strings.Contains(broken["windows"], "24h") {
+		t.Errorf("open anomaly of %s: %v; want open since %s, why \"always infra\", among the windows 24h", brokenDevice, broken, taken)
+	}
+	base := summaryRow(t, tb, "summary-baseline", newlyBrokenType, "device type")
+	if base == nil {
+		t.Fatalf("no baseline anomaly of %s:\n%s", newlyBrokenType, eval[string](t, tb, `document.getElementById("summary-baseline").innerText`))
+	}
+	if base["metric"] != "infra rate" || !regexp.MustCompile(`^\d+ of \d+ \(\d+\.\d%\)$`).MatchString(base["observed"]) ||
+		!strings.HasSuffix(base["expected"], "%") || !strings.HasPrefix(base["open since"], taken) {
+		t.Errorf("baseline anomaly of %s: %v; want the infra rate observed as n of m (r%%), expected as a rate, open since %s", newlyBrokenType, base, taken)
+	}
+	silent := summaryRow(t, tb, "summary-silent", silencedLab, "runtime")
+	if silent == nil {
+		t.Fatalf("%s is not among the silent:\n%s", silencedLab, eval[string](t, tb, `document.getElementById("summary-silent").innerText`))
+	}
+	// Its last event is at most a few minutes before the cut silencedFor ago.
+	if !regexp.MustCompile(`^(8|9) h( \d+ min)?$`).MatchString(silent["silent for"]) || silent["last seen"] == "" || !strings.HasPrefix(silent["open since"], taken) {
+		t.Errorf("silence of %s: %v; want silent for 8 to 9 h, a last seen, open since %s", silencedLab, silent, taken)
+	}
+	health := summaryRow(t, tb, "summary-health", "lava-collabora", "lava-collabora")
+	if health == nil || !strings.Contains(health["fail rate (7 d)"], "(") {
+		t.Errorf("health of lava-collabora against its 7 days: %v", health)
+	}
+}
+
+// summaryRow returns the cells, by column heading, of the first row of table id whose
+// text contains what and whose first cell is first; nil when there is none.
+func summaryRow(t *testing.T, tb tab, id, what, first string) map[string]string {
+	t.Helper()
+	return eval[map[string]string](t, tb, fmt.Sprintf(`(() => {
+		const t = document.getElementById(%q);
+		const heads = [...t.querySelectorAll("th")].map((h) => h.textContent);
+		const row = [...t.querySelectorAll("tr.row")].find((r) => r.innerText.includes(%q) && r.cells[0].textContent === %q);
+		if (!row) return null;
+		return Object.fromEntries(heads.map((h, i) => [h, row.cells[i].textContent]));
+	})()`, id, what, first))
 }

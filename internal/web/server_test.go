@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/pipetel/pipetel/internal/routes"
 	"github.com/pipetel/pipetel/internal/simulate"
 	"github.com/pipetel/pipetel/internal/store"
+	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
 // simulated is the traffic every server here starts with: two days up to now, so the
@@ -34,6 +36,41 @@ const (
 
 // brokenDevice is the simulation's device that never boots (internal/simulate's world).
 const brokenDevice = "mt8192-asurada-spherion-r0-cbg-1"
+
+// The server's traffic departs from the simulation's in two ways, so that the summary
+// has a baseline anomaly and a silence to show: newlyBroken, healthy for two days, has
+// failed every job of the last hour (its device type rises far above its own baseline),
+// and silencedLab has sent nothing for the last silencedFor.
+const (
+	newlyBroken     = "beaglebone-black-lab-baylibre-01"
+	newlyBrokenType = "beaglebone-black"
+	newlyBrokenLab  = "lava-baylibre"
+	newlyBrokenJobs = 12
+	silencedLab     = "lava-qualcomm"
+	silencedFor     = 8 * time.Hour
+)
+
+// departures applies the two departures above to evs, simulated up to now.
+func departures(evs []telemetry.Event, now time.Time) []telemetry.Event {
+	out := evs[:0]
+	for _, e := range evs {
+		if e.Runtime == silencedLab && !e.TS.Before(now.Add(-silencedFor)) {
+			continue
+		}
+		out = append(out, e)
+	}
+	for i := range newlyBrokenJobs {
+		d := 30.0
+		out = append(out, telemetry.Event{
+			ID: fmt.Sprintf("newly-broken-%d", i), Kind: telemetry.KindJobResult, Runtime: newlyBrokenLab,
+			TS:         now.Add(-time.Duration(newlyBrokenJobs-i) * 4 * time.Minute).Truncate(time.Microsecond),
+			DeviceType: newlyBrokenType, DeviceID: newlyBroken, JobName: "baseline-arm", Arch: "arm",
+			Result: telemetry.ResultIncomplete, IsInfraError: true, Duration: &d,
+			ErrorType: "Infrastructure", ErrorMsg: "auto-login-action timed out after 120 seconds",
+		})
+	}
+	return out
+}
 
 // fault is what the store's client does to every call while a test has it set.
 type fault int32
@@ -139,6 +176,7 @@ func newServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	evs = departures(evs, now)
 	for i := range evs {
 		evs[i].ReceivedAt = now
 	}

@@ -14,6 +14,10 @@
   const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
   const $ = (id) => document.getElementById(id);
+  // parsed resolves once the whole document, the chart library after this script
+  // included, has been parsed and run.
+  const parsed = new Promise((resolve) =>
+    document.readyState === "loading" ? document.addEventListener("DOMContentLoaded", resolve) : resolve());
   const filters = $("filters");
   let charts = [];
   let timer = 0;
@@ -60,10 +64,14 @@
 
   // ---- the API -----------------------------------------------------------------------
 
+  // APIError is a refused or failed request: its HTTP status (0 when no answer came), the
+  // answer's detail, and the request id (the body's request_id, else API Gateway's
+  // apigw-requestid header) that finds it in the logs.
   class APIError extends Error {
-    constructor(status, detail) {
+    constructor(status, detail, requestId) {
       super(detail);
       this.status = status;
+      this.requestId = requestId || "";
     }
   }
 
@@ -73,14 +81,22 @@
     const headers = { Accept: "application/json" };
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) headers.Authorization = "Bearer " + token;
-    const resp = await fetch(path + (q.toString() ? "?" + q : ""), { headers });
+    let resp;
+    try {
+      resp = await fetch(path + (q.toString() ? "?" + q : ""), { headers });
+    } catch (e) {
+      throw new APIError(0, "The API did not answer (" + e.message + "); is the server running?");
+    }
     let body = null;
     try {
       body = await resp.json();
     } catch (e) {
       body = null;
     }
-    if (!resp.ok) throw new APIError(resp.status, (body && body.detail) || resp.status + " " + resp.statusText);
+    if (!resp.ok) {
+      const detail = (body && (body.detail || body.message)) || resp.status + " " + resp.statusText;
+      throw new APIError(resp.status, detail, (body && body.request_id) || resp.headers.get("apigw-requestid"));
+    }
     return body;
   }
 
@@ -88,6 +104,31 @@
     const n = $("notice");
     n.textContent = text || "";
     n.hidden = !text;
+  }
+
+  // failed tells the person what went wrong and what to do: a refused token asks for one
+  // (the token entry is focused), a server fault gives the request id to report.
+  function failed(e) {
+    const auth = $("auth");
+    auth.classList.toggle("wanted", e.status === 401);
+    if (e.status === 401) {
+      notice((sessionStorage.getItem(TOKEN_KEY) ? "The token was refused: " : "This deployment wants a bearer token: ") + e.message +
+        " Enter a token with the read scope in the field at the top.");
+      auth.elements.token.focus();
+      return;
+    }
+    if (e.status === 403) {
+      notice("The token lacks a scope this page needs: " + e.message + " Enter a token with the read scope.");
+      auth.elements.token.focus();
+      return;
+    }
+    if (!(e instanceof APIError)) {
+      notice("The page failed: " + e.message);
+      return;
+    }
+    const id = e.requestId ? " Request id " + e.requestId + "." : "";
+    notice(e.status >= 500 ? "The server failed (HTTP " + e.status + "): " + e.message + id + " It retries at the next refresh."
+      : e.status ? e.message + " (HTTP " + e.status + ")." + id : e.message);
   }
 
   // ---- small DOM helpers ---------------------------------------------------------------
@@ -183,34 +224,170 @@
     ], errs, (r) => drill(view, { runtime: r.runtime, error_type: r.error_type ?? "" }), "no repeated runtime errors or skips");
   }
 
-  // renderSummary shows GET /telemetry/summary's answer generically: its snapshot time as
-  // a line, and each list of objects as a table of their scalar fields. A nested object of
-  // figures only (numbers or null, such as a runtime's last_24h) becomes columns of its own;
-  // other nested objects (an anomaly's KernelCI row) are left out, its key names it.
-  function renderSummary(s) {
-    const body = $("summary-body");
-    body.replaceChildren();
-    const at = s.snapshot_at || "";
-    $("summary-at").textContent = at ? "snapshot " + fmtTime(at) : "";
-    const scalar = (v) => v === null || typeof v !== "object";
-    const figures = (v) => v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => x === null || typeof x === "number");
-    const show = (name, v) => (v == null ? "" : /(_at|since|seen|until|confirmed)$/.test(name) ? fmtTime(v)
-      : /_rate$/.test(name) ? fmtRate(v) : /^duration_/.test(name) ? fmtSecs(v) : v);
-    for (const [k, v] of Object.entries(s)) {
-      if (!Array.isArray(v) || !v.length || typeof v[0] !== "object") continue;
-      const columns = [];
-      for (const c of [...new Set(v.flatMap((r) => Object.keys(r)))]) {
-        const sample = v.find((r) => r[c] != null);
-        const first = sample ? sample[c] : null;
-        if (scalar(first)) columns.push([c.replace(/_/g, " "), (r) => show(c, r[c])]);
-        else if (figures(first)) {
-          for (const f of Object.keys(first)) columns.push([(c + " " + f).replace(/_/g, " "), (r) => show(f, r[c] && r[c][f])]);
-        }
+  // ---- the summary: GET /telemetry/summary, what the rollup last found -------------------
+
+  // ago says how long before now t was, coarsely: "3 min", "2 h 5 min", "3 d 4 h".
+  function ago(t, now) {
+    const s = Math.max(0, Math.round((now - Date.parse(t)) / 1000));
+    if (s < 60) return s + " s";
+    const m = Math.floor(s / 60);
+    if (m < 60) return m + " min";
+    const h = Math.floor(m / 60);
+    if (h < 48) return h + " h" + (m % 60 ? " " + (m % 60) + " min" : "");
+    return Math.floor(h / 24) + " d" + (h % 24 ? " " + (h % 24) + " h" : "");
+  }
+
+  const since = (t, now) => (t ? fmtTime(t) + " (" + ago(t, now) + " ago)" : "");
+  // subject names what an anomaly is about: its lab and its device, else its device type
+  // (a device's id names its type already).
+  const subject = (r) => [r.runtime, r.device_id || r.device_type].filter((x) => x != null && x !== "").join(" / ");
+  const METRICS = { fail_rate: "fail rate", infra_rate: "infra rate" };
+  const ratio = (c) => c.count + " of " + c.total + " (" + fmtRate(c.rate) + ")";
+
+  // mergeWindows folds the records the rollup keeps per scope and window into one per
+  // thing found, so a device failing over both 6 h and 24 h is one row: open since the
+  // earliest, its reason from the shortest window (the most current), its windows listed.
+  function mergeWindows(records) {
+    const by = new Map();
+    for (const a of records) {
+      const r = a.row || {};
+      // KernelCI's error anomalies are per runtime and error type in either scope.
+      const key = [a.kind, a.kind === "error" ? "" : a.scope, r.runtime, r.device_type, r.device_id, r.error_type].join("\u0000");
+      const hours = parseInt(a.window, 10) || 0;
+      const m = by.get(key);
+      if (!m) {
+        by.set(key, Object.assign({}, a, { windows: [a.window], hours }, a.kind === "error" ? { scope: "" } : {}));
+        continue;
       }
-      const t = el("table");
-      table(t, columns, v, null);
-      body.append(el("h3", {}, k.replace(/_/g, " ")), t);
+      if (!m.windows.includes(a.window)) m.windows.push(a.window);
+      if (a.since < m.since) m.since = a.since;
+      if (a.last_confirmed > m.last_confirmed) m.last_confirmed = a.last_confirmed;
+      if (hours < m.hours) Object.assign(m, { row: a.row, hours, window: a.window });
     }
+    const out = [...by.values()];
+    for (const m of out) m.windows.sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+    // Results before errors, then newest first: what just broke is what an operator opens
+    // the page for.
+    const rank = { result: 0, baseline: 1, silence: 2, error: 3 };
+    return out.sort((a, b) => (rank[a.kind] ?? 4) - (rank[b.kind] ?? 4) || (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
+  }
+
+  // why says, in a few words, what made an anomaly open.
+  function why(a) {
+    const r = a.row || {};
+    switch (a.kind) {
+      case "result": {
+        const parts = [];
+        if (r.constant_infra_failure) parts.push("always infra");
+        else if (r.constant_failure) parts.push("always failing");
+        parts.push("fail " + fmtRate(r.fail_rate) + ", infra " + fmtRate(r.infra_rate) + " of " + r.total);
+        const f = r.latest_failure;
+        if (f && (f.error_type || f.error_msg)) parts.push([f.error_type, f.error_msg].filter(Boolean).join(": "));
+        return parts.join(" · ");
+      }
+      case "error":
+        return (r.error_type ?? "(no type)") + " × " + r.count;
+      case "baseline":
+        return (METRICS[r.metric] || r.metric) + " " + ratio(r.observed) + " against " + fmtRate(r.expected && r.expected.rate);
+      case "silence":
+        return "nothing since " + fmtTime(r.last_seen);
+    }
+    return "";
+  }
+
+  // Which events a summary row drills into: its group, and for an error its type.
+  function groupFilter(r) {
+    const f = { runtime: r.runtime ?? "" };
+    if (r.device_type != null) f.device_type = r.device_type;
+    if (r.device_id != null) f.device_id = r.device_id;
+    if (r.error_type !== undefined) f.error_type = r.error_type ?? "";
+    return f;
+  }
+
+  // worse marks a rate of the last 24 h against the 7 days: 5 points above is bad, 2 a
+  // warning; "" when the 7 days have no events to compare with.
+  function worse(now, base, bad, warn) {
+    if (now == null || base == null) return "";
+    return now - base >= bad ? "bad" : now - base >= warn ? "warn" : "";
+  }
+
+  function renderSummary(s, view) {
+    const now = Date.now();
+    const at = s.snapshot_at || "";
+    $("summary-at").textContent = at ? "snapshot " + fmtTime(at) + " (" + ago(at, now) + " ago)" : "";
+    const ev = s.evaluations || [];
+    const windows = [...new Set(ev.map((e) => e.window))].join(", ");
+    $("summary-rules").textContent = ev.length
+      ? "Evaluated every minute: KernelCI's rule over " + windows + " at threshold " + ev[0].threshold + ", at least " + ev[0].min_total + " results; baselines and silence."
+      : "";
+    const mine = (a) => !view.runtime || (a.row && a.row.runtime === view.runtime);
+    const open = (s.open_anomalies || []).filter(mine);
+    const drillTo = (f, withSince) => (a) => drill(view, f(a.row || {}), withSince);
+    const pending = (a) => (a.clear_runs ? "not found in the last " + a.clear_runs + " run" + (a.clear_runs > 1 ? "s" : "") : "");
+
+    table($("summary-open"), [
+      ["kind", (a) => a.kind],
+      ["scope", (a) => a.scope.replace("_", " ")],
+      ["what", (a) => subject(a.row || {}) + (a.kind === "error" ? " · " + ((a.row || {}).error_type ?? "(no type)") : "")],
+      ["windows", (a) => a.windows.join(", ")],
+      ["open since", (a) => since(a.since, now)],
+      ["last confirmed", (a) => fmtTime(a.last_confirmed) + (a.clear_runs ? " · " + pending(a) : "")],
+      ["why", (a) => why(a), () => "msg bad"],
+    ], mergeWindows(open.filter((a) => a.kind === "result" || a.kind === "error")), drillTo(groupFilter, true),
+    "nothing fails at or above the threshold");
+
+    table($("summary-baseline"), [
+      ["scope", (a) => a.scope.replace("_", " ")],
+      ["lab", (a) => a.row.runtime],
+      ["device type", (a) => a.row.device_type ?? ""],
+      ["device", (a) => a.row.device_id ?? ""],
+      ["metric", (a) => METRICS[a.row.metric] || a.row.metric],
+      ["observed", (a) => ratio(a.row.observed), () => "num bad"],
+      ["expected", (a) => fmtRate(a.row.expected.rate), () => "num"],
+      ["baseline", (a) => a.row.expected.count + " of " + a.row.expected.total + (a.row.basis === "hour_of_day" ? ", same hours of day" : ", all hours"), () => "muted"],
+      ["score", (a) => a.row.score, () => "num"],
+      ["open since", (a) => since(a.since, now)],
+      ["last seen", (a) => fmtTime(a.row.last_seen) + (a.clear_runs ? " · " + pending(a) : "")],
+    ], open.filter((a) => a.kind === "baseline" && a.row).sort((a, b) => b.row.score - a.row.score),
+    drillTo((r) => groupFilter({ runtime: r.runtime, device_type: r.device_type, device_id: r.device_id }), true),
+    "no group is above its own baseline");
+
+    table($("summary-silent"), [
+      ["level", (a) => a.scope.replace("_", " ")],
+      ["lab", (a) => a.row.runtime],
+      ["device type", (a) => a.row.device_type ?? ""],
+      ["device", (a) => a.row.device_id ?? ""],
+      ["last seen", (a) => fmtTime(a.row.last_seen)],
+      ["silent for", (a) => ago(a.row.last_seen, now), () => "num bad"],
+      ["usual rate", (a) => a.row.rate_per_hour + " / h", () => "num"],
+      ["expected since", (a) => Math.round(a.row.expected) + " events", () => "num"],
+      ["open since", (a) => since(a.since, now)],
+    ], open.filter((a) => a.kind === "silence" && a.row).sort((a, b) => (a.row.last_seen < b.row.last_seen ? -1 : 1)),
+    // A silent group's drill-down has no since: its newest events are its last.
+    drillTo((r) => groupFilter({ runtime: r.runtime, device_type: r.device_type, device_id: r.device_id }), false),
+    "every steady sender is sending");
+
+    const th = Number(view.threshold);
+    const pair = (k, f) => (h) => f(h.last_24h[k]) + "  (" + f(h.last_7d[k]) + ")";
+    table($("summary-health"), [
+      ["runtime", (h) => h.runtime],
+      ["events 24 h", (h) => h.last_24h.events, () => "num"],
+      ["per day over 7 d", (h) => Math.round(h.last_7d.events / 7), () => "num"],
+      ["fail rate (7 d)", pair("fail_rate", fmtRate), (h) => "num " + (worse(h.last_24h.fail_rate, h.last_7d.fail_rate, 0.05, 0.02) || rateClass(h.last_24h.fail_rate, th))],
+      ["infra rate (7 d)", pair("infra_rate", fmtRate), (h) => "num " + (worse(h.last_24h.infra_rate, h.last_7d.infra_rate, 0.05, 0.02) || rateClass(h.last_24h.infra_rate, th))],
+      ["pass rate (7 d)", pair("pass_rate", fmtRate), () => "num"],
+      ["p50 s (7 d)", pair("duration_p50", fmtSecs), () => "num"],
+      ["p95 s (7 d)", pair("duration_p95", fmtSecs), (h) => "num " + (h.last_24h.duration_p95 > 1.5 * h.last_7d.duration_p95 ? "warn" : "")],
+    ], (s.health || []).filter((h) => !view.runtime || h.runtime === view.runtime),
+    (h) => drill(view, { runtime: h.runtime }), "no events in the last 7 days");
+
+    table($("summary-resolved"), [
+      ["kind", (a) => a.kind],
+      ["what", (a) => subject(a.row || {}) + (a.kind === "error" ? " · " + ((a.row || {}).error_type ?? "(no type)") : "")],
+      ["windows", (a) => a.windows.join(", ")],
+      ["open since", (a) => fmtTime(a.since)],
+      ["resolved", (a) => since(a.resolved_at, now)],
+    ], mergeWindows((s.recently_resolved || []).filter(mine)), drillTo(groupFilter, true), "none");
     $("summary").hidden = false;
   }
 
@@ -226,9 +403,10 @@
     try {
       t = await get("telemetry/trends", { range: view.trend, runtime: view.runtime });
     } catch (e) {
-      if (e.status === 404) return;
+      if (e.status === 404) return false;
       throw e;
     }
+    await parsed;
     const series = t.series.slice(0, TOP_RUNTIMES);
     const runtimes = series.map((s) => s.runtime);
     const xs = t.starts.map((s) => Date.parse(s) / 1000);
@@ -270,11 +448,12 @@
 
   // ---- drill-down: a row's events, paged with the cursor ---------------------------------
 
-  function drill(view, f) {
-    const since = new Date(Date.now() - WINDOWS[view.window] * 1000).toISOString();
-    view.drill = Object.assign({}, f, { since });
+  // drill lists the events of filter f, within the view's window unless withSince is false.
+  function drill(view, f, withSince) {
+    view.drill = Object.assign({}, f);
+    if (withSince !== false) view.drill.since = new Date(Date.now() - WINDOWS[view.window] * 1000).toISOString();
     writeView(view);
-    openEvents(view.drill, true);
+    openEvents(view.drill, true).catch(failed);
   }
 
   async function openEvents(f, fresh) {
@@ -308,6 +487,16 @@
 
   // ---- loading -------------------------------------------------------------------------
 
+  // marks records, in data attributes of the body, the milliseconds from navigation to the
+  // frame that first shows a section's data (make bench and the browser test read them).
+  function mark(name) {
+    if (document.body.dataset[name]) return;
+    document.body.dataset[name] = "pending";
+    requestAnimationFrame(() => (document.body.dataset[name] = String(Math.round(performance.now()))));
+  }
+
+  // load asks for every section at once and renders each as its answer comes: the summary
+  // (one read of a snapshot) is usually first, and nothing waits on the trends.
   async function load() {
     clearTimeout(timer);
     const view = readView();
@@ -315,29 +504,30 @@
     const now = Date.now();
     const since = new Date(now - WINDOWS[view.window] * 1000).toISOString();
     $("health-range").textContent = "last " + view.window;
-    try {
-      // The summary is asked for alongside, but the first view does not wait for it or for
-      // the trends: health and anomalies show as soon as they arrive.
-      const summary = loadSummary();
-      const [health, report] = await Promise.all([
-        get("telemetry/stats", { group_by: "runtime", runtime: view.runtime, since }),
-        get("telemetry/anomalies", { window: view.window, threshold: view.threshold, scope: view.scope }),
-      ]);
-      const rt = filters.elements.runtime;
-      for (const r of health) {
-        const name = r.runtime ?? "";
-        if (name && ![...rt.options].some((o) => o.value === name)) rt.add(new Option(name, name));
-      }
-      renderHealth(health, view);
-      renderAnomalies(report, view);
-      // Milliseconds from navigation to the first view with data, for the browser test to report.
-      if (!document.body.dataset.firstDataMs) document.body.dataset.firstDataMs = String(Math.round(performance.now()));
-      await Promise.all([loadTrends(view), summary]);
-      if (view.drill && $("events").hidden) await openEvents(view.drill, true);
+    const errors = [];
+    // A section that shows nothing (a route this deployment lacks) resolves to false.
+    const part = (p, name) => p.then((shown) => shown !== false && name && (mark(name), mark("firstDataMs")), (e) => errors.push(e));
+    await Promise.all([
+      part(loadSummary(view), "summaryMs"),
+      part(get("telemetry/stats", { group_by: "runtime", runtime: view.runtime, since }).then((health) => {
+        const rt = filters.elements.runtime;
+        for (const r of health) {
+          const name = r.runtime ?? "";
+          if (name && ![...rt.options].some((o) => o.value === name)) rt.add(new Option(name, name));
+        }
+        renderHealth(health, view);
+      }), "healthMs"),
+      part(get("telemetry/anomalies", { window: view.window, threshold: view.threshold, scope: view.scope })
+        .then((report) => renderAnomalies(report, view)), "anomaliesMs"),
+      part(loadTrends(view), "trendsMs"),
+      view.drill && $("events").hidden ? part(openEvents(view.drill, true)) : null,
+    ]);
+    mark("allDataMs");
+    if (errors.length) failed(errors.find((e) => e.status === 401) || errors[0]);
+    else {
       notice("");
+      $("auth").classList.remove("wanted");
       $("updated").textContent = "updated " + new Date(now).toLocaleTimeString();
-    } catch (e) {
-      notice(e.status === 401 || e.status === 403 ? "The API wants a token with the read scope: " + e.message : e.message);
     }
     document.body.dataset.loaded = String(++loads);
     if (view.refresh !== "0") timer = setTimeout(load, Number(view.refresh) * 1000);
@@ -345,12 +535,13 @@
 
   // loadSummary fills the summary section when the deployment serves the route, and
   // hides it when it answers 404 (a deployment without rollups).
-  async function loadSummary() {
+  async function loadSummary(view) {
     try {
-      renderSummary(await get("telemetry/summary"));
+      renderSummary(await get("telemetry/summary"), view);
     } catch (e) {
       $("summary").hidden = true;
       if (e.status !== 404) throw e;
+      return false;
     }
   }
 
@@ -376,7 +567,7 @@
     $("auth").elements.token.placeholder = "bearer token";
     load();
   });
-  $("events-more").addEventListener("click", () => openEvents(readView().drill || {}, false).catch((e) => notice(e.message)));
+  $("events-more").addEventListener("click", () => openEvents(readView().drill || {}, false).catch(failed));
   $("events-close").addEventListener("click", () => {
     const view = readView();
     view.drill = null;
