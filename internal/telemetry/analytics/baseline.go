@@ -385,8 +385,30 @@ type SilentGroup struct {
 }
 
 // Silent returns the steady groups silent beyond chance and not yet retired, longest
-// silence first, then by level, runtime, device type and device.
+// silence first, then by level, runtime, device type and device. A group inside one that
+// is silent itself (a device type of a silent runtime, a device of a silent device type
+// or runtime) is left out: the lab's silence says it all, and one alert is raised, not
+// one per device.
 func (h *History) Silent() []SilentGroup {
+	out := h.silent()
+	silent := map[[2]string]bool{} // {runtime, ""} and {runtime, device type} that are silent
+	for _, g := range out {
+		if g.Level != LevelDevice {
+			silent[[2]string{g.Runtime, deref(g.DeviceType)}] = true
+		}
+	}
+	kept := out[:0]
+	for _, g := range out {
+		inSilentRuntime := g.Level != LevelRuntime && silent[[2]string{g.Runtime, ""}]
+		inSilentType := g.Level == LevelDevice && silent[[2]string{g.Runtime, deref(g.DeviceType)}]
+		if !inSilentRuntime && !inSilentType {
+			kept = append(kept, g)
+		}
+	}
+	return kept
+}
+
+func (h *History) silent() []SilentGroup {
 	out := []SilentGroup{}
 	for k, g := range h.groups {
 		if len(g.hours) == 0 || (k.Level != LevelRuntime && k.DeviceType == "" && k.DeviceID == "") {

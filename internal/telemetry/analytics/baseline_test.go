@@ -2,6 +2,7 @@ package analytics_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -125,6 +126,48 @@ func TestSilenceThresholds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSilenceReportsTheOutermostGroup: a lab that stops sending is one silent row, not
+// one per device type and device as well; a device type that stops in a lab still
+// sending is its own row, without one per device of it.
+func TestSilenceReportsTheOutermostGroup(t *testing.T) {
+	h := analytics.NewHistory(analytics.BaselineParams{}, baselineNow)
+	stopped := baselineNow.Add(-3 * time.Hour)
+	n := 0
+	for ts := baselineNow.Add(-27 * time.Hour); !ts.After(baselineNow); ts = ts.Add(5 * time.Minute) {
+		for _, g := range []struct {
+			runtime, deviceType, device string
+			until                       time.Time
+		}{
+			{"lab-quiet", "qemu", "qemu-1", stopped}, {"lab-quiet", "rk3399", "rk-1", stopped},
+			{"lab-busy", "qemu", "qemu-2", baselineNow}, {"lab-busy", "bcm2711", "rpi-1", stopped},
+			{"lab-busy", "bcm2711", "rpi-2", stopped},
+		} {
+			if ts.After(g.until) {
+				continue
+			}
+			h.Add(&telemetry.Event{ID: fmt.Sprint(n), Kind: telemetry.KindJobResult, Runtime: g.runtime,
+				DeviceType: g.deviceType, DeviceID: g.device, TS: ts})
+			n++
+		}
+	}
+	var got []string
+	for _, g := range h.Silent() {
+		got = append(got, g.Level+" "+g.Runtime+" "+deref(g.DeviceType))
+	}
+	want := []string{"device_type lab-busy bcm2711", "runtime lab-quiet "}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("silent %q, want %q", got, want)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // BenchmarkHistory: the analyses' own work per rollup run, without the reads: a week of
