@@ -54,11 +54,11 @@ func (e *env) mergedRow(t *testing.T, pk string) telemetry.MergedRow {
 // from rows that are no longer current, must not land; readers never take a merged row
 // older than its shard rows, so stats and anomalies equal the raw computation throughout.
 func TestMergedRowNeverTrustedWhileStale(t *testing.T) {
-	end := dataStart.Add(6 * time.Hour)
+	end := dataStart.Add(4 * time.Hour)
 	e := newEnv(t, end)
 	rng := rand.New(rand.NewPCG(5, 9))
-	evs := generate(t, 5, 300, dataStart, end, end)
-	e.put(t, evs[:200])
+	evs := generate(t, 5, 200, dataStart, end, end)
+	e.put(t, evs[:150])
 	e.runAll(t, e.summary, "")
 	if rows := e.checkEqual(t, "after a rollup", rng); rows == 0 {
 		t.Fatal("no answer used a rollup row")
@@ -69,11 +69,11 @@ func TestMergedRowNeverTrustedWhileStale(t *testing.T) {
 	}
 
 	// Backfills into rolled-up buckets: their units are stale again.
-	e.put(t, variants(evs[:200], rng, 30, "backfill", 0, false, end))
+	e.put(t, variants(evs[:150], rng, 20, "backfill", 0, false, end))
 	var (
-		fired    bool
-		pk       string
-		attempt  []byte
+		fired   bool
+		pk      string
+		attempt []byte
 		between []byte
 	)
 	hook := &beforeMergedWrite{SummaryAPI: e.client, fn: func(in *dynamodb.PutItemInput) {
@@ -86,7 +86,7 @@ func TestMergedRowNeverTrustedWhileStale(t *testing.T) {
 			t.Fatal(err)
 		}
 		// New events in this very bucket, under a mark: the merged row is not trusted.
-		late := variants(evs[:200], rng, 4, "late-"+res, 0, false, end)
+		late := variants(evs[:150], rng, 4, "late-"+res, 0, false, end)
 		for i := range late {
 			late[i].TS = at.Add(time.Duration(i+1) * time.Minute)
 		}
