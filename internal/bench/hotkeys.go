@@ -411,6 +411,15 @@ func (c *countingSummary) ShardRows(context.Context, string, int, []time.Time) (
 	return map[int64]telemetry.RollupRow{}, nil
 }
 
+func (c *countingSummary) MergeSource(context.Context, telemetry.RollupBucket) (string, bool, []telemetry.RollupRow, error) {
+	return "", false, nil, nil
+}
+
+func (c *countingSummary) PutMerged(_ context.Context, r telemetry.RollupRow, _ string) (bool, error) {
+	c.count.write(targetRows, store.RowPK(r.Resolution, r.Start), telemetry.RollupRowParts(len(r.Body)))
+	return true, nil
+}
+
 func (c *countingSummary) Claim(_ context.Context, l telemetry.RollupLease, _ string, _, _ time.Time) (bool, error) {
 	c.count.write(targetLeases, store.LeasePK(l), 1)
 	return true, nil
@@ -422,8 +431,13 @@ func (c *countingSummary) Release(_ context.Context, l telemetry.RollupLease, _ 
 }
 
 func (c *countingSummary) Commit(_ context.Context, cm telemetry.RollupCommit) (int, error) {
+	aside := map[string]bool{}
 	for _, r := range cm.Rows {
 		c.count.write(targetRows, store.RowPK(r.Resolution, r.Start), telemetry.RollupRowParts(len(r.Body)))
+		aside[store.RowPK(r.Resolution, r.Start)] = true
+	}
+	for pk := range aside { // the bucket's merged row, set aside in the same transaction
+		c.count.write(targetRows, pk, 1)
 	}
 	if cm.Totals != nil {
 		c.count.write(targetMetrics, store.MetricsPK(), 1)

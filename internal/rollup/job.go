@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
@@ -100,6 +102,7 @@ type RunResult struct {
 	Busy       int // leases another run held
 	Left       int // stale units not reached before the deadline, or skipped as busy
 	LeasesLost int // leases taken over mid-run (their uncommitted unit is left stale)
+	Merged     int // buckets whose merged row the run wrote
 }
 
 // Run recomputes stale units, newest day first, until none is left or the deadline
@@ -136,11 +139,12 @@ func (j *Job) Run(ctx context.Context) (RunResult, error) {
 	})
 
 	var (
-		mu     sync.Mutex
-		result RunResult
-		errs   []error
-		next   int
-		wg     sync.WaitGroup
+		mu      sync.Mutex
+		result  RunResult
+		errs    []error
+		next    int
+		wg      sync.WaitGroup
+		touched = map[Bucket]bool{}
 	)
 	for range j.opts.Workers {
 		wg.Go(func() {
@@ -153,8 +157,11 @@ func (j *Job) Run(ctx context.Context) (RunResult, error) {
 				l := leases[next]
 				next++
 				mu.Unlock()
-				r, err := j.runLease(ctx, l, byLease[l], stop)
+				r, changed, err := j.runLease(ctx, l, byLease[l], stop)
 				mu.Lock()
+				for _, b := range changed {
+					touched[b] = true
+				}
 				result.Units += r.Units
 				result.Events += r.Events
 				result.Busy += r.Busy
@@ -168,6 +175,16 @@ func (j *Job) Run(ctx context.Context) (RunResult, error) {
 		})
 	}
 	wg.Wait()
+	// Every bucket whose shard rows this run rewrote has its merged row set aside; the
+	// merge writes it again once every lease of the run is done, so a day or an hour that
+	// all shards touched is merged once, not once per shard.
+	if ctx.Err() == nil {
+		n, err := j.merge(ctx, touched)
+		result.Merged = n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("merge rollup rows: %w", err))
+		}
+	}
 	if result.Left == 0 && len(errs) == 0 && ctx.Err() == nil {
 		if err := j.store.AdvanceRolledUpTo(ctx, started); err != nil {
 			errs = append(errs, err)
@@ -183,24 +200,28 @@ func (j *Job) Run(ctx context.Context) (RunResult, error) {
 	return result, errors.Join(errs...)
 }
 
-// runLease recomputes the stale units of one lease, oldest first.
-func (j *Job) runLease(ctx context.Context, l telemetry.RollupLease, marks []telemetry.StaleMark, stop time.Time) (RunResult, error) {
-	var r RunResult
+// runLease recomputes the stale units of one lease, oldest first, and returns the
+// buckets whose rows it rewrote.
+func (j *Job) runLease(ctx context.Context, l telemetry.RollupLease, marks []telemetry.StaleMark, stop time.Time) (RunResult, []Bucket, error) {
+	var (
+		r       RunResult
+		changed []Bucket
+	)
 	now := j.opts.Now()
 	if !now.Before(stop) || ctx.Err() != nil {
 		r.Left = len(marks)
-		return r, nil
+		return r, nil, nil
 	}
 	// The lease outlives the run's last possible commit only a little, so a crashed run
 	// holds its work back for seconds, not minutes.
 	got, err := j.store.Claim(ctx, l, j.opts.Owner, now, stop.Add(j.opts.Reserve))
 	if err != nil {
 		r.Left = len(marks)
-		return r, err
+		return r, nil, err
 	}
 	if !got {
 		r.Busy, r.Left = 1, len(marks)
-		return r, nil
+		return r, nil, nil
 	}
 	defer func() {
 		// Released even if ctx is done, so the next run need not wait for it to lapse.
@@ -223,31 +244,32 @@ func (j *Job) runLease(ctx context.Context, l telemetry.RollupLease, marks []tel
 			r.Left += len(marks)
 			break
 		}
-		events, err := j.recompute(ctx, c, l, hour, marks[:n])
+		events, buckets, err := j.recompute(ctx, c, l, hour, marks[:n])
 		if errors.Is(err, telemetry.ErrLeaseLost) {
 			r.LeasesLost++
 			r.Left += len(marks)
-			return r, nil
+			return r, changed, nil
 		}
 		if err != nil {
 			r.Left += len(marks)
-			return r, fmt.Errorf("roll up %s shard %d: %w", hour.Start.Format(time.RFC3339), l.Shard, err)
+			return r, changed, fmt.Errorf("roll up %s shard %d: %w", hour.Start.Format(time.RFC3339), l.Shard, err)
 		}
 		r.Units += n
 		r.Events += events
+		changed = append(changed, buckets...)
 		marks = marks[n:]
 	}
-	return r, nil
+	return r, changed, nil
 }
 
 // recompute rebuilds the fine rows of the marked units of one hour from raw events, the
 // hour and day rows of the shard from their children, and commits them with the clearing
 // of the marks.
-func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLease, hour Bucket, marks []telemetry.StaleMark) (int, error) {
+func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLease, hour Bucket, marks []telemetry.StaleMark) (int, []Bucket, error) {
 	day := BucketOf(Day, hour.Start)
 	for _, bs := range [][]Bucket{hour.Children(), day.Children(), {day}} {
 		if err := c.load(ctx, bs); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	events := 0
@@ -262,7 +284,7 @@ func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLeas
 			return nil
 		})
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		for k, d := range growth(c.rows[fine].row, row) {
 			addSeries(delta, k, d)
@@ -278,7 +300,7 @@ func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLeas
 	for _, b := range changed {
 		body, err := c.rows[b].row.Encode()
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		commit.Rows = append(commit.Rows, telemetry.RollupRow{Resolution: b.Res.Name, Start: b.Start,
 			Shard: l.Shard, Body: body, MinExpires: c.rows[b].row.MinExpires, Parts: c.rows[b].parts,
@@ -286,9 +308,53 @@ func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLeas
 		c.rows[b].parts = max(c.rows[b].parts, telemetry.RollupRowParts(len(body)))
 	}
 	if err := j.commit(ctx, commit, delta); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return events, nil
+	return events, changed, nil
+}
+
+// merge writes the merged row of each of buckets that is not current: the merge of its
+// shard rows as read after its generation, written only if no commit has set it aside
+// since (else that commit's run merges it). It returns how many it wrote.
+func (j *Job) merge(ctx context.Context, buckets map[Bucket]bool) (int, error) {
+	var (
+		mu      sync.Mutex
+		written int
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(j.opts.Workers)
+	for b := range buckets {
+		g.Go(func() error {
+			key := telemetry.RollupBucket{Resolution: b.Res.Name, Start: b.Start}
+			gen, current, rows, err := j.store.MergeSource(gctx, key)
+			if err != nil || current {
+				return err
+			}
+			out := NewRow()
+			for _, stored := range rows {
+				row, err := DecodeRow(stored.Body, stored.MinExpires)
+				if err != nil {
+					return err
+				}
+				row.MaxExpires = stored.MaxExpires
+				out.Merge(row)
+			}
+			body, err := out.Encode()
+			if err != nil {
+				return err
+			}
+			ok, err := j.store.PutMerged(gctx, telemetry.RollupRow{Resolution: b.Res.Name, Start: b.Start,
+				Shard: telemetry.MergedShard, Body: body, MinExpires: out.MinExpires, MaxExpires: out.MaxExpires}, gen)
+			if ok {
+				mu.Lock()
+				written++
+				mu.Unlock()
+			}
+			return err
+		})
+	}
+	err := g.Wait()
+	return written, err
 }
 
 // commit writes c and, when delta counts anything, the totals grown by delta with it, in

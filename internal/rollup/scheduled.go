@@ -37,7 +37,7 @@ func NewScheduled(d api.Deps) func(context.Context) error {
 		}
 		r, err := NewJob(d.Summary, JobOptions{Now: d.Now, Log: d.Log, Reader: reader, Evaluations: evals, Alerts: d.Alerts}).Run(ctx)
 		attrs := []any{"units", r.Units, "events", r.Events, "busy", r.Busy, "left", r.Left,
-			"leases_lost", r.LeasesLost, "ms", d.Now().Sub(start).Milliseconds()}
+			"leases_lost", r.LeasesLost, "merged", r.Merged, "ms", d.Now().Sub(start).Milliseconds()}
 		if _, rolledUpTo, serr := d.Summary.MetricsState(ctx); serr == nil && !rolledUpTo.IsZero() {
 			attrs = append(attrs, LagEMF(d.Now(), rolledUpTo, lambdacontext.FunctionName)...)
 		}

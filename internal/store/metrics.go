@@ -29,22 +29,25 @@ const (
 )
 
 // totalsWrite is the transaction item that replaces the totals if they are still at
-// t.Version.
+// t.Version. It updates rather than puts, keeping the item's other attributes: the
+// totals' first write marks the table as one whose rollup keeps merged rows (merged.go),
+// as no rollup wrote rows before it.
 func (s *Summary) totalsWrite(t *telemetry.RollupTotals) (types.TransactWriteItem, error) {
-	item := itemKey(metricsPK, totalsSK)
-	item[attrBody] = &types.AttributeValueMemberB{Value: t.Body}
-	item[attrVersion] = &types.AttributeValueMemberN{Value: strconv.FormatInt(t.Version+1, 10)}
+	update := expression.Set(expression.Name(attrBody), expression.Value(t.Body)).
+		Set(expression.Name(attrVersion), expression.Value(t.Version+1))
 	cond := expression.Name(attrVersion).Equal(expression.Value(t.Version))
 	if t.Version == 0 {
 		cond = expression.AttributeNotExists(expression.Name(AttrPK))
+		update = update.Set(expression.Name(attrMergedRows), expression.Value(1))
 	}
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
 	if err != nil {
 		return types.TransactWriteItem{}, err
 	}
-	return types.TransactWriteItem{Put: &types.Put{
+	return types.TransactWriteItem{Update: &types.Update{
 		TableName:                 aws.String(s.opts.Table),
-		Item:                      item,
+		Key:                       itemKey(metricsPK, totalsSK),
+		UpdateExpression:          expr.Update(),
 		ConditionExpression:       expr.Condition(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,13 +23,16 @@ import (
 // Its partition key values, by item kind:
 //
 //	D#<shard>                     staleness marks, sk = fine bucket start (bucketLayout)
-//	R#<resolution>#<bucket start> rollup rows, sk = <shard>#<part>, one partition per bucket
+//	R#<resolution>#<bucket start> rollup rows, sk = <shard>#<part>, one partition per bucket,
+//	                              and the bucket's merged row, sk = all#<part> (merged.go)
 //	L#<shard>                     leases, sk = day (yyyymmdd)
 //
 // Marks are written by ingest. Partitioned by event shard, each mark key value takes at
 // most 1/shards of the ingest requests (≤ 420 writes/s at 10,000 single-event requests/s
 // over 24 shards), and rows of one bucket sit in one partition so a reader gets every
-// shard of a bucket in one Query.
+// shard of a bucket in one Query. Readers first take each bucket's merged row (every
+// shard's row merged into one, kept by the rollup) with BatchGetItem, many buckets a
+// call, and Query the shard rows only of buckets whose merged row they cannot use.
 const (
 	// MarkPrefix begins the partition key of every staleness mark: the only items ingest
 	// may write in the summary table.
@@ -210,7 +214,9 @@ func (s *Summary) Rows(ctx context.Context, resolution string, start time.Time) 
 }
 
 func (s *Summary) rows(ctx context.Context, resolution string, start time.Time, consistent bool) ([]telemetry.RollupRow, error) {
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(rowPK(resolution, start)))).Build()
+	// The merged row's items sort after every shard row's: left out.
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(rowPK(resolution, start))).
+		And(expression.Key(AttrSK).LessThan(expression.Value(mergedSKPrefix)))).Build()
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +411,8 @@ func (s *Summary) Release(ctx context.Context, l telemetry.RollupLease, owner st
 
 // Commit implements telemetry.RollupStore with one TransactWriteItems: a check that the
 // lease is still c.Owner's, the rows' parts (and deletes of parts a shorter body no longer
-// needs), the totals if set (metrics.go), and the conditional deletes of the marks. Marks that moved on are dropped from
+// needs), the setting aside of their buckets' merged rows (merged.go), the totals if set
+// (metrics.go), and the conditional deletes of the marks. Marks that moved on are dropped from
 // the transaction and it is tried again: the rows are as new as the raw events they were
 // read from, and the marks left keep their units stale.
 func (s *Summary) Commit(ctx context.Context, c telemetry.RollupCommit) (int, error) {
@@ -439,6 +446,15 @@ func (s *Summary) Commit(ctx context.Context, c telemetry.RollupCommit) (int, er
 				Key: itemKey(rowPK(r.Resolution, r.Start), rowSK(r.Shard, p))}})
 		}
 	}
+	gen, err := newGeneration()
+	if err != nil {
+		return 0, err
+	}
+	aside, err := s.setAsideMerged(c.Rows, gen, s.now().Add(s.opts.Retention).Unix())
+	if err != nil {
+		return 0, err
+	}
+	items = append(items, aside...)
 	totalsAt := -1
 	if c.Totals != nil {
 		w, err := s.totalsWrite(c.Totals)
@@ -449,7 +465,7 @@ func (s *Summary) Commit(ctx context.Context, c telemetry.RollupCommit) (int, er
 		items = append(items, w)
 	}
 	marks := c.Clear
-	for {
+	for attempt := 0; ; attempt++ {
 		all := append([]types.TransactWriteItem(nil), items...)
 		for _, m := range marks {
 			same, err := expression.NewBuilder().WithCondition(expression.Name(attrSeq).Equal(expression.Value(m.Seq))).Build()
@@ -488,6 +504,11 @@ func (s *Summary) Commit(ctx context.Context, c telemetry.RollupCommit) (int, er
 			}
 		}
 		if len(kept) == len(marks) {
+			// The merged rows of a day and an hour are set aside by every shard's
+			// commits, which can meet: another try, after a pause, is the answer.
+			if slices.Contains(reasons, "TransactionConflict") && s.opts.Backoff.pause(ctx, attempt) {
+				continue
+			}
 			return 0, clientError(fmt.Errorf("rollup commit: %w", err))
 		}
 		marks = kept

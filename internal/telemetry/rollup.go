@@ -91,6 +91,16 @@ type RollupStore interface {
 	// ShardRows returns the rows of one shard for the given bucket starts, strongly
 	// consistent, keyed by start in Unix seconds.
 	ShardRows(ctx context.Context, resolution string, shard int, starts []time.Time) (map[int64]RollupRow, error)
+	// MergeSource reads what a merged row of b is made from: the merged row's current
+	// generation (a token every commit touching b replaces; "" when none is pending), then
+	// the rows of every shard of b, strongly consistent. current is true when b's merged
+	// row is already the merge of the shard rows, and there is nothing to write.
+	MergeSource(ctx context.Context, b RollupBucket) (gen string, current bool, rows []RollupRow, err error)
+	// PutMerged writes row (Shard MergedShard) as the merged row of its bucket if its
+	// generation is still gen, and reports whether it did; a commit since MergeSource makes
+	// it write nothing (that commit's run merges the bucket again).
+	PutMerged(ctx context.Context, row RollupRow, gen string) (bool, error)
+
 	// Claim takes the lease for owner until the given time, unless another owner holds
 	// it past now. It reports whether the lease is owner's.
 	Claim(ctx context.Context, l RollupLease, owner string, now, until time.Time) (bool, error)
@@ -98,7 +108,9 @@ type RollupStore interface {
 	Release(ctx context.Context, l RollupLease, owner string) error
 	// Commit writes c atomically. It returns ErrLeaseLost if c.Owner no longer holds the
 	// lease, and how many marks it cleared: a mark that moved on stays (the rows are
-	// written anyway, as new as the raw events they were read from).
+	// written anyway, as new as the raw events they were read from). In the same write it
+	// sets aside the merged row of every bucket of c.Rows (a new generation, no body), so
+	// that no merged row outlives a change of the shard rows it was made from.
 	Commit(ctx context.Context, c RollupCommit) (cleared int, err error)
 
 	// MetricsState returns the metric totals and the rollup's watermark (every event
@@ -131,3 +143,43 @@ const RollupRowPartBytes = 350_000
 
 // RollupRowParts is how many items a body of n bytes is stored in.
 func RollupRowParts(n int) int { return max(1, (n+RollupRowPartBytes-1)/RollupRowPartBytes) }
+
+// RollupBucket names one bucket of the rollup rows: its resolution (as RollupRow's) and
+// start.
+type RollupBucket struct {
+	Resolution string
+	Start      time.Time
+}
+
+// MergedShard is the Shard of a merged row: the rows of every shard of a bucket merged into
+// one, which readers take in place of the shard rows when no mark is in the bucket.
+const MergedShard = -1
+
+// MergedState is what a reader learns of a bucket from its merged row.
+type MergedState int
+
+const (
+	// MergedUnknown: no current merged row; the bucket's shard rows must be read.
+	MergedUnknown MergedState = iota
+	// MergedCurrent: the merged row equals the merge of every shard's current row.
+	MergedCurrent
+	// MergedEmpty: the bucket holds no rows at all.
+	MergedEmpty
+)
+
+// MergedRow is a bucket's merged row as a reader found it; Row is set when State is
+// MergedCurrent.
+type MergedRow struct {
+	State MergedState
+	Row   RollupRow
+}
+
+// MergedRowsReader is implemented by a RollupStore whose rollup keeps a merged row per
+// bucket: readers then read one item per bucket instead of one per shard.
+type MergedRowsReader interface {
+	// MergedRows returns the merged row of each of buckets, in order, read in as few
+	// round trips as the store allows, and how many items it read. A merged row found
+	// current was the merge of the shard rows as they were when it was read; readers must
+	// still not use it for a bucket holding a staleness mark they read before it.
+	MergedRows(ctx context.Context, buckets []RollupBucket) ([]MergedRow, int, error)
+}

@@ -48,6 +48,89 @@ type Result struct {
 	Items        int // items read from the summary table (marks and row parts)
 }
 
+// task is a bucket whose shard rows Walk reads, for some of its shards.
+type task struct {
+	b      Bucket
+	shards []int
+}
+
+// merged hands v the merged rows of the buckets of cover that it can use (no mark in the
+// bucket, current, none of its events expired unless the window is answered from rollups,
+// usable by v), skips buckets known to hold nothing, and returns the rest, whose shard rows
+// must be read. One round of BatchGetItem: a merged row is one item where the shard rows
+// are one per shard.
+func merged(ctx context.Context, s telemetry.RollupStore, now time.Time, w Window, cover []Bucket, marks []telemetry.StaleMark, v Visitor, res *Result) ([]task, error) {
+	mr, ok := s.(telemetry.MergedRowsReader)
+	if !ok {
+		rest := make([]task, len(cover))
+		for i, b := range cover {
+			rest[i] = task{b: b}
+		}
+		return rest, nil
+	}
+	var (
+		rest  []task
+		clean []Bucket
+		keys  []telemetry.RollupBucket
+	)
+	for _, b := range cover {
+		marked := false
+		for _, m := range marks {
+			if b.Contains(m.Start) {
+				marked = true
+				break
+			}
+		}
+		if marked {
+			rest = append(rest, task{b: b})
+			continue
+		}
+		clean = append(clean, b)
+		keys = append(keys, telemetry.RollupBucket{Resolution: b.Res.Name, Start: b.Start})
+	}
+	if len(keys) == 0 {
+		return rest, nil
+	}
+	rows, items, err := mr.MergedRows(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	res.Items += items
+	for i, b := range clean {
+		r := rows[i]
+		switch {
+		case r.State == telemetry.MergedEmpty:
+			continue
+		case r.State != telemetry.MergedCurrent:
+			rest = append(rest, task{b: b})
+			continue
+		}
+		row := r.Row
+		if !w.FromRollups && row.MinExpires != 0 && row.MinExpires <= now.Unix() {
+			if row.MaxExpires != 0 && row.MaxExpires <= now.Unix() {
+				continue // every event it counts has expired: raw reads would find none
+			}
+			rest = append(rest, task{b: b}) // some have: shard by shard
+			continue
+		}
+		if v.Usable != nil {
+			usable, err := v.Usable(row)
+			if err != nil {
+				return nil, err
+			}
+			if !usable {
+				rest = append(rest, task{b: b})
+				continue
+			}
+		}
+		res.Rows++
+		if err := v.Row(b, row); err != nil {
+			return nil, err
+		}
+	}
+	return rest, nil
+}
+
 // DefaultMaxStaleUnits: a unit read costs one query, as does a shard of the raw read, so
 // beyond a few dozen stale units the raw read of the whole window costs less.
 const DefaultMaxStaleUnits = 64
@@ -63,10 +146,11 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 		res Result
 		mu  sync.Mutex
 	)
-	// Events can be stamped up to 24 h ahead of their receipt; past that nothing is
-	// expected, but a raw read beyond the whole buckets catches anything that is there.
-	from, to := Ceil(w.Since), Floor(now.Add(25*time.Hour))
-	if !w.Until.IsZero() {
+	// Whole buckets end at the one holding now: what lies beyond (the current bucket, and
+	// events stamped up to 24 h ahead of their receipt) is read raw with the edge, in the
+	// same round as the marks, rather than bucket by bucket after them.
+	from, to := Ceil(w.Since), Floor(now)
+	if !w.Until.IsZero() && w.Until.Before(now) {
 		to = Floor(w.Until.Add(time.Microsecond))
 	}
 	if w.FromRollups {
@@ -123,17 +207,17 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 	for i := range all {
 		all[i] = i
 	}
-	type task struct {
-		b      Bucket
-		shards []int
-	}
-	var level []task
 	top := Day
 	if w.Hourly {
 		top = Hour
 	}
-	for _, b := range CoverUpTo(top, from, to) {
-		level = append(level, task{b: b, shards: all})
+	level, err := merged(ctx, s, now, w, CoverUpTo(top, from, to), marks, v, &res)
+	if err != nil {
+		_ = g.Wait()
+		return res, err
+	}
+	for i := range level {
+		level[i].shards = all
 	}
 	for len(level) > 0 {
 		var next []task

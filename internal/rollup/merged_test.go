@@ -1,0 +1,165 @@
+package rollup_test
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pipetel/pipetel/internal/rollup"
+	"github.com/pipetel/pipetel/internal/store"
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// beforeMergedWrite runs fn once, just before the first write of a merged row (sort key
+// all#...) goes to DynamoDB: after the merge read the row's generation and the shard rows.
+type beforeMergedWrite struct {
+	store.SummaryAPI
+	fn func(*dynamodb.PutItemInput)
+
+	once sync.Once
+}
+
+func (b *beforeMergedWrite) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if sk, ok := in.Item[store.AttrSK].(*types.AttributeValueMemberS); ok && strings.HasPrefix(sk.Value, "all#") {
+		b.once.Do(func() { b.fn(in) })
+	}
+	return b.SummaryAPI.PutItem(ctx, in, opts...)
+}
+
+// mergedRow reads the merged row of the bucket of partition key pk ("R#<res>#<start>").
+func (e *env) mergedRow(t *testing.T, pk string) telemetry.MergedRow {
+	t.Helper()
+	res, start, _ := strings.Cut(strings.TrimPrefix(pk, "R#"), "#")
+	at, err := time.Parse("20060102T150405", start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := e.summary.MergedRows(t.Context(), []telemetry.RollupBucket{{Resolution: res, Start: at}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows[0]
+}
+
+// TestMergedRowNeverTrustedWhileStale: a rollup merges a bucket's shard rows into one
+// row; between its reading them and its write, events land in the bucket and another
+// run commits and merges them (injected at the client). The first merge's write, made
+// from rows that are no longer current, must not land; readers never take a merged row
+// older than its shard rows, so stats and anomalies equal the raw computation throughout.
+func TestMergedRowNeverTrustedWhileStale(t *testing.T) {
+	end := dataStart.Add(4 * time.Hour)
+	e := newEnv(t, end)
+	rng := rand.New(rand.NewPCG(5, 9))
+	evs := generate(t, 5, 200, dataStart, end, end)
+	e.put(t, evs[:150])
+	e.runAll(t, e.summary, "")
+	if rows := e.checkEqual(t, "after a rollup", rng); rows == 0 {
+		t.Fatal("no answer used a rollup row")
+	}
+	day := e.mergedRow(t, "R#1d#"+dataStart.Truncate(24*time.Hour).Format("20060102T150405"))
+	if day.State != telemetry.MergedCurrent || day.Row.Shard != telemetry.MergedShard {
+		t.Fatalf("after a rollup the day's merged row is %+v, want current", day.State)
+	}
+
+	// Backfills into rolled-up buckets: their units are stale again.
+	e.put(t, variants(evs[:150], rng, 20, "backfill", 0, false, end))
+	var (
+		fired   bool
+		pk      string
+		attempt []byte
+		between []byte
+	)
+	hook := &beforeMergedWrite{SummaryAPI: e.client, fn: func(in *dynamodb.PutItemInput) {
+		fired = true
+		pk = in.Item[store.AttrPK].(*types.AttributeValueMemberS).Value
+		attempt = in.Item["body"].(*types.AttributeValueMemberB).Value
+		res, start, _ := strings.Cut(strings.TrimPrefix(pk, "R#"), "#")
+		at, err := time.Parse("20060102T150405", start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// New events in this very bucket, under a mark: the merged row is not trusted.
+		late := variants(evs[:150], rng, 4, "late-"+res, 0, false, end)
+		for i := range late {
+			late[i].TS = at.Add(time.Duration(i+1) * time.Minute)
+		}
+		e.put(t, late)
+		e.checkEqual(t, "events landed during a merge", rng)
+		// Another run rolls them up and merges the bucket anew.
+		e.runAll(t, e.summary, "other")
+		now := e.mergedRow(t, pk)
+		if now.State != telemetry.MergedCurrent {
+			t.Fatalf("the other run left %s not merged", pk)
+		}
+		between = now.Row.Body
+		if bytes.Equal(between, attempt) {
+			t.Fatalf("the late events did not change the merged row of %s", pk)
+		}
+	}}
+	r, err := rollup.NewJob(e.newSummary(hook), rollup.JobOptions{Now: e.clock.Now, Workers: 1}).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fired || r.Units == 0 {
+		t.Fatalf("the merge was not interleaved (units %d)", r.Units)
+	}
+	got := e.mergedRow(t, pk)
+	switch {
+	case got.State != telemetry.MergedCurrent:
+		t.Errorf("%s: merged row %v after both runs, want current", pk, got.State)
+	case bytes.Equal(got.Row.Body, attempt):
+		t.Errorf("%s: the merge made from rows older than the other run's commit was written", pk)
+	case !bytes.Equal(got.Row.Body, between):
+		t.Errorf("%s: the merged row changed after the other run", pk)
+	}
+	if n := e.marks(t); n != 0 {
+		t.Fatalf("%d marks left", n)
+	}
+	if rows := e.checkEqual(t, "after the interleaved merge", rng); rows == 0 {
+		t.Fatal("no answer used a rollup row")
+	}
+}
+
+// TestReadersTakeMergedRows: once rolled up, a window of whole buckets is read from one
+// merged row per bucket rather than one row per shard, and answers as the raw events do.
+func TestReadersTakeMergedRows(t *testing.T) {
+	end := dataStart.Add(26 * time.Hour)
+	e := newEnv(t, end)
+	e.put(t, generate(t, 11, 400, dataStart, end, end))
+	e.runAll(t, e.summary, "")
+	// 24 whole hours: 23:00, then the next day's hours up to 22:00.
+	f := telemetry.Filter{Since: dataStart.Add(time.Hour), Until: dataStart.Add(25*time.Hour - time.Microsecond)}
+	want := e.rawStats(t, f, []string{"runtime"})
+	rows := map[string]int{}
+	for _, c := range []struct {
+		name    string
+		summary telemetry.RollupStore
+	}{{"merged", e.summary}, {"shards", shardRowsOnly{e.summary}}} {
+		r := e.reader
+		r.Summary = c.summary
+		acc, ans, ok, err := r.Stats(t.Context(), f, []string{"runtime"})
+		if err != nil || !ok {
+			t.Fatalf("%s: ok %t, %v", c.name, ok, err)
+		}
+		if got := marshal(t, acc.Rows()); !bytes.Equal(got, want) {
+			t.Errorf("%s rows: stats differ:\nrollups %s\nraw     %s", c.name, got, want)
+		}
+		if ans.Events != 0 {
+			t.Errorf("%s rows: %d raw events read for a window of whole rolled-up buckets", c.name, ans.Events)
+		}
+		rows[c.name] = ans.Rows
+	}
+	if rows["merged"] == 0 || rows["merged"] > 24 || rows["shards"] <= rows["merged"] {
+		t.Errorf("rows read: %d merged (want 1..24, one per hour), %d by shard", rows["merged"], rows["shards"])
+	}
+}
+
+// shardRowsOnly hides the store's merged rows, as a store without them would.
+type shardRowsOnly struct{ telemetry.RollupStore }

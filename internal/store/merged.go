@@ -1,0 +1,304 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// A bucket's merged row lives in the bucket's own partition, beside its shard rows, under
+// sort keys mergedSKPrefix + part ("all#000", ...), which sort after every shard row's
+// ("0000#000" ...), so a Query of the shard rows stops before them.
+//
+// Its life, so that a reader never takes a merged row that its shard rows have moved past:
+//   - every rollup commit sets aside the merged row of each bucket whose shard row it
+//     writes, in the same transaction that clears the units' marks: the body goes and the
+//     generation attribute takes a token no other commit uses;
+//   - the rollup then reads the generation, then the shard rows, and writes the merged
+//     body on condition that the generation is unchanged, dropping it; a commit in between
+//     makes the write fail, and that commit's run merges again.
+//
+// So a merged body, whenever it is there, is the merge of the shard rows as they are. A
+// merged row written after the rollup finished carries no generation, so reruns leave
+// identical items.
+const (
+	mergedSKPrefix = "all#"
+	attrGen        = "gen"
+	// attrSum, on every part of a merged row longer than one item: a digest of the whole
+	// body, so a reader joins only parts of one write.
+	attrSum = "sum"
+	// attrMergedRows, on the totals item: 1 when every bucket holding rows has a merged
+	// row item (the totals were created by a rollup that keeps them). Without it, a
+	// bucket without one may hold rows an earlier rollup wrote.
+	attrMergedRows = "merged_rows"
+)
+
+func mergedSK(part int) string { return fmt.Sprintf("%s%03d", mergedSKPrefix, part) }
+
+// newGeneration is a token no other commit uses: 64 random bits.
+func newGeneration() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// setAsideMerged is the transaction items of a commit that set aside the merged rows of
+// the buckets of rows: one per bucket, whatever the shards and parts.
+func (s *Summary) setAsideMerged(rows []telemetry.RollupRow, gen string, expires int64) ([]types.TransactWriteItem, error) {
+	expr, err := expression.NewBuilder().WithUpdate(
+		expression.Set(expression.Name(attrGen), expression.Value(gen)).
+			Set(expression.Name(AttrExpiresAt), expression.Value(expires)).
+			Remove(expression.Name(attrBody))).Build()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var items []types.TransactWriteItem
+	for _, r := range rows {
+		pk := rowPK(r.Resolution, r.Start)
+		if seen[pk] {
+			continue
+		}
+		seen[pk] = true
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                 aws.String(s.opts.Table),
+			Key:                       itemKey(pk, mergedSK(0)),
+			UpdateExpression:          expr.Update(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+		}})
+	}
+	return items, nil
+}
+
+// MergeSource implements telemetry.RollupStore: one strongly consistent read of the merged
+// row's first item, then, unless it is current, one Query of the shard rows.
+func (s *Summary) MergeSource(ctx context.Context, b telemetry.RollupBucket) (string, bool, []telemetry.RollupRow, error) {
+	items, err := s.batchGet(ctx, []map[string]types.AttributeValue{itemKey(rowPK(b.Resolution, b.Start), mergedSK(0))})
+	if err != nil {
+		return "", false, nil, clientError(fmt.Errorf("read merged rollup row: %w", err))
+	}
+	gen := ""
+	if len(items) == 1 {
+		if _, ok := items[0][attrBody]; ok {
+			return "", true, nil, nil
+		}
+		gen = stringAttr(items[0], attrGen)
+	}
+	rows, err := s.rows(ctx, b.Resolution, b.Start, true)
+	return gen, false, rows, err
+}
+
+// PutMerged implements telemetry.RollupStore: a conditional PutItem, or for a body of
+// several parts one TransactWriteItems of them all.
+func (s *Summary) PutMerged(ctx context.Context, row telemetry.RollupRow, gen string) (bool, error) {
+	cond := expression.Name(attrGen).Equal(expression.Value(gen))
+	if gen == "" {
+		cond = expression.AttributeNotExists(expression.Name(AttrPK))
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return false, err
+	}
+	expires := strconv.FormatInt(s.now().Add(s.opts.Retention).Unix(), 10)
+	parts := telemetry.RollupRowParts(len(row.Body))
+	var sum string
+	if parts > 1 {
+		sum = bodySum(row.Body)
+	}
+	items := make([]map[string]types.AttributeValue, parts)
+	for p := range parts {
+		item := itemKey(rowPK(row.Resolution, row.Start), mergedSK(p))
+		item[attrBody] = &types.AttributeValueMemberB{Value: row.Body[p*rowPartBytes : min((p+1)*rowPartBytes, len(row.Body))]}
+		item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: expires}
+		if sum != "" {
+			item[attrSum] = &types.AttributeValueMemberS{Value: sum}
+		}
+		if p == 0 {
+			item[attrParts] = &types.AttributeValueMemberN{Value: strconv.Itoa(parts)}
+			item[attrMinExpires] = &types.AttributeValueMemberN{Value: strconv.FormatInt(row.MinExpires, 10)}
+			item[attrMaxExpires] = &types.AttributeValueMemberN{Value: strconv.FormatInt(row.MaxExpires, 10)}
+		}
+		items[p] = item
+	}
+	if parts == 1 {
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:                 aws.String(s.opts.Table),
+			Item:                      items[0],
+			ConditionExpression:       expr.Condition(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+		})
+	} else {
+		tx := []types.TransactWriteItem{{Put: &types.Put{
+			TableName:                 aws.String(s.opts.Table),
+			Item:                      items[0],
+			ConditionExpression:       expr.Condition(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+		}}}
+		for _, item := range items[1:] {
+			tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.opts.Table), Item: item}})
+		}
+		err = s.transact(ctx, tx)
+	}
+	var (
+		failed   *types.ConditionalCheckFailedException
+		conflict *types.TransactionConflictException
+	)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &failed), errors.As(err, &conflict):
+		// A commit set the row aside since (or is doing so now): its run merges again.
+		return false, nil
+	}
+	for _, reason := range cancellationReasons(err) {
+		if reason == "ConditionalCheckFailed" || reason == "TransactionConflict" {
+			return false, nil
+		}
+	}
+	return false, clientError(fmt.Errorf("write merged rollup row: %w", err))
+}
+
+// MergedRows implements telemetry.MergedRowsReader: the first item of every bucket's
+// merged row and the totals item in BatchGetItem calls of 100 keys, in parallel, strongly
+// consistent (a merged row must be read after the marks, as new as they are), and the
+// further parts of the few merged rows longer than one item in one more round.
+func (s *Summary) MergedRows(ctx context.Context, buckets []telemetry.RollupBucket) ([]telemetry.MergedRow, int, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(buckets)+1)
+	for _, b := range buckets {
+		keys = append(keys, itemKey(rowPK(b.Resolution, b.Start), mergedSK(0)))
+	}
+	keys = append(keys, itemKey(metricsPK, totalsSK))
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, 0, clientError(fmt.Errorf("read merged rollup rows: %w", err))
+	}
+	read := len(items)
+	first := map[string]map[string]types.AttributeValue{}
+	complete := true
+	for _, item := range items {
+		pk := stringAttr(item, AttrPK)
+		if pk == metricsPK {
+			complete = numberAttr(item, attrMergedRows) == 1
+			continue
+		}
+		first[pk] = item
+	}
+	out := make([]telemetry.MergedRow, len(buckets))
+	var more []map[string]types.AttributeValue
+	for i, b := range buckets {
+		item, ok := first[rowPK(b.Resolution, b.Start)]
+		if !ok {
+			if complete {
+				out[i].State = telemetry.MergedEmpty
+			}
+			continue
+		}
+		body, ok := item[attrBody].(*types.AttributeValueMemberB)
+		if !ok {
+			continue // set aside by a commit, not merged again yet
+		}
+		out[i] = telemetry.MergedRow{State: telemetry.MergedCurrent, Row: telemetry.RollupRow{
+			Resolution: b.Resolution, Start: b.Start, Shard: telemetry.MergedShard,
+			Body: append([]byte(nil), body.Value...), Parts: max(int(numberAttr(item, attrParts)), 1),
+			MinExpires: numberAttr(item, attrMinExpires), MaxExpires: numberAttr(item, attrMaxExpires),
+		}}
+		for p := 1; p < out[i].Row.Parts; p++ {
+			more = append(more, itemKey(rowPK(b.Resolution, b.Start), mergedSK(p)))
+		}
+	}
+	if len(more) == 0 {
+		return out, read, nil
+	}
+	rest, err := s.batchGet(ctx, more)
+	if err != nil {
+		return nil, 0, clientError(fmt.Errorf("read merged rollup rows: %w", err))
+	}
+	read += len(rest)
+	parts := map[string]map[string]types.AttributeValue{}
+	for _, item := range rest {
+		parts[stringAttr(item, AttrPK)+"|"+stringAttr(item, AttrSK)] = item
+	}
+	for i, b := range buckets {
+		r := &out[i].Row
+		if out[i].State != telemetry.MergedCurrent || r.Parts == 1 {
+			continue
+		}
+		pk := rowPK(b.Resolution, b.Start)
+		sum := stringAttr(first[pk], attrSum)
+		for p := 1; p < r.Parts; p++ {
+			item := parts[pk+"|"+mergedSK(p)]
+			body, ok := item[attrBody].(*types.AttributeValueMemberB)
+			if !ok || sum == "" || stringAttr(item, attrSum) != sum {
+				// Parts of another write (a merge raced this read): read the shard rows.
+				out[i] = telemetry.MergedRow{}
+				break
+			}
+			r.Body = append(r.Body, body.Value...)
+		}
+		if out[i].State == telemetry.MergedCurrent && bodySum(r.Body) != sum {
+			out[i] = telemetry.MergedRow{}
+		}
+	}
+	return out, read, nil
+}
+
+func bodySum(body []byte) string {
+	d := sha256.Sum256(body)
+	return hex.EncodeToString(d[:16])
+}
+
+// batchGet reads keys with strong consistency in BatchGetItem calls of at most 100 keys,
+// in parallel, retrying the keys DynamoDB leaves unprocessed.
+func (s *Summary) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	chunks := (len(keys) + batchGetMax - 1) / batchGetMax
+	got := make([][]map[string]types.AttributeValue, chunks)
+	err := s.parallel(ctx, chunks, func(ctx context.Context, c int) error {
+		pending := keys[c*batchGetMax : min((c+1)*batchGetMax, len(keys))]
+		for attempt := 0; len(pending) > 0; attempt++ {
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{s.opts.Table: {Keys: pending, ConsistentRead: aws.Bool(true)}},
+			})
+			if err != nil && !isRetryable(err) {
+				return err
+			}
+			if err == nil {
+				got[c] = append(got[c], out.Responses[s.opts.Table]...)
+				pending = out.UnprocessedKeys[s.opts.Table].Keys
+				if len(pending) == 0 {
+					return nil
+				}
+			}
+			if !s.opts.Backoff.pause(ctx, attempt) {
+				if err == nil {
+					err = errors.New("unprocessed keys left after retries")
+				}
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var all []map[string]types.AttributeValue
+	for _, g := range got {
+		all = append(all, g...)
+	}
+	return all, nil
+}
