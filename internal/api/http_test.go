@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/lambdatest"
 )
 
 func gzipped(t *testing.T, s string) string {
@@ -116,25 +116,11 @@ func atTheLimits(i int, ts time.Time) map[string]any {
 
 func responseBody(t *testing.T, resp events.APIGatewayV2HTTPResponse) []byte {
 	t.Helper()
-	if !resp.IsBase64Encoded {
-		return []byte(resp.Body)
-	}
-	raw, err := base64.StdEncoding.DecodeString(resp.Body)
+	body, err := lambdatest.ClientBody(resp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Headers["Content-Encoding"] != "gzip" {
-		return raw
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return body
 }
 
 // TestNoResponseOverThePayloadLimit stores 150 events at the documented limits and

@@ -115,6 +115,7 @@ func (p *Params) Filter(fields []string) telemetry.Filter {
 			f.Equals["runtime"] = lab
 		}
 	}
+	_, f.SinceGiven = p.values["since"]
 	f.Since = p.time("since")
 	f.Until = p.time("until")
 	if !f.Since.IsZero() && !f.Until.IsZero() && f.Since.After(f.Until) {

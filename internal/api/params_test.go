@@ -26,3 +26,24 @@ func TestUnknownParameterNamesWhatIsAccepted(t *testing.T) {
 		}
 	}
 }
+
+// TestEarliestSinceIsASince: since=0001-01-01T00:00:00Z is the zero time, yet a since all
+// the same (all there is, rollups included); no since is not.
+func TestEarliestSinceIsASince(t *testing.T) {
+	for _, c := range []struct {
+		query string
+		given bool
+	}{
+		{"since=0001-01-01T00:00:00Z", true},
+		{"since=0001-01-01", true},
+		{"since=2026-01-01", true},
+		{"until=2026-01-01", false},
+		{"", false},
+	} {
+		p := api.NewParams(events.APIGatewayV2HTTPRequest{RawQueryString: c.query})
+		f := p.Filter([]string{"since", "until"})
+		if err := p.Check([]string{"since", "until"}); err != nil || f.SinceGiven != c.given {
+			t.Errorf("%q: SinceGiven %v (%v), want %v", c.query, f.SinceGiven, err, c.given)
+		}
+	}
+}

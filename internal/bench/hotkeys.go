@@ -383,6 +383,8 @@ func (c *countingSummary) mark(u telemetry.RollupUnit) {
 
 func (c *countingSummary) Shards() int { return c.shards }
 
+func (c *countingSummary) Retention() time.Duration { return store.DefaultRollupRetention }
+
 func (c *countingSummary) StaleMarks(context.Context, time.Time, time.Time) ([]telemetry.StaleMark, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -14,7 +14,7 @@ import (
 // f is not one rollups can answer (no since, or a filter on a field that is not a
 // dimension); the caller then reads raw events as before.
 func (r *Reader) PipelineStats(ctx context.Context, f telemetry.Filter, excludeRestarts bool) (*analytics.PipelineStats, Answer, bool, error) {
-	if f.Since.IsZero() || f.IsInfraError != nil || f.Retry != nil {
+	if (f.Since.IsZero() && !f.SinceGiven) || f.IsInfraError != nil || f.Retry != nil {
 		return nil, Answer{}, false, nil
 	}
 	var zero analytics.Dimensions

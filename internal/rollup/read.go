@@ -131,7 +131,7 @@ func (r *Reader) collect(ctx context.Context, w window, onGroup func(Bucket, *Gr
 // rollups can answer (no since, or a filter on a field that is not a dimension); the
 // caller then reads raw events as before.
 func (r *Reader) Stats(ctx context.Context, f telemetry.Filter, groupBy []string) (*analytics.StatsAccumulator, Answer, bool, error) {
-	if f.Since.IsZero() || f.IsInfraError != nil || f.Retry != nil {
+	if (f.Since.IsZero() && !f.SinceGiven) || f.IsInfraError != nil || f.Retry != nil {
 		return nil, Answer{}, false, nil
 	}
 	var zero analytics.Dimensions

@@ -561,6 +561,7 @@ func TestStatsOlderThanRetentionFromRollups(t *testing.T) {
 	f := telemetry.Filter{Since: dataStart.Add(time.Hour + 7*time.Second), Until: dataStart.Add(20*time.Hour + 3*time.Minute)}
 	widened := telemetry.Filter{Since: dataStart.Add(time.Hour), Until: dataStart.Add(20*time.Hour + 5*time.Minute - time.Microsecond)}
 	want := e.rawStats(t, widened, []string{"runtime", "kind"})
+	wantAll := e.rawStats(t, telemetry.Filter{}, []string{"runtime", "kind"})
 
 	e.clock.Set(end.Add(retention + time.Hour))
 	if raw := e.rawStats(t, f, []string{"runtime", "kind"}); string(raw) != "[]" {
@@ -575,5 +576,25 @@ func TestStatsOlderThanRetentionFromRollups(t *testing.T) {
 	}
 	if got := marshal(t, acc.Rows()); !bytes.Equal(got, want) {
 		t.Errorf("stats from rollups after expiry:\n%.400s\nwant (raw, before expiry, widened window)\n%.400s", got, want)
+	}
+
+	// A since before the rollups' own retention asks for all there is: the rows of the
+	// retention, no more buckets than it holds. 0001-01-01T00:00:00Z, the earliest time
+	// there is, is the zero time, told from no since by SinceGiven.
+	oldest := walk.Floor(e.clock.Now().Add(-store.DefaultRollupRetention))
+	for _, since := range []telemetry.Filter{{SinceGiven: true}, {Since: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), SinceGiven: true}} {
+		acc, ans, ok, err := e.reader.Stats(t.Context(), since, []string{"runtime", "kind"})
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if !ans.FromRollups || !ans.Since.Equal(oldest) {
+			t.Errorf("since %s: answer %+v, want from rollups since %s", since.Since, ans, oldest)
+		}
+		if got := marshal(t, acc.Rows()); !bytes.Equal(got, wantAll) {
+			t.Errorf("since %s from rollups:\n%.400s\nwant every event\n%.400s", since.Since, got, wantAll)
+		}
+	}
+	if _, _, ok, _ := e.reader.Stats(t.Context(), telemetry.Filter{}, []string{"runtime"}); ok {
+		t.Error("stats without a since were answered from rollups; they are the raw events'")
 	}
 }

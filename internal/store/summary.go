@@ -123,6 +123,9 @@ func (s *Summary) now() time.Time {
 // Shards implements telemetry.RollupStore.
 func (s *Summary) Shards() int { return s.opts.EventShards }
 
+// Retention implements telemetry.RollupStore.
+func (s *Summary) Retention() time.Duration { return s.opts.Retention }
+
 func bucketKey(t time.Time) string { return t.UTC().Format(bucketLayout) }
 
 func markPK(shard int) string { return MarkPrefix + strconv.Itoa(shard) }

@@ -17,6 +17,10 @@ type Filter struct {
 	Retry        *int
 	Since        time.Time // inclusive; zero means no lower bound
 	Until        time.Time // inclusive; zero means no upper bound
+	// SinceGiven: the client sent a since. A since of 0001-01-01T00:00:00Z, the earliest
+	// time an event can have, is the zero time, so only this tells it from no since: the
+	// first asks for all there is, rollups included, the second for the raw events.
+	SinceGiven bool
 }
 
 // Value returns the exact value the filter requires of field, if any.

@@ -79,6 +79,8 @@ var ErrLeaseLost = errors.New("rollup lease lost to another run")
 type RollupStore interface {
 	// Shards is the number of event shards: every bucket has one row per shard.
 	Shards() int
+	// Retention is how long rows are kept: none is older than now − Retention.
+	Retention() time.Duration
 	// StaleMarks returns the marks of units whose Start is within [from, to); a zero from
 	// or to leaves that side open.
 	StaleMarks(ctx context.Context, from, to time.Time) ([]StaleMark, error)

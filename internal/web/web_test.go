@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/base64"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/lambdatest"
 	"github.com/pipetel/pipetel/internal/web"
 )
 
@@ -44,25 +43,11 @@ func get(t *testing.T, path, acceptEncoding string) events.APIGatewayV2HTTPRespo
 // bodyOf is the response body as the client reads it.
 func bodyOf(t *testing.T, resp events.APIGatewayV2HTTPResponse) []byte {
 	t.Helper()
-	if !resp.IsBase64Encoded {
-		return []byte(resp.Body)
-	}
-	raw, err := base64.StdEncoding.DecodeString(resp.Body)
+	body, err := lambdatest.ClientBody(resp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Headers["Content-Encoding"] != "gzip" {
-		return raw
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return plain
+	return body
 }
 
 // Each page is whole: every {{inline}} replaced by its file, so the browser needs no

@@ -52,7 +52,7 @@ func NewPipelineStats(d api.Deps) api.Handler {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
 			resp.ExcludeRestarts = exclude != nil && *exclude
-			if !f.Since.IsZero() {
+			if f.SinceGiven {
 				resp.Since = telemetry.Nullable(telemetry.FormatTime(f.Since))
 			}
 			if !f.Until.IsZero() {

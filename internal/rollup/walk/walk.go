@@ -155,6 +155,11 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 	}
 	if w.FromRollups {
 		from = Floor(w.Since)
+		// Rows are kept for the store's retention and no longer: a since years back would
+		// otherwise cover thousands of buckets that cannot hold one.
+		if oldest := Floor(now.Add(-s.Retention())); from.Before(oldest) {
+			from = oldest
+		}
 		// Without an until, up to the end of the bucket holding now: the rows read, and
 		// so the window the answer says it covers, end there.
 		to = Floor(now).Add(Fine.Width)
