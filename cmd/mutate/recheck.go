@@ -23,8 +23,8 @@ const recheckTimeout = 15 * time.Minute
 // bodies of closures passed to sort, so code the tests do run is reported not covered.
 // Each such mutant is put into its file through `go test -overlay`, which leaves the tree
 // untouched, and its package's tests are run: a failure is caught (marked rechecked), a
-// pass is lived, a build failure not viable.
-func recheck(root, report string, log *os.File) error {
+// pass is lived, a build failure not viable. testFlags choose the tests, as for gremlins.
+func recheck(root, report string, testFlags []string, log *os.File) error {
 	raw, err := os.ReadFile(report)
 	if err != nil {
 		return err
@@ -58,7 +58,7 @@ func recheck(root, report string, log *os.File) error {
 				fmt.Fprintf(log, "recheck %s:%d:%d %s: %v; left not covered\n", f.Name, m.Line, m.Column, m.Type, err)
 				continue
 			}
-			m.Status = testMutant(dir, file, mutated)
+			m.Status = testMutant(dir, file, mutated, testFlags)
 			m.Rechecked = true
 			fmt.Fprintf(log, "recheck %s:%d:%d %s: %s\n", f.Name, m.Line, m.Column, m.Type, m.Status)
 		}
@@ -72,7 +72,7 @@ func recheck(root, report string, log *os.File) error {
 
 // testMutant runs the tests of file's package with file replaced by mutated and returns
 // the gremlins status it earns.
-func testMutant(dir, file string, mutated []byte) string {
+func testMutant(dir, file string, mutated []byte, testFlags []string) string {
 	replacement := filepath.Join(dir, "mutant.go")
 	overlay := filepath.Join(dir, "overlay.json")
 	ov, _ := json.Marshal(map[string]map[string]string{"Replace": {file: replacement}})
@@ -89,7 +89,7 @@ func testMutant(dir, file string, mutated []byte) string {
 	if goCmd("build", "-o", os.DevNull, "-overlay", overlay, ".") != nil {
 		return statusNotViable
 	}
-	if goCmd("test", "-count=1", "-overlay", overlay, ".") != nil {
+	if goCmd(append(append([]string{"test", "-count=1", "-overlay", overlay}, testFlags...), ".")...) != nil {
 		return statusKilled
 	}
 	return statusLived
