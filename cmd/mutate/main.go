@@ -38,12 +38,13 @@ func main() {
 	timeout := flag.Int("timeout-coefficient", 10, "a mutant's tests time out after this many times the unmutated run")
 	from := flag.Bool("from-reports", false, "do not run gremlins; summarise the reports a previous run left beside -out")
 	again := flag.Bool("recheck", true, "test again, one by one, the mutants gremlins reports not covered")
+	recheckTimeout := flag.Duration("recheck-timeout", defaultRecheckTimeout, "a rechecked mutant whose tests run longer is caught (timed out)")
 	var n Narrowing
 	flag.StringVar(&n.Exclude, "exclude", "", "comma-separated regexps of files (as gremlins' -E sees their paths) not to mutate")
 	flag.StringVar(&n.Run, "run", "", "run only the tests this regexp matches (go test -run) against each mutant")
 	flag.StringVar(&n.Skip, "skip", "", "skip the tests this regexp matches (go test -skip) for each mutant")
 	flag.Parse()
-	if err := run(strings.Split(*roots, ","), *out, *workers, *timeout, *from, *again, n, os.Stdout); err != nil {
+	if err := run(strings.Split(*roots, ","), *out, *workers, *timeout, *from, *again, *recheckTimeout, n, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "mutate: %v\n", err)
 		os.Exit(1)
 	}
@@ -73,7 +74,7 @@ func (n Narrowing) testFlags() ([]string, error) {
 	return flags, nil
 }
 
-func run(roots []string, out string, workers, timeout int, fromReports, again bool, n Narrowing, stdout io.Writer) error {
+func run(roots []string, out string, workers, timeout int, fromReports, again bool, recheckTimeout time.Duration, n Narrowing, stdout io.Writer) error {
 	testFlags, err := n.testFlags()
 	if err != nil {
 		return err
@@ -91,7 +92,7 @@ func run(roots []string, out string, workers, timeout int, fromReports, again bo
 			}
 		}
 		if again {
-			if err := recheck(root, report, testFlags, os.Stderr); err != nil {
+			if err := recheck(root, report, testFlags, recheckTimeout, os.Stderr); err != nil {
 				return fmt.Errorf("%s: %w", root, err)
 			}
 		}
