@@ -74,3 +74,16 @@ func TestBoundErrorsCountsEachProblem(t *testing.T) {
 		t.Errorf("detail of %d bytes, errors %v; want %d bytes and none", len(detail), out, 4*maxMessageBytes+len("…"))
 	}
 }
+
+// TestGatewayErrorNamesAllowedMethods: a 405 names the methods the path takes in Allow
+// (RFC 9110 §15.5.6), and other answers carry no Allow header at all.
+func TestGatewayErrorNamesAllowedMethods(t *testing.T) {
+	resp := GatewayError(405, []string{"GET", "POST"}, "req-1")
+	if resp.StatusCode != 405 || resp.Headers["Allow"] != "GET, POST" {
+		t.Errorf("405: status %d, Allow %q; want 405, %q", resp.StatusCode, resp.Headers["Allow"], "GET, POST")
+	}
+	resp = GatewayError(404, nil, "req-1")
+	if allow, ok := resp.Headers["Allow"]; resp.StatusCode != 404 || ok {
+		t.Errorf("404: status %d, Allow %q present; want 404 without Allow", resp.StatusCode, allow)
+	}
+}
