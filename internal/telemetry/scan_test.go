@@ -114,6 +114,7 @@ func TestHasLoneSurrogate(t *testing.T) {
 		{`"\ude00"`, true},
 		{`"\udbff\udfff"`, false},
 		{`"\udc00"`, true},
+		{`"\udfff"`, true},
 		{`"\ud7ff\ue000"`, false},
 		{`"\\ud83d"`, false},
 		{`"\\\ud83d"`, true},
