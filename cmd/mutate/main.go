@@ -5,6 +5,10 @@
 // table and writes the same figures to .local/mutate.json, to compare run with run. See
 // TESTING.md.
 //
+// A run can be narrowed to fit the time there is: -exclude leaves files out, -run and
+// -skip choose the tests each mutant is checked against (the slow ones of the store, say).
+// The scores of such a run are partial, and .local/mutate.json says how it was narrowed.
+//
 // Tests needing DynamoDB Local find it through $PIPETEL_TEST_DYNAMODB_ENDPOINT, which
 // `make mutate` sets by running this under cmd/dynamolocal.
 package main
@@ -34,14 +38,47 @@ func main() {
 	timeout := flag.Int("timeout-coefficient", 10, "a mutant's tests time out after this many times the unmutated run")
 	from := flag.Bool("from-reports", false, "do not run gremlins; summarise the reports a previous run left beside -out")
 	again := flag.Bool("recheck", true, "test again, one by one, the mutants gremlins reports not covered")
+	recheckTimeout := flag.Duration("recheck-timeout", defaultRecheckTimeout, "a rechecked mutant whose tests run longer is caught (timed out)")
+	var n Narrowing
+	flag.StringVar(&n.Exclude, "exclude", "", "comma-separated regexps of files (as gremlins' -E sees their paths) not to mutate")
+	flag.StringVar(&n.Run, "run", "", "run only the tests this regexp matches (go test -run) against each mutant")
+	flag.StringVar(&n.Skip, "skip", "", "skip the tests this regexp matches (go test -skip) for each mutant")
 	flag.Parse()
-	if err := run(strings.Split(*roots, ","), *out, *workers, *timeout, *from, *again, os.Stdout); err != nil {
+	if err := run(strings.Split(*roots, ","), *out, *workers, *timeout, *from, *again, *recheckTimeout, n, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "mutate: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(roots []string, out string, workers, timeout int, fromReports, again bool, stdout io.Writer) error {
+// Narrowing is what a partial run leaves out: files not mutated, tests not run. The zero
+// value is the whole run.
+type Narrowing struct {
+	Exclude string `json:"exclude,omitempty"`
+	Run     string `json:"run,omitempty"`
+	Skip    string `json:"skip,omitempty"`
+}
+
+// testFlags are go test's flags for the tests the narrowing chooses; spaces would split
+// them in GOFLAGS, so they are refused.
+func (n Narrowing) testFlags() ([]string, error) {
+	var flags []string
+	for _, f := range []struct{ name, re string }{{"run", n.Run}, {"skip", n.Skip}} {
+		if f.re == "" {
+			continue
+		}
+		if strings.ContainsAny(f.re, " \t\n") {
+			return nil, fmt.Errorf("-%s %q: a regexp without spaces, please (use \\s)", f.name, f.re)
+		}
+		flags = append(flags, "-"+f.name+"="+f.re)
+	}
+	return flags, nil
+}
+
+func run(roots []string, out string, workers, timeout int, fromReports, again bool, recheckTimeout time.Duration, n Narrowing, stdout io.Writer) error {
+	testFlags, err := n.testFlags()
+	if err != nil {
+		return err
+	}
 	reportDir := strings.TrimSuffix(out, filepath.Ext(out))
 	if err := os.MkdirAll(reportDir, 0o755); err != nil {
 		return err
@@ -50,12 +87,12 @@ func run(roots []string, out string, workers, timeout int, fromReports, again bo
 	for _, root := range roots {
 		report := filepath.Join(reportDir, strings.ReplaceAll(strings.Trim(root, "./"), "/", "_")+".json")
 		if !fromReports {
-			if err := unleash(root, report, workers, timeout); err != nil {
+			if err := unleash(root, report, workers, timeout, n.Exclude, testFlags); err != nil {
 				return fmt.Errorf("%s: %w", root, err)
 			}
 		}
 		if again {
-			if err := recheck(root, report, os.Stderr); err != nil {
+			if err := recheck(root, report, testFlags, recheckTimeout, os.Stderr); err != nil {
 				return fmt.Errorf("%s: %w", root, err)
 			}
 		}
@@ -70,7 +107,10 @@ func run(roots []string, out string, workers, timeout int, fromReports, again bo
 		scores = append(scores, s...)
 	}
 	WriteTable(stdout, scores)
-	b, err := json.MarshalIndent(Run{Date: time.Now().UTC().Format(time.RFC3339), Packages: scores}, "", "  ")
+	if n != (Narrowing{}) {
+		fmt.Fprintf(stdout, "partial: exclude %q, run %q, skip %q\n", n.Exclude, n.Run, n.Skip)
+	}
+	b, err := json.MarshalIndent(Run{Date: time.Now().UTC().Format(time.RFC3339), Narrowing: n, Packages: scores}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -79,20 +119,30 @@ func run(roots []string, out string, workers, timeout int, fromReports, again bo
 
 // unleash runs gremlins over root and its subpackages, at the lowest CPU priority: on a
 // shared machine the mutants should only take what nothing else wants.
-func unleash(root, report string, workers, timeout int) error {
-	cmd := exec.Command("nice", "-n", "19", "go", "tool", "gremlins", "unleash",
-		"--workers", fmt.Sprint(workers), "--timeout-coefficient", fmt.Sprint(timeout), "-o", report, root)
+func unleash(root, report string, workers, timeout int, exclude string, testFlags []string) error {
+	args := []string{"-n", "19", "go", "tool", "gremlins", "unleash",
+		"--workers", fmt.Sprint(workers), "--timeout-coefficient", fmt.Sprint(timeout), "-o", report}
+	for _, e := range strings.Split(exclude, ",") {
+		if e != "" {
+			args = append(args, "-E", e)
+		}
+	}
+	cmd := exec.Command("nice", append(args, root)...)
 	// gremlins times each mutant against one unmutated run; a cached result would make that
-	// run take milliseconds and every mutant time out.
-	cmd.Env = append(os.Environ(), "GOFLAGS=-count=1")
+	// run take milliseconds and every mutant time out. gremlins has no flag for the tests
+	// to run, but go test reads test flags from GOFLAGS, for the coverage run and each
+	// mutant's alike.
+	cmd.Env = append(os.Environ(), "GOFLAGS="+strings.Join(append([]string{"-count=1"}, testFlags...), " "))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return cmd.Run()
 }
 
 // Run is one `make mutate`, as written to .local/mutate.json.
 type Run struct {
-	Date     string  `json:"date"`
-	Packages []Score `json:"packages"`
+	Date string `json:"date"`
+	// Narrowing is set when the run left files or tests out: its scores are partial.
+	Narrowing Narrowing `json:"narrowing"`
+	Packages  []Score   `json:"packages"`
 }
 
 // Score counts the mutants of one package by what became of them. Caught mutants made a

@@ -65,3 +65,17 @@ func TestTableHasOneLinePerPackage(t *testing.T) {
 		t.Errorf("table:\n%s", b.String())
 	}
 }
+
+func TestNarrowingTestFlags(t *testing.T) {
+	flags, err := Narrowing{Exclude: "x.go", Run: "TestA|TestB", Skip: "TestSlow"}.testFlags()
+	if err != nil || !slices.Equal(flags, []string{"-run=TestA|TestB", "-skip=TestSlow"}) {
+		t.Errorf("testFlags = %q, %v", flags, err)
+	}
+	if flags, err := (Narrowing{}).testFlags(); err != nil || len(flags) != 0 {
+		t.Errorf("the whole run has test flags %q, %v", flags, err)
+	}
+	// GOFLAGS splits at spaces: a regexp with one would become two flags.
+	if _, err := (Narrowing{Run: "Test A"}).testFlags(); err == nil {
+		t.Error("a regexp with a space was accepted")
+	}
+}

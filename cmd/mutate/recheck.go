@@ -13,9 +13,10 @@ import (
 	"time"
 )
 
-// recheckTimeout bounds one rechecked mutant's test run; a mutant that makes the tests
-// hang that long is caught, as gremlins counts a timeout.
-const recheckTimeout = 15 * time.Minute
+// defaultRecheckTimeout bounds one rechecked mutant's test run; a mutant that makes the
+// tests hang that long is caught, as gremlins counts a timeout. The store's tests need
+// minutes; a package whose tests take a second can be given far less (-recheck-timeout).
+const defaultRecheckTimeout = 15 * time.Minute
 
 // recheck tests again, one at a time, the mutants gremlins reported NOT COVERED, and
 // rewrites the report with what became of them. gremlins decides coverage from Go's
@@ -23,8 +24,8 @@ const recheckTimeout = 15 * time.Minute
 // bodies of closures passed to sort, so code the tests do run is reported not covered.
 // Each such mutant is put into its file through `go test -overlay`, which leaves the tree
 // untouched, and its package's tests are run: a failure is caught (marked rechecked), a
-// pass is lived, a build failure not viable.
-func recheck(root, report string, log *os.File) error {
+// pass is lived, a build failure not viable. testFlags choose the tests, as for gremlins.
+func recheck(root, report string, testFlags []string, timeout time.Duration, log *os.File) error {
 	raw, err := os.ReadFile(report)
 	if err != nil {
 		return err
@@ -58,7 +59,7 @@ func recheck(root, report string, log *os.File) error {
 				fmt.Fprintf(log, "recheck %s:%d:%d %s: %v; left not covered\n", f.Name, m.Line, m.Column, m.Type, err)
 				continue
 			}
-			m.Status = testMutant(dir, file, mutated)
+			m.Status = testMutant(dir, file, mutated, testFlags, timeout)
 			m.Rechecked = true
 			fmt.Fprintf(log, "recheck %s:%d:%d %s: %s\n", f.Name, m.Line, m.Column, m.Type, m.Status)
 		}
@@ -72,14 +73,16 @@ func recheck(root, report string, log *os.File) error {
 
 // testMutant runs the tests of file's package with file replaced by mutated and returns
 // the gremlins status it earns.
-func testMutant(dir, file string, mutated []byte) string {
+func testMutant(dir, file string, mutated []byte, testFlags []string, timeout time.Duration) string {
 	replacement := filepath.Join(dir, "mutant.go")
 	overlay := filepath.Join(dir, "overlay.json")
 	ov, _ := json.Marshal(map[string]map[string]string{"Replace": {file: replacement}})
 	if os.WriteFile(replacement, mutated, 0o644) != nil || os.WriteFile(overlay, ov, 0o644) != nil {
 		return statusNotCovered
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), recheckTimeout)
+	// timeout bounds the tests alone (go test -timeout), as a loaded machine can take
+	// minutes to build; the context only stops a build or test that never ends.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Hour)
 	defer cancel()
 	goCmd := func(args ...string) error {
 		cmd := exec.CommandContext(ctx, "nice", append([]string{"-n", "19", "go"}, args...)...)
@@ -89,7 +92,7 @@ func testMutant(dir, file string, mutated []byte) string {
 	if goCmd("build", "-o", os.DevNull, "-overlay", overlay, ".") != nil {
 		return statusNotViable
 	}
-	if goCmd("test", "-count=1", "-overlay", overlay, ".") != nil {
+	if goCmd(append(append([]string{"test", "-count=1", "-timeout=" + timeout.String(), "-overlay", overlay}, testFlags...), ".")...) != nil {
 		return statusKilled
 	}
 	return statusLived

@@ -68,7 +68,7 @@ func TestRecheckTestsNotCoveredMutants(t *testing.T) {
 		}
 	}
 	report := filepath.Join(dir, "report.json")
-	if err := recheck(dir, report, os.Stderr); err != nil {
+	if err := recheck(dir, report, nil, defaultRecheckTimeout, os.Stderr); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(report)
