@@ -3,10 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
-	"github.com/pipetel/pipetel/internal/app"
 	"github.com/pipetel/pipetel/internal/rollup"
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
@@ -23,11 +21,7 @@ type rolledUp struct {
 // rollUp runs the rollup job over table, as the scheduled function does (one job a run,
 // with the summary snapshot at its end), until no stale unit is left.
 func (b *bench) rollUp(ctx context.Context, table string) (rolledUp, error) {
-	cfg, err := loadConfig(b.endpoint, table)
-	if err != nil {
-		return rolledUp{}, err
-	}
-	deps, err := app.NewDeps(ctx, cfg, app.NewLogger(io.Discard, "error"))
+	deps, err := b.deps(ctx, table)
 	if err != nil {
 		return rolledUp{}, err
 	}
@@ -58,11 +52,7 @@ func (b *bench) rollUp(ctx context.Context, table string) (rolledUp, error) {
 // rawRead reads every event of table since from, as the raw computation of stats does,
 // and returns how many and how long it took.
 func (b *bench) rawRead(ctx context.Context, table string, from time.Time) (int, float64, error) {
-	cfg, err := loadConfig(b.endpoint, table)
-	if err != nil {
-		return 0, 0, err
-	}
-	deps, err := app.NewDeps(ctx, cfg, app.NewLogger(io.Discard, "error"))
+	deps, err := b.deps(ctx, table)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -144,11 +134,7 @@ const snapshotSamples = 3
 // silence, and with everything (flaky tests recomputed at every run), in turns, so that
 // the three see the same machine.
 func (b *bench) snapshotCost(ctx context.Context, table string, out *Rollup) error {
-	cfg, err := loadConfig(b.endpoint, table)
-	if err != nil {
-		return err
-	}
-	deps, err := app.NewDeps(ctx, cfg, app.NewLogger(io.Discard, "error"))
+	deps, err := b.deps(ctx, table)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,16 @@ func loadConfig(endpoint, table string) (config.Config, error) {
 	return config.Load(func(k string) string { return env[k] })
 }
 
+// deps builds the dependencies of the functions over table as a Lambda builds them at
+// cold start from its environment, logging errors only.
+func (b *bench) deps(ctx context.Context, table string) (api.Deps, error) {
+	cfg, err := loadConfig(b.endpoint, table)
+	if err != nil {
+		return api.Deps{}, err
+	}
+	return app.NewDeps(ctx, cfg, app.NewLogger(io.Discard, "error"))
+}
+
 // service is the whole API on 127.0.0.1 for one events table: the local gateway over
 // the handlers that routes.All' constructors build, as `make dev` serves them.
 type service struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/pipetel/pipetel/internal/app"
 	"github.com/pipetel/pipetel/internal/store"
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
@@ -237,11 +235,7 @@ func (b *bench) writeAll(ctx context.Context, table string, reqs []types.WriteRe
 // load stores events in table through the store itself, as a function would but
 // without HTTP in the way, several calls at once: the quick way to have data to query.
 func (b *bench) load(ctx context.Context, table string, events []telemetry.Event, m *meter) error {
-	cfg, err := loadConfig(b.endpoint, table)
-	if err != nil {
-		return err
-	}
-	deps, err := app.NewDeps(ctx, cfg, app.NewLogger(io.Discard, "error"))
+	deps, err := b.deps(ctx, table)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/pipetel/pipetel/internal/rollup"
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
+	"github.com/pipetel/pipetel/internal/telemetry/telemetrytest"
 )
 
 // every returns job results of one device every step in [from, to), failing where fail
@@ -76,26 +77,6 @@ func (e *env) runSnapshot(t *testing.T, at time.Time, bp analytics.BaselineParam
 		t.Fatal(err)
 	}
 	return s
-}
-
-func jsonEqual(t *testing.T, what string, got any, want string) {
-	t.Helper()
-	g, err := json.Marshal(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a, b any
-	if err := json.Unmarshal(g, &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal([]byte(want), &b); err != nil {
-		t.Fatalf("want of %s: %v", what, err)
-	}
-	ga, _ := json.Marshal(a)
-	gb, _ := json.Marshal(b)
-	if string(ga) != string(gb) {
-		t.Errorf("%s:\n got %s\nwant %s", what, ga, gb)
-	}
 }
 
 // TestBaselineAndSilenceScenario: a day of steady traffic, then a device whose failure
@@ -216,3 +197,6 @@ func countRuntime(rows []analytics.SilentGroup, runtime string) int {
 	}
 	return n
 }
+
+// jsonEqual compares got, encoded, with the JSON text want, whatever their spacing.
+var jsonEqual = telemetrytest.JSONEqual

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
+	"github.com/pipetel/pipetel/internal/telemetry/telemetrytest"
 )
 
 func TestMaskMessage(t *testing.T) {
@@ -192,22 +193,4 @@ func TestSignatureMinerStopsAtMaxEvents(t *testing.T) {
 }
 
 // jsonEqual compares got, encoded, with the JSON text want, whatever their spacing.
-func jsonEqual(t *testing.T, what string, got any, want string) {
-	t.Helper()
-	g, err := json.Marshal(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a, b any
-	if err := json.Unmarshal(g, &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal([]byte(want), &b); err != nil {
-		t.Fatalf("want of %s: %v", what, err)
-	}
-	ga, _ := json.Marshal(a)
-	gb, _ := json.Marshal(b)
-	if string(ga) != string(gb) {
-		t.Errorf("%s:\n got %s\nwant %s", what, ga, gb)
-	}
-}
+var jsonEqual = telemetrytest.JSONEqual
