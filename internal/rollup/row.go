@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pipetel/pipetel/internal/rollup/walk"
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
@@ -228,10 +229,10 @@ func appendNewest(b []byte, n analytics.Newest) []byte {
 
 func (d *decoder) newest() analytics.Newest {
 	var n analytics.Newest
-	if micros := d.varint(); micros != 0 {
+	if micros := d.NextVarint(); micros != 0 {
 		n.TS = time.UnixMicro(micros).UTC()
 	}
-	n.ID, n.ErrorType, n.ErrorMsg = d.string(), d.string(), d.string()
+	n.ID, n.ErrorType, n.ErrorMsg = d.NextString(), d.NextString(), d.NextString()
 	return n
 }
 
@@ -259,18 +260,18 @@ func DecodeRow(body []byte, minExpires int64) (*Row, error) {
 		return nil, errors.New("decode rollup row: unknown encoding version")
 	}
 	version := b[0]
-	d := decoder{b: b[1:]}
-	for len(d.b) > 0 && d.err == nil {
+	d := decoder{walk.NewReader(b[1:])}
+	for d.Len() > 0 && d.Err() == nil {
 		var f [9]string
 		for i := range f {
-			f[i] = d.string()
+			f[i] = d.NextString()
 		}
 		g := &Group{Dims: analytics.Dimensions{Runtime: f[0], DeviceType: f[1], DeviceID: f[2], JobName: f[3],
 			Tree: f[4], Branch: f[5], Arch: f[6], Kind: f[7], ErrorType: f[8]}}
 		g.Newest, g.NewestFailure = d.newest(), d.newest()
-		agg := d.string()
-		if d.err == nil {
-			d.err = g.Agg.UnmarshalBinary([]byte(agg))
+		agg := d.NextString()
+		if d.Err() == nil {
+			d.Fail(g.Agg.UnmarshalBinary([]byte(agg)))
 		}
 		if version == 2 {
 			g.PipelineUnknown = analytics.PipelineKind(g.Dims.Kind)
@@ -279,67 +280,31 @@ func DecodeRow(body []byte, minExpires int64) (*Row, error) {
 		}
 		r.Groups[g.Dims] = g
 	}
-	if d.err != nil {
-		return nil, fmt.Errorf("decode rollup row: %w", d.err)
+	if d.Err() != nil {
+		return nil, fmt.Errorf("decode rollup row: %w", d.Err())
 	}
 	return r, nil
 }
 
-type decoder struct {
-	b   []byte
-	err error
-}
-
-var errTruncated = errors.New("truncated")
-
-func (d *decoder) string() string {
-	if d.err != nil {
-		return ""
-	}
-	n, size := binary.Uvarint(d.b)
-	if size <= 0 || uint64(len(d.b)-size) < n {
-		d.err = errTruncated
-		return ""
-	}
-	s := string(d.b[size : size+int(n)])
-	d.b = d.b[size+int(n):]
-	return s
-}
+// decoder reads a row's groups (walk.Reader: the same reads as counting from rows).
+type decoder struct{ *walk.Reader }
 
 func (d *decoder) pipeline(g *Group) {
-	if d.err != nil {
+	tag := d.NextByte()
+	if d.Err() != nil {
 		return
 	}
-	if len(d.b) == 0 {
-		d.err = errTruncated
-		return
-	}
-	tag := d.b[0]
-	d.b = d.b[1:]
 	switch tag {
 	case pipelineTagNone:
 	case pipelineTagUnknown:
 		g.PipelineUnknown = true
 	case pipelineTagAggregate:
-		enc := d.string()
-		if d.err == nil {
+		enc := d.NextString()
+		if d.Err() == nil {
 			g.Pipeline = &analytics.PipelineAggregate{}
-			d.err = g.Pipeline.UnmarshalBinary([]byte(enc))
+			d.Fail(g.Pipeline.UnmarshalBinary([]byte(enc)))
 		}
 	default:
-		d.err = fmt.Errorf("unknown pipeline tag %d", tag)
+		d.Fail(fmt.Errorf("unknown pipeline tag %d", tag))
 	}
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, size := binary.Varint(d.b)
-	if size <= 0 {
-		d.err = errTruncated
-		return 0
-	}
-	d.b = d.b[size:]
-	return v
 }

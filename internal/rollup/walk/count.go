@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -94,43 +93,42 @@ func CountRow(body []byte, f telemetry.Filter) (int64, error) {
 		return 0, errors.New("count rollup row: unknown encoding version")
 	}
 	version := b[0]
-	d := reader{b: b[1:]}
+	d := NewReader(b[1:])
 	var total int64
 	var dims [9]string
-	for len(d.b) > 0 && d.err == nil {
+	for d.Len() > 0 && d.Err() == nil {
 		for i := range dims {
-			dims[i] = d.string()
+			dims[i] = d.NextString()
 		}
 		for range 2 { // the newest event and the newest failed one
-			d.varint()
-			d.string()
-			d.string()
-			d.string()
+			d.NextVarint()
+			d.NextString()
+			d.NextString()
+			d.NextString()
 		}
-		agg := reader{b: []byte(d.string())}
-		if version == rowEncodingVersion && d.byte() == pipelineTagAggregate {
-			d.string()
+		agg := NewReader([]byte(d.NextString()))
+		if version == rowEncodingVersion && d.NextByte() == pipelineTagAggregate {
+			d.NextString()
 		}
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
-		if len(agg.b) == 0 || agg.b[0] != aggregateEncodingVersion {
+		if agg.NextByte() != aggregateEncodingVersion {
 			return 0, errors.New("count rollup row: unknown aggregate encoding version")
 		}
-		agg.b = agg.b[1:]
 		var counts [6]int64 // total, pass, fail, incomplete, skip, infra_error
 		for i := range counts {
-			counts[i] = int64(agg.uvarint())
+			counts[i] = int64(agg.NextUvarint())
 		}
-		if agg.err != nil {
-			return 0, fmt.Errorf("count rollup row: %w", agg.err)
+		if agg.Err() != nil {
+			return 0, fmt.Errorf("count rollup row: %w", agg.Err())
 		}
 		if n, ok := matching(dims, counts, f); ok {
 			total += n
 		}
 	}
-	if d.err != nil {
-		return 0, fmt.Errorf("count rollup row: %w", d.err)
+	if d.Err() != nil {
+		return 0, fmt.Errorf("count rollup row: %w", d.Err())
 	}
 	return total, nil
 }
@@ -153,66 +151,6 @@ func matching(dims [9]string, counts [6]int64, f telemetry.Filter) (int64, bool)
 		}
 	}
 	return n, true
-}
-
-type reader struct {
-	b   []byte
-	err error
-}
-
-var errTruncated = errors.New("truncated")
-
-func (d *reader) string() string {
-	n := d.uvarint()
-	if d.err != nil {
-		return ""
-	}
-	if uint64(len(d.b)) < n {
-		d.err = errTruncated
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *reader) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) == 0 {
-		d.err = errTruncated
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *reader) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, size := binary.Uvarint(d.b)
-	if size <= 0 {
-		d.err = errTruncated
-		return 0
-	}
-	d.b = d.b[size:]
-	return v
-}
-
-func (d *reader) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, size := binary.Varint(d.b)
-	if size <= 0 {
-		d.err = errTruncated
-		return 0
-	}
-	d.b = d.b[size:]
-	return v
 }
 
 // Counter counts the events matching a filter from the summary table: whole fresh buckets
