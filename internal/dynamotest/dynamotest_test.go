@@ -34,7 +34,7 @@ func TestNewTablesCreatesTheEventsTable(t *testing.T) {
 		indexes = append(indexes, aws.ToString(gsi.IndexName))
 	}
 	slices.Sort(indexes)
-	if want := []string{store.IndexByKind, store.IndexByRuntime}; !slices.Equal(indexes, want) {
+	if want := []string{store.IndexByInfraError, store.IndexByKind, store.IndexByRuntime}; !slices.Equal(indexes, want) {
 		t.Errorf("GSIs %v, want %v", indexes, want)
 	}
 
