@@ -98,7 +98,8 @@ func (p *Params) Filter(fields []string) telemetry.Filter {
 			continue
 		case "retry":
 			if _, ok := p.values[field]; ok {
-				n := p.int(field, 0, 0, 1<<30)
+				// Every value ingest stores: retry is kept as sent within ±MaxRetry.
+				n := p.int(field, 0, -telemetry.MaxRetry, telemetry.MaxRetry)
 				f.Retry = &n
 			}
 			continue

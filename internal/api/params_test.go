@@ -47,3 +47,23 @@ func TestEarliestSinceIsASince(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryFilterTakesEveryStoredRetry: a query can ask for any retry ingest stores,
+// negative ones and the bound included; past the bound nothing is stored, so it is a 400.
+func TestRetryFilterTakesEveryStoredRetry(t *testing.T) {
+	for _, c := range []struct {
+		query string
+		want  int
+		ok    bool
+	}{
+		{"retry=-3", -3, true}, {"retry=2147483647", 2147483647, true}, {"retry=-2147483647", -2147483647, true},
+		{"retry=2147483648", 0, false}, {"retry=x", 0, false},
+	} {
+		p := api.NewParams(events.APIGatewayV2HTTPRequest{RawQueryString: c.query})
+		f := p.Filter([]string{"retry"})
+		err := p.Check([]string{"retry"})
+		if (err == nil) != c.ok || (c.ok && (f.Retry == nil || *f.Retry != c.want)) {
+			t.Errorf("%s: retry %v, error %v; want %d, ok %v", c.query, f.Retry, err, c.want, c.ok)
+		}
+	}
+}

@@ -162,11 +162,18 @@ func (c *Client) Post(ctx context.Context, b Batch) (Result, error) {
 	var counted []bool
 	countedIn := func(i int) bool { return i >= 0 && i < len(counted) && counted[i] }
 	// unknown: the payload was sent before and that send's outcome is not known.
-	unknown := false
+	// listed: the payload holds only events an answer named in not_stored or not_counted.
+	// The service's probe found the not_stored ones absent, so a resend that finds one
+	// stored finds a write of this batch that landed after its deadline: inserted, not a
+	// duplicate, whatever happened between.
+	unknown, listed := false, false
 	duplicates := func(n int) {
-		if unknown {
+		switch {
+		case listed:
+			res.Inserted += n
+		case unknown:
 			res.Unconfirmed += n
-		} else {
+		default:
 			res.Duplicates += n
 		}
 	}
@@ -239,7 +246,7 @@ func (c *Client) Post(ctx context.Context, b Batch) (Result, error) {
 				if next, err := json.Marshal(again); err == nil && len(again) > 0 {
 					res.Inserted += inserted
 					duplicates(max(0, ans.Duplicates-max(0, ours)))
-					payload, counted = next, againCounted
+					payload, counted, listed = next, againCounted, true
 				}
 			}
 		}

@@ -90,6 +90,35 @@ func TestPostStopsAtAnAnswerResendingCannotFix(t *testing.T) {
 	}
 }
 
+// A write that outlived the request's deadline can land after the service answered 503
+// with it in not_stored: the resend then finds it stored. The service's probe had found it
+// absent, so it is this batch's own write, inserted, never "already there".
+func TestLateWritesOfNotStoredEventsAreInserted(t *testing.T) {
+	answers := []string{
+		`{"inserted":1,"duplicates":0,"not_stored":[{"index":1},{"index":2}]}`,
+		`{"inserted":0,"duplicates":2,"ids":["b","c"]}`,
+	}
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		if n == 0 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = io.WriteString(w, answers[n])
+		n++
+	}))
+	defer srv.Close()
+	c := &Client{URL: srv.URL, HTTP: srv.Client(), Attempts: 5, MaxWait: time.Millisecond}
+	res, err := c.Post(context.Background(), Batch{Events: 3, Body: []byte(`[{"id":"a"},{"id":"b"},{"id":"c"}]`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Inserted != 3 || res.Duplicates != 0 || res.Unconfirmed != 0 {
+		t.Errorf("%+v; want 3 inserted: a at once, b and c by the first send's late writes", res)
+	}
+}
+
 // A gateway's 502 or 504 names nothing, and the function may have stored any part of the
 // batch before it failed or ran out of time: the whole batch is sent again, and what the
 // resend finds already there cannot be told apart from events there before the load.

@@ -193,9 +193,9 @@ func readRetry(d *eventDecoder, name string, raw json.RawMessage) {
 		d.keep(name, raw, "must be a whole number")
 		return
 	}
-	if math.Abs(f) > maxRetry {
-		f = math.Copysign(maxRetry, f)
-		d.truncated(name, "is beyond ±%d; stored as %d", maxRetry, int(f))
+	if math.Abs(f) > MaxRetry {
+		f = math.Copysign(MaxRetry, f)
+		d.truncated(name, "is beyond ±%d; stored as %d", MaxRetry, int(f))
 	}
 	d.event.Retry = int(f)
 }

@@ -38,7 +38,9 @@ const (
 	// maxExtraDepth is DynamoDB's limit on nested attributes, kept so extra could become
 	// a map attribute without refusing what is stored today.
 	maxExtraDepth = 32
-	maxRetry      = math.MaxInt32 // keeps Retry exact in every int and float64 it passes through
+	// MaxRetry bounds retry both ways: a value beyond ±MaxRetry is stored at the bound,
+	// which every int and float64 it passes through holds exactly.
+	MaxRetry      = math.MaxInt32
 	maxFutureSkew = 24 * time.Hour
 )
 
@@ -566,12 +568,17 @@ func (d *eventDecoder) extra() []string {
 	put := func(name string, raw json.RawMessage) (string, bool) {
 		var v any
 		if err := decodeJSONValue(raw, &v); err != nil {
-			if depth := jsonDepth(raw); depth > maxStdlibDepth {
-				d.fail(name, "is %d levels deep, more than the %d pipetel can read; send it flatter, or inside extra, which keeps the start of a deeper value's text", depth, maxStdlibDepth)
-			} else {
+			depth := jsonDepth(raw)
+			if depth <= maxStdlibDepth {
 				d.fail(name, "could not be read")
+				return "", false
 			}
-			return "", false
+			// Too deep to decode, as any value over maxExtraDepth would be truncated:
+			// kept the same way, as the start of its JSON text.
+			d.truncated(name, "is %d levels deep, more than the %d allowed; kept in extra as the start of its JSON text", depth, maxExtraDepth)
+			var kept map[string]any
+			_ = json.Unmarshal(truncatedExtra(raw), &kept)
+			v = kept[extraTruncatedKey]
 		}
 		key := name
 		for hasKey(merged, key) {

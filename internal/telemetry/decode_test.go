@@ -708,15 +708,19 @@ func TestDecodeBatchExtraLimit(t *testing.T) {
 // past 10,000 levels.
 func nested(depth int) string { return strings.Repeat("[", depth) + strings.Repeat("]", depth) }
 
-// A value nested deeper than encoding/json reads is one event's problem, never the
-// batch's: an extra is truncated as any extra too deep is, an unknown field is refused
-// with a sentence, and the other events are decoded as usual.
+// A value nested deeper than encoding/json reads is never the batch's problem, nor a
+// reason to refuse its event: like any value too deep for extra, it is kept there as the
+// start of its JSON text, with a warning.
 func TestDecodeBatchDeepValuesAreTheEventsProblem(t *testing.T) {
 	body := "[" + decodeTestEvent(`,"extra":{"a":`+nested(20000)+`,"b":1}`) + "," +
-		decodeTestEvent(`,"deep":`+nested(10001)) + "," + decodeTestEvent("") + "]"
+		decodeTestEvent(`,"deep":`+nested(10001)) + "," + decodeTestEvent("") + "," +
+		decodeTestEvent(`,"device_type":`+nested(20000)) + "]"
 	ds, err := DecodeBatch([]byte(body), decodeTestNow)
-	if err != nil || len(ds) != 3 {
-		t.Fatalf("DecodeBatch: %d events, %v; want 3 events and no batch error", len(ds), err)
+	if err != nil || len(ds) != 4 {
+		t.Fatalf("DecodeBatch: %d events, %v; want 4 events and no batch error", len(ds), err)
+	}
+	if known := ds[3]; len(known.Errors) != 0 || known.Event.DeviceType != "" || !bytes.Contains(known.Event.Extra, []byte(`"device_type":"[[[`)) {
+		t.Errorf("event 3: errors %v, device_type %q, extra %.60s; want the array kept in extra as text", known.Errors, known.Event.DeviceType, known.Event.Extra)
 	}
 	truncated := ds[0]
 	wantWarning := `is 20001 levels deep, more than the 32 allowed; stored as the start of its JSON text under "truncated_json"`
@@ -727,10 +731,16 @@ func TestDecodeBatchDeepValuesAreTheEventsProblem(t *testing.T) {
 	if err := json.Unmarshal(truncated.Event.Extra, &kept); err != nil || !strings.HasPrefix(kept["truncated_json"], `{"a":[[[`) || len(truncated.Event.Extra) > 8192 {
 		t.Errorf("event 0 extra: %.60s (%d bytes), %v", truncated.Event.Extra, len(truncated.Event.Extra), err)
 	}
-	refused := ds[1]
-	want := "is 10001 levels deep, more than the 10000 pipetel can read; send it flatter, or inside extra, which keeps the start of a deeper value's text"
-	if len(refused.Errors) != 1 || refused.Errors[0].Field != "deep" || refused.Errors[0].Message != want || refused.Errors[0].Index != 1 {
-		t.Errorf("event 1 errors %v; want deep: %q", refused.Errors, want)
+	// An unknown field, or a known one where an array cannot be, kept in extra as the
+	// start of its text, with a warning: never refused for its depth.
+	unknown := ds[1]
+	want := "is 10001 levels deep, more than the 32 allowed; kept in extra as the start of its JSON text"
+	var extra map[string]any
+	_ = json.Unmarshal(unknown.Event.Extra, &extra)
+	text, _ := extra["deep"].(string)
+	if len(unknown.Errors) != 0 || len(unknown.Warnings) != 1 || unknown.Warnings[0].Field != "deep" || unknown.Warnings[0].Message != want ||
+		!strings.HasPrefix(text, "[[[") || len(unknown.Event.Extra) > 8192 {
+		t.Errorf("event 1: errors %v, warnings %v, extra %.60s; want deep kept as text with the warning %q", unknown.Errors, unknown.Warnings, unknown.Event.Extra, want)
 	}
 	if len(ds[2].Errors) != 0 || ds[2].Event.ID == "" {
 		t.Errorf("event 2: %v; want it decoded", ds[2].Errors)

@@ -346,6 +346,12 @@ func checkSummary(t *testing.T, tb tab) {
 	if health == nil || !strings.Contains(health["fail rate (7 d)"], "(") {
 		t.Errorf("health of lava-collabora against its 7 days: %v", health)
 	}
+	// The error signatures and the flaky and broken tests are rendered, rows or "none".
+	for _, id := range []string{"summary-signatures", "summary-flaky"} {
+		if rows := eval[string](t, tb, fmt.Sprintf(`document.getElementById(%q).dataset.rows || ""`, id)); rows == "" {
+			t.Errorf("%s was not rendered", id)
+		}
+	}
 }
 
 // summaryRow returns the cells, by column heading, of the first row of table id whose

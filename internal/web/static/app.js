@@ -367,6 +367,31 @@
     drillTo((r) => groupFilter({ runtime: r.runtime, device_type: r.device_type, device_id: r.device_id }), false),
     "every steady sender is sending");
 
+    const isNew = new Set((s.new_signatures || []).map((n) => n.id));
+    const onLab = (x) => !view.runtime || (x.runtimes || []).includes(view.runtime);
+    table($("summary-signatures"), [
+      ["signature", (g) => (isNew.has(g.id) ? "new · " : "") + g.template, (g) => "msg" + (isNew.has(g.id) ? " bad" : "")],
+      ["count", (g) => g.count, () => "num"],
+      ["labs", (g) => (g.runtimes || []).join(", ")],
+      ["first seen", (g) => fmtTime(g.first_seen)],
+      ["last seen", (g) => since(g.last_seen, now)],
+      ["sample", (g) => g.sample, () => "msg muted"],
+    ], ((s.error_signatures || {}).signatures || []).filter(onLab), null, "no error messages in the last hour");
+
+    const flaky = s.flaky_tests || {};
+    table($("summary-flaky"), [
+      ["class", (f) => f.class, (f) => (f.class === "broken" ? "bad" : "warn")],
+      ["test", (f) => f.test_name, () => "msg"],
+      ["job", (f) => f.job_name ?? ""],
+      ["device type", (f) => f.device_type ?? ""],
+      ["tree / branch", (f) => (f.tree ?? "") + " / " + (f.branch ?? "")],
+      ["results, oldest first", (f) => f.history, () => "mono"],
+      ["fails", (f) => f.failures + " of " + f.runs, () => "num"],
+      ["changes", (f) => f.transitions, () => "num"],
+    ], [...(flaky.flaky || []), ...(flaky.broken || [])].filter(onLab),
+    (f) => drill(view, { test_name: f.test_name, job_name: f.job_name ?? "", device_type: f.device_type ?? "" }, false),
+    "no test both passes and fails, and none always fails");
+
     const th = Number(view.threshold);
     const pair = (k, f) => (h) => f(h.last_24h[k]) + "  (" + f(h.last_7d[k]) + ")";
     table($("summary-health"), [
