@@ -343,9 +343,11 @@ const (
 // AlertDetailType is the detail type of the alerts of one kind of anomaly.
 func AlertDetailType(kind string) string { return "pipetel anomaly " + kind }
 
-// Alerts are the alerts of what changed in snap: one per anomaly that opened in it and
-// one per anomaly that resolved in it, opened first, each by key. The detail is the
-// anomaly's record with "state" added.
+// Alerts are the alerts of what changed in snap, one per group (see alertSubject): an
+// open when a group with no anomaly open before has one now, and a resolved when a group's
+// last open anomaly resolved in snap; opened first, each by key. The detail is the
+// record of the anomaly that opened or resolved with "state" added (the first by key when
+// several did at once).
 func Alerts(snap *Snapshot) []telemetry.Alert {
 	var out []telemetry.Alert
 	add := func(state string, rec AnomalyRecord) {
@@ -355,15 +357,47 @@ func Alerts(snap *Snapshot) []telemetry.Alert {
 		}{state, rec})
 		out = append(out, telemetry.Alert{DetailType: AlertDetailType(rec.Kind), Detail: detail})
 	}
+	opened := func(rec AnomalyRecord) bool { return rec.Since == snap.TakenAt && rec.LastConfirmed == snap.TakenAt }
+	resolved := func(rec AnomalyRecord) bool { return rec.ResolvedAt != nil && *rec.ResolvedAt == snap.TakenAt }
+	openNow, openBefore := map[string]bool{}, map[string]bool{}
 	for _, rec := range snap.OpenAnomalies {
-		if rec.Since == snap.TakenAt && rec.LastConfirmed == snap.TakenAt {
+		openNow[alertSubject(rec)] = true
+		if !opened(rec) {
+			openBefore[alertSubject(rec)] = true
+		}
+	}
+	for _, rec := range snap.RecentlyResolved {
+		if resolved(rec) {
+			openBefore[alertSubject(rec)] = true
+		}
+	}
+	sent := map[string]bool{}
+	for _, rec := range snap.OpenAnomalies {
+		if s := alertSubject(rec); opened(rec) && !openBefore[s] && !sent[s] {
+			sent[s] = true
 			add(AlertOpen, rec)
 		}
 	}
 	for _, rec := range snap.RecentlyResolved {
-		if rec.ResolvedAt != nil && *rec.ResolvedAt == snap.TakenAt {
+		if s := alertSubject(rec); resolved(rec) && !openNow[s] && !sent[s] {
+			sent[s] = true
 			add(AlertResolved, rec)
 		}
 	}
 	return out
+}
+
+// alertSubject is the group an anomaly is about, which an operator is paged for once:
+// KernelCI's rules, evaluated over each configured window, find one group once per
+// window, and its error rule, which looks at runtime and error type alone, once per
+// scope as well. Other kinds are about their own key.
+func alertSubject(rec AnomalyRecord) string {
+	group := strings.TrimPrefix(rec.Key, rec.Scope+"/"+rec.Window+"/")
+	switch rec.Kind {
+	case "result":
+		return rec.Scope + "/" + group
+	case "error":
+		return group
+	}
+	return rec.Key
 }

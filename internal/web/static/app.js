@@ -393,7 +393,12 @@
     "no test both passes and fails, and none always fails");
 
     const th = Number(view.threshold);
-    const pair = (k, f) => (h) => f(h.last_24h[k]) + "  (" + f(h.last_7d[k]) + ")";
+    // The last 24 h beside the 7 days in brackets; a figure neither has (no durations) is blank.
+    const pair = (k, f) => (h) => {
+      const now = h.last_24h[k] == null ? "" : f(h.last_24h[k]);
+      const base = h.last_7d[k] == null ? "" : f(h.last_7d[k]);
+      return base === "" ? now : now + "  (" + base + ")";
+    };
     table($("summary-health"), [
       ["runtime", (h) => h.runtime],
       ["events 24 h", (h) => h.last_24h.events, () => "num"],
