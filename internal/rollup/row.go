@@ -179,8 +179,12 @@ const (
 // order, its nine dimensions, the newest event and the newest failed one (each: ts in Unix
 // microseconds, 0 for none, id, error type and message), the encoded aggregate, each
 // length-prefixed, and the pipeline part.
-func (r *Row) Encode() ([]byte, error) {
-	b := []byte{rowEncodingVersion}
+func (r *Row) Encode() ([]byte, error) { return r.encode(rowEncodingVersion) }
+
+// encode writes the row in encoding version (2 or rowEncodingVersion): version 2 rows,
+// written before groups had a pipeline part, end each group at its aggregate.
+func (r *Row) encode(version byte) ([]byte, error) {
+	b := []byte{version}
 	for _, g := range r.sorted() {
 		for _, s := range dimsFields(g.Dims) {
 			b = appendString(b, s)
@@ -193,6 +197,7 @@ func (r *Row) Encode() ([]byte, error) {
 		}
 		b = appendString(b, string(agg))
 		switch {
+		case version == 2:
 		case g.PipelineUnknown:
 			b = append(b, pipelineTagUnknown)
 		case g.Pipeline != nil:
