@@ -163,3 +163,78 @@ func TestReadersTakeMergedRows(t *testing.T) {
 
 // shardRowsOnly hides the store's merged rows, as a store without them would.
 type shardRowsOnly struct{ telemetry.RollupStore }
+
+// beforeCommit runs fn once, just before the first rollup commit (a TransactWriteItems)
+// goes to DynamoDB: after the run read the marks and recomputed their units.
+type beforeCommit struct {
+	store.SummaryAPI
+	fn   func(*dynamodb.TransactWriteItemsInput)
+	once sync.Once
+}
+
+func (b *beforeCommit) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	b.once.Do(func() { b.fn(in) })
+	return b.SummaryAPI.TransactWriteItems(ctx, in, opts...)
+}
+
+// TestEventLandingDuringARecomputeKeepsItsMark: events land in units a rollup has read
+// and recomputed but not yet committed (injected at the client, before the commit). The
+// commit must leave those units' marks, which ingest wrote anew after the rollup read
+// them, so that the next run rolls the late events up; stats equal raw once it has.
+func TestEventLandingDuringARecomputeKeepsItsMark(t *testing.T) {
+	end := dataStart.Add(2 * time.Hour)
+	e := newEnv(t, end)
+	rng := rand.New(rand.NewPCG(7, 3))
+	evs := generate(t, 9, 120, dataStart, end, end)
+	e.put(t, evs)
+	var cleared []string // the marks the first commit deletes, as pk/sk
+	hook := &beforeCommit{SummaryAPI: e.client, fn: func(in *dynamodb.TransactWriteItemsInput) {
+		var late []telemetry.Event
+		for _, w := range in.TransactItems {
+			if w.Delete == nil {
+				continue
+			}
+			pk := w.Delete.Key[store.AttrPK].(*types.AttributeValueMemberS).Value
+			sk := w.Delete.Key[store.AttrSK].(*types.AttributeValueMemberS).Value
+			if !strings.HasPrefix(pk, store.MarkPrefix) {
+				continue
+			}
+			cleared = append(cleared, pk+"/"+sk)
+			start, err := time.Parse("20060102T150405", sk)
+			if err != nil {
+				t.Fatalf("mark sort key %q: %v", sk, err)
+			}
+			// Enough events in the unit's bucket that every shard gets some.
+			more := variants(evs, rng, 30, "late-"+sk, 0, false, end)
+			for i := range more {
+				more[i].TS = start.Add(time.Duration(i+1) * 10 * time.Second)
+			}
+			late = append(late, more...)
+		}
+		e.put(t, late)
+	}}
+	r, err := rollup.NewJob(e.newSummary(hook), rollup.JobOptions{Now: e.clock.Now, Workers: 1}).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cleared) == 0 || r.Units == 0 {
+		t.Fatalf("no commit cleared a mark (units %d)", r.Units)
+	}
+	marks, err := e.summary.StaleMarks(t.Context(), time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]bool{}
+	for _, m := range marks {
+		left[store.MarkPK(m.RollupUnit)+"/"+m.Start.UTC().Format("20060102T150405")] = true
+	}
+	for _, k := range cleared {
+		if !left[k] {
+			t.Errorf("mark %s was cleared by a commit that did not see the events written into its unit after the rollup read it", k)
+		}
+	}
+	e.runAll(t, e.summary, "")
+	if rows := e.checkEqual(t, "after the late events are rolled up", rng); rows == 0 {
+		t.Fatal("no answer used a rollup row")
+	}
+}

@@ -277,30 +277,15 @@ func (s *Events) writeBatch(ctx context.Context, batch []pending, events []telem
 		byKey[p.pk+"\x00"+p.sk] = p
 		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
 	}
-	for attempt := 0; ; attempt++ {
-		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-			RequestItems: map[string][]types.WriteRequest{s.opts.Table: reqs},
-		})
-		if err != nil && !isRetryable(err) {
-			return batch, fmt.Errorf("batch write: %w", err)
-		}
-		if err == nil {
-			reqs = out.UnprocessedItems[s.opts.Table]
-			if len(reqs) == 0 {
-				return nil, nil
-			}
-		}
-		if !s.opts.Backoff.pause(ctx, attempt) {
-			if err == nil {
-				err = &types.ProvisionedThroughputExceededException{Message: aws.String("unprocessed items left after retries")}
-			}
-			left := make([]pending, 0, len(reqs))
-			for _, r := range reqs {
-				left = append(left, byKey[keyString(r.PutRequest.Item)])
-			}
-			return left, fmt.Errorf("batch write: %w", err)
-		}
+	left, err := batchPut(ctx, s.db, s.opts.Table, reqs, s.opts.Backoff)
+	if len(left) == 0 {
+		return nil, nil
 	}
+	unwritten := make([]pending, 0, len(left))
+	for _, r := range left {
+		unwritten = append(unwritten, byKey[keyString(r.PutRequest.Item)])
+	}
+	return unwritten, fmt.Errorf("batch write: %w", err)
 }
 
 // writeGuards writes the id guards of the client ids among written, with the expiry of
@@ -315,19 +300,8 @@ func (s *Events) writeGuards(ctx context.Context, written []pending, events []te
 		item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expiry(&events[p.index], s.opts.Retention), 10)}
 		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 	}
-	for attempt := 0; len(reqs) > 0; attempt++ {
-		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-			RequestItems: map[string][]types.WriteRequest{s.opts.Table: reqs},
-		})
-		if err != nil && !isRetryable(err) {
-			return fmt.Errorf("write id guards: %w", err)
-		}
-		if err == nil {
-			reqs = out.UnprocessedItems[s.opts.Table]
-		}
-		if len(reqs) > 0 && !s.opts.Backoff.pause(ctx, attempt) {
-			return fmt.Errorf("write id guards: %d left after retries", len(reqs))
-		}
+	if left, err := batchPut(ctx, s.db, s.opts.Table, reqs, s.opts.Backoff); len(left) > 0 {
+		return fmt.Errorf("write id guards: %d left: %w", len(left), err)
 	}
 	return nil
 }

@@ -14,8 +14,8 @@ type RollupUnit struct {
 }
 
 // StaleMark says that events landed in a unit after its rollup was last computed. Seq
-// grows by one for every ingest request that touched the unit since the mark was made;
-// a rollup that read the mark at Seq may clear it only while it still holds Seq.
+// changes with every ingest request that touches the unit (the store writes a random
+// one); a rollup that read the mark at Seq may clear it only while it still holds Seq.
 type StaleMark struct {
 	RollupUnit
 	Seq int64
