@@ -85,12 +85,15 @@ type Config struct {
 	AlertBus               string // empty: no alerts published
 }
 
-// Defaults, sized so that at 10,000 events/s no key value takes more than ~420 writes/s,
-// even if one runtime or one kind sends everything (a partition allows 1,000).
+// Defaults, sized so that at 10,000 events/s no key value takes more than ~400 writes/s in
+// any second, even if one runtime or one kind sends everything (a partition allows 1,000;
+// DESIGN §4 keeps half of that): 32 shards put the mean at 313 writes/s and the hottest
+// second of a simulated hour at ~390, where 24 put them at 417 and 512 (BENCHMARKS.md,
+// hot keys).
 const (
-	DefaultEventShards      = 24
-	DefaultRuntimeShards    = 24
-	DefaultKindShards       = 24
+	DefaultEventShards      = 32
+	DefaultRuntimeShards    = 32
+	DefaultKindShards       = 32
 	DefaultRetentionDays    = 14
 	DefaultWriteConcurrency = 16
 	// DefaultRollupRetentionDays keeps rollups for 400 days, far beyond raw events.

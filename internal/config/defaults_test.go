@@ -8,8 +8,8 @@ import (
 )
 
 // TestDefaultsAreTheDocumentedOnes holds the defaults to the values README.md documents
-// and the storage layout is sized for (24 shards keep each key value near 420 writes/s at
-// 10,000 events/s), not to the constants they are read from: a changed constant must fail
+// and the storage layout is sized for (32 shards keep each key value under 500 writes/s in
+// every second at 10,000 events/s), not to the constants they are read from: a changed constant must fail
 // here, since a table's shard counts are fixed for its life.
 func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 	c, err := config.Load(env(map[string]string{config.EnvEventsTable: "events"}))
@@ -20,9 +20,9 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 		name      string
 		got, want int
 	}{
-		{config.EnvEventShards, c.EventShards, 24},
-		{config.EnvRuntimeShards, c.RuntimeShards, 24},
-		{config.EnvKindShards, c.KindShards, 24},
+		{config.EnvEventShards, c.EventShards, 32},
+		{config.EnvRuntimeShards, c.RuntimeShards, 32},
+		{config.EnvKindShards, c.KindShards, 32},
 		{config.EnvWriteConcurrency, c.WriteConcurrency, 16},
 	} {
 		if d.got != d.want {
