@@ -81,7 +81,7 @@ type IngestRun struct {
 	// ProbingRatio is ours / the ceiling that probes first (Ceiling.WithProbeEventsPerS):
 	// how near ingest comes to its protocol's own limit. Goal ≥ 0.95 at batches of 1,000.
 	ProbingRatio float64 `json:"ratio_to_probing"`
-	Tries             int     `json:"tries"` // the best try counts, as for the ceiling
+	Tries        int     `json:"tries"` // the best try counts, as for the ceiling
 }
 
 // Ceiling is the raw BatchWriteItem loop: the most the same DynamoDB Local takes.
