@@ -238,3 +238,33 @@ func TestEventLandingDuringARecomputeKeepsItsMark(t *testing.T) {
 		t.Fatal("no answer used a rollup row")
 	}
 }
+
+// TestAnomaliesCountTheWindowsEdges: with now inside a bucket, each anomaly window starts
+// and ends in partial buckets, read raw beside the rows. Every kind's events there count,
+// as they do from raw events alone.
+func TestAnomaliesCountTheWindowsEdges(t *testing.T) {
+	end := dataStart.Add(30*time.Hour + 150*time.Second) // 2.5 minutes into a bucket
+	e := newEnv(t, end)
+	e.put(t, generate(t, 13, 1200, dataStart, end, end))
+	// Dense at each edge: the bucket holding now, and each window's first minutes.
+	e.put(t, generate(t, 14, 150, end.Add(-150*time.Second), end, end))
+	for i, p := range anomalyParams {
+		if start := end.Add(-p.Window); start.After(dataStart) {
+			e.put(t, generate(t, int64(20+i), 150, start, start.Add(3*time.Minute), end))
+		}
+	}
+	e.runAll(t, e.summary, "")
+	for _, p := range anomalyParams {
+		want := e.rawAnomalies(t, p)
+		acc, ans, err := e.reader.Anomalies(t.Context(), p, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ans.Events == 0 || ans.Rows == 0 {
+			t.Fatalf("window %s: %d events read raw and %d rows, want both: the edges and the buckets between", p.Window, ans.Events, ans.Rows)
+		}
+		if got := marshal(t, acc.Report()); !bytes.Equal(got, want) {
+			t.Errorf("window %s: anomalies differ:\nrollups %.600s\nraw     %.600s", p.Window, got, want)
+		}
+	}
+}
