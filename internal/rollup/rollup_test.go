@@ -594,6 +594,20 @@ func TestStatsOlderThanRetentionFromRollups(t *testing.T) {
 			t.Errorf("since %s from rollups:\n%.400s\nwant every event\n%.400s", since.Since, got, wantAll)
 		}
 	}
+	// A window wholly before the rollups' retention reads nothing, and says it covered the
+	// window asked for, widened, never one whose end comes before its start.
+	before := telemetry.Filter{Since: time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC), Until: time.Date(2001, 2, 4, 0, 2, 0, 0, time.UTC)}
+	acc, ans, ok, err = e.reader.Stats(t.Context(), before, []string{"runtime"})
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if got := marshal(t, acc.Rows()); string(got) != "[]" || ans.Rows != 0 {
+		t.Errorf("a window in 2001: %d rows read, answer %s, want none", ans.Rows, got)
+	}
+	if want := time.Date(2001, 2, 3, 4, 5, 0, 0, time.UTC); !ans.FromRollups || !ans.Since.Equal(want) ||
+		!ans.Until.Equal(time.Date(2001, 2, 4, 0, 5, 0, 0, time.UTC).Add(-time.Microsecond)) {
+		t.Errorf("a window in 2001 answered over %s..%s, want %s..00:04:59.999999", ans.Since, ans.Until, want)
+	}
 	if _, _, ok, _ := e.reader.Stats(t.Context(), telemetry.Filter{}, []string{"runtime"}); ok {
 		t.Error("stats without a since were answered from rollups; they are the raw events'")
 	}

@@ -155,19 +155,23 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 	}
 	if w.FromRollups {
 		from = Floor(w.Since)
-		// Rows are kept for the store's retention and no longer: a since years back would
-		// otherwise cover thousands of buckets that cannot hold one.
-		if oldest := Floor(now.Add(-s.Retention())); from.Before(oldest) {
-			from = oldest
-		}
 		// Without an until, up to the end of the bucket holding now: the rows read, and
 		// so the window the answer says it covers, end there.
 		to = Floor(now).Add(Fine.Width)
 		if !w.Until.IsZero() {
 			to = Ceil(w.Until.Add(time.Microsecond))
 		}
-		res.FromRollups, res.Since = true, from
-		res.Until = to.Add(-time.Microsecond)
+		res.FromRollups, res.Since, res.Until = true, from, to.Add(-time.Microsecond)
+		// Rows are kept for the store's retention and no longer: a since years back would
+		// otherwise cover thousands of buckets that cannot hold one. A window wholly
+		// before them has nothing to read, and its answer says it covered what was asked.
+		oldest := Floor(now.Add(-s.Retention()))
+		if !to.After(oldest) {
+			return res, nil
+		}
+		if from.Before(oldest) {
+			from, res.Since = oldest, oldest
+		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	raw := func(since, until time.Time) {
