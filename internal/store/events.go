@@ -154,11 +154,16 @@ func isRetryable(err error) bool {
 }
 
 // clientError turns a DynamoDB failure into what the caller can act on. Throttling and
-// unavailability are the client's to retry; anything else is ours and stays internal.
+// unavailability are the client's to retry; anything else is ours and stays internal. An
+// error that already is one is returned as it is, so that a failure passed up through
+// several calls reads once in the log, not once per call.
 func clientError(err error) error {
+	var already *telemetry.Error
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &already):
+		return err
 	case isThrottle(err):
 		return &telemetry.Error{Code: telemetry.CodeThrottled, RetryAfter: time.Second,
 			Message: "The store is busy right now; retry after the pause in Retry-After.",

@@ -1,8 +1,16 @@
 package store
 
 import (
+	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
 // TestFirstReadLeavesFewPartitionsDry holds firstRead to its comment: about three times
@@ -42,4 +50,22 @@ func dryChance(m float64, k int) float64 {
 		p += term
 	}
 	return 1 - p
+}
+
+// TestClientErrorWrapsOnce: a failure passed up through several calls, each mapping it
+// for the client, names its cause once (a log line read "unavailable: …: unavailable: …").
+func TestClientErrorWrapsOnce(t *testing.T) {
+	cause := &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}
+	once := clientError(fmt.Errorf("mark rollup stale: %w", cause))
+	twice := clientError(fmt.Errorf("put events: %w", once))
+	var te *telemetry.Error
+	if !errors.As(twice, &te) || te.Code != telemetry.CodeThrottled {
+		t.Fatalf("%v: want a throttled telemetry.Error", twice)
+	}
+	if n := strings.Count(twice.Error(), "slow down"); n != 1 {
+		t.Errorf("%q names its cause %d times, want once", twice.Error(), n)
+	}
+	if n := strings.Count(twice.Error(), string(telemetry.CodeThrottled)); n != 1 {
+		t.Errorf("%q names its code %d times, want once", twice.Error(), n)
+	}
 }
