@@ -117,12 +117,17 @@ func runPattern(tests []string) string {
 	return "^(" + strings.Join(quoted, "|") + ")$"
 }
 
-// measure compiles the tests of the package in pkgDir once with coverage, runs each test
-// alone and records what it covers and how long it takes. dir is a scratch directory.
-// A package without tests gives an empty Baseline.
-func measure(pkgDir, module, dir string, f TestFilter, log io.Writer) (*Baseline, error) {
+// measure compiles the tests of the package in pkgDir once with coverage of the packages
+// coverPkgs (import paths; its own when empty), runs each test alone and records what it
+// covers and how long it takes. dir is a scratch directory. A package without tests gives
+// an empty Baseline.
+func measure(pkgDir, module, dir string, f TestFilter, coverPkgs []string, log io.Writer) (*Baseline, error) {
 	bin := filepath.Join(dir, "cover.test")
-	build := exec.Command("nice", "-n", "19", "go", "test", "-c", "-cover", "-covermode=set", "-ldflags=-w", "-o", bin, ".")
+	args := []string{"-n", "19", "go", "test", "-c", "-cover", "-covermode=set", "-ldflags=-w", "-o", bin}
+	if len(coverPkgs) > 0 {
+		args = append(args, "-coverpkg="+strings.Join(coverPkgs, ","))
+	}
+	build := exec.Command("nice", append(args, ".")...)
 	build.Dir = pkgDir
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the tests with coverage: %v\n%s", err, out)

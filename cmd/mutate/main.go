@@ -110,7 +110,7 @@ type Run struct {
 }
 
 func run(c Config, out string, stdout, log io.Writer) error {
-	filter, err := c.filter()
+	f, err := c.filter()
 	if err != nil {
 		return err
 	}
@@ -118,24 +118,65 @@ func run(c Config, out string, stdout, log io.Writer) error {
 	if err := os.MkdirAll(reportDir, 0o755); err != nil {
 		return err
 	}
+	scratch, err := os.MkdirTemp("", "mutate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
 	result := Run{Date: time.Now().UTC().Format(time.RFC3339), Config: c, Partial: c.Narrowing != (Narrowing{})}
 	for _, root := range c.Roots {
 		module, byPkg, err := listMutants(root, c.Exclude, filepath.Join(reportDir, "gremlins-"+slug(root)+".json"))
 		if err != nil {
 			return fmt.Errorf("%s: %w", root, err)
 		}
+		var pkgs []string
 		for _, pkg := range slices.Sorted(maps.Keys(byPkg)) {
-			if strings.HasSuffix(pkg, "test") {
-				continue // a test helper (telemetrytest), not product code
+			if !strings.HasSuffix(pkg, "test") { // test helpers (telemetrytest) are not product code
+				pkgs = append(pkgs, pkg)
 			}
-			ms := byPkg[pkg]
+		}
+		testsOf, err := testPackages(root, pkgs)
+		if err != nil {
+			return fmt.Errorf("%s: %w", root, err)
+		}
+		bases := map[string]*Baseline{}
+		for _, pkg := range pkgs {
+			ms, tp := byPkg[pkg], testsOf[pkg]
 			start := time.Now()
-			if err := testPackage(module, pkg, ms, c, filter, log); err != nil {
-				return fmt.Errorf("%s: %w", pkg, err)
+			chosen := Sample(ms, c.Sample, c.Seed, pkg)
+			for i := range ms {
+				ms[i].Status = statusSkipped
+			}
+			base := bases[tp]
+			if base == nil && len(chosen) > 0 {
+				// One measure per test package, covering the packages it tests for.
+				var covered []string
+				for _, p := range pkgs {
+					if testsOf[p] == tp {
+						covered = append(covered, module+"/"+p)
+					}
+				}
+				dir := filepath.Join(scratch, slug(tp))
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					return err
+				}
+				if base, err = measure(filepath.FromSlash(tp), module, dir, f, covered, log); err != nil {
+					return fmt.Errorf("%s: %w", tp, err)
+				}
+				bases[tp] = base
+				fmt.Fprintf(log, "mutate: %s: %d tests measured in %s\n", tp, len(base.Tests), time.Since(start).Round(time.Second))
+			}
+			if len(chosen) > 0 {
+				if err := testPackage(tp, base, ms, chosen, c, log); err != nil {
+					return fmt.Errorf("%s: %w", pkg, err)
+				}
 			}
 			s, err := Summarize(pkg, ms)
 			if err != nil {
 				return err
+			}
+			if tp != pkg {
+				s.TestsFrom = tp
 			}
 			s.Seconds = time.Since(start).Round(time.Second).Seconds()
 			result.Packages = append(result.Packages, s)
@@ -240,31 +281,62 @@ func ParseDryRun(root string, raw []byte) (string, map[string][]Mutant, error) {
 	return r.GoModule, byPkg, nil
 }
 
-// testPackage tests the sampled mutants of pkg (a module-relative directory) against the
-// tests that cover each, and sets every mutant's Status.
-func testPackage(module, pkg string, ms []Mutant, c Config, f TestFilter, log io.Writer) error {
-	chosen := Sample(ms, c.Sample, c.Seed, pkg)
-	for i := range ms {
-		ms[i].Status = statusSkipped
+// testPackages maps each of pkgs (module-relative directories under root) to the package
+// whose tests check its mutants: itself when it has tests, else its nearest parent under
+// root that has (internal/api's tests for internal/api/reports), else itself.
+func testPackages(root string, pkgs []string) (map[string]string, error) {
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}} {{len .TestGoFiles}} {{len .XTestGoFiles}}", root+"/...").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list: %w", err)
 	}
-	if len(chosen) == 0 {
-		return nil
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
 	}
+	hasTests := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var dir string
+		var tests, xtests int
+		if _, err := fmt.Sscan(line, &dir, &tests, &xtests); err != nil {
+			return nil, fmt.Errorf("go list: %q: %w", line, err)
+		}
+		if rel, err := filepath.Rel(wd, dir); err == nil {
+			hasTests[filepath.ToSlash(rel)] = tests+xtests > 0
+		}
+	}
+	return TestPackages(strings.TrimPrefix(path.Clean(root), "./"), pkgs, hasTests), nil
+}
+
+// TestPackages is testPackages' choice, given which packages have tests.
+func TestPackages(root string, pkgs []string, hasTests map[string]bool) map[string]string {
+	testsOf := map[string]string{}
+	for _, pkg := range pkgs {
+		testsOf[pkg] = pkg
+		for p := pkg; ; p = path.Dir(p) {
+			if hasTests[p] {
+				testsOf[pkg] = p
+				break
+			}
+			if p == root || !strings.HasPrefix(p, root+"/") {
+				break
+			}
+		}
+	}
+	return testsOf
+}
+
+// testPackage tests the chosen mutants of ms against the tests of the package testPkg
+// (module-relative) that cover each, as base says, and sets their Status.
+func testPackage(testPkg string, base *Baseline, ms []Mutant, chosen []int, c Config, log io.Writer) error {
 	scratch, err := os.MkdirTemp("", "mutate-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(scratch)
-	pkgDir, err := filepath.Abs(filepath.FromSlash(pkg))
+	testDir, err := filepath.Abs(filepath.FromSlash(testPkg))
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	base, err := measure(pkgDir, module, scratch, f, log)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(log, "mutate: %s: %d tests measured in %s; %d mutants of %d to test\n", pkg, len(base.Tests), time.Since(start).Round(time.Second), len(chosen), len(ms))
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	var logMu sync.Mutex
@@ -277,7 +349,7 @@ func testPackage(module, pkg string, ms []Mutant, c Config, f TestFilter, log io
 			for i := range jobs {
 				m := &ms[i]
 				begin := time.Now()
-				note := testOne(dir, pkgDir, m, base, c)
+				note := testOne(dir, testDir, m, base, c)
 				m.Seconds = time.Since(begin).Round(100 * time.Millisecond).Seconds()
 				logMu.Lock()
 				fmt.Fprintf(log, "mutate: %s:%d:%d %s: %s (%d tests%s, %.1f s)%s\n", m.File, m.Line, m.Column, m.Type, m.Status, len(m.Tests), map[bool]string{true: ", none covers it: all"}[m.AllTests], m.Seconds, note)
@@ -293,13 +365,18 @@ func testPackage(module, pkg string, ms []Mutant, c Config, f TestFilter, log io
 	return nil
 }
 
-// testOne tests one mutant and sets its Status and Tests; it returns a note for the log.
-func testOne(dir, pkgDir string, m *Mutant, base *Baseline, c Config) string {
+// testOne tests one mutant against the tests in testDir and sets its Status and Tests; it
+// returns a note for the log.
+func testOne(dir, testDir string, m *Mutant, base *Baseline, c Config) string {
 	if len(base.Tests) == 0 {
 		m.Status = statusNotCovered
-		return ": the package has no tests"
+		return ": no tests"
 	}
-	file := filepath.Join(pkgDir, path.Base(m.File))
+	file, err := filepath.Abs(filepath.FromSlash(m.File))
+	if err != nil {
+		m.Status = statusNotCovered
+		return ": " + err.Error()
+	}
 	src, err := os.ReadFile(file)
 	if err != nil {
 		m.Status = statusNotCovered
@@ -314,7 +391,7 @@ func testOne(dir, pkgDir string, m *Mutant, base *Baseline, c Config) string {
 	}
 	tests, timeout, all := base.Choose(m.File, m.Line, m.Column, c.Coefficient, c.Floor)
 	m.Tests, m.AllTests = tests, all
-	m.Status = testMutant(dir, pkgDir, file, mutated, tests, timeout)
+	m.Status = testMutant(dir, testDir, file, mutated, tests, timeout)
 	return ""
 }
 
@@ -325,6 +402,8 @@ func testOne(dir, pkgDir string, m *Mutant, base *Baseline, c Config) string {
 // nothing.
 type Score struct {
 	Package string `json:"package"`
+	// TestsFrom names the package whose tests checked it, when it has none of its own.
+	TestsFrom string `json:"tests_from,omitempty"`
 	// Mutants is how many gremlins found in the package; Tested how many of them were
 	// tested (the sample, or all).
 	Mutants    int `json:"mutants"`

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,5 +107,21 @@ func TestNarrowingFilter(t *testing.T) {
 	}
 	if _, err := (Narrowing{Run: "Test("}).filter(); err == nil {
 		t.Error("a broken regexp was accepted")
+	}
+}
+
+func TestTestPackagesFallsBackToTheNearestTestedParent(t *testing.T) {
+	has := map[string]bool{"internal/api": true, "internal/api/metrics": false, "internal/rollup": true, "internal/auth": true}
+	pkgs := []string{"internal/api", "internal/api/metrics", "internal/api/reports/deep", "internal/auth", "internal/untested"}
+	for root, want := range map[string]map[string]string{
+		"internal/api": {"internal/api": "internal/api", "internal/api/metrics": "internal/api", "internal/api/reports/deep": "internal/api",
+			"internal/auth": "internal/auth", "internal/untested": "internal/untested"},
+		// Never a parent above the root: the tests of internal/ are not the api's.
+		"internal/api/reports": {"internal/api": "internal/api", "internal/api/metrics": "internal/api/metrics", "internal/api/reports/deep": "internal/api/reports/deep",
+			"internal/auth": "internal/auth", "internal/untested": "internal/untested"},
+	} {
+		if got := TestPackages(root, pkgs, has); !maps.Equal(got, want) {
+			t.Errorf("root %s: %v, want %v", root, got, want)
+		}
 	}
 }

@@ -72,7 +72,7 @@ func TestMeasureAndTestMutantOnAModule(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	base, err := measure(dir, "example.com/m", t.TempDir(), TestFilter{}, io.Discard)
+	base, err := measure(dir, "example.com/m", t.TempDir(), TestFilter{}, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
