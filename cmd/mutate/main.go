@@ -50,6 +50,9 @@ type Config struct {
 	// Sample is the number of mutants tested per package; 0 tests them all.
 	Sample int    `json:"sample"`
 	Seed   uint64 `json:"seed"`
+	// Budget bounds the time spent testing one package's mutants (its tests' measure not
+	// included); once spent, no more are started. 0 is no bound.
+	Budget time.Duration `json:"budget_ns,omitempty"`
 	Narrowing
 }
 
@@ -61,6 +64,7 @@ func main() {
 	flag.IntVar(&c.Coefficient, "timeout-coefficient", 5, "a mutant times out (and is caught) after this many times its tests' own measured time, plus -timeout-floor")
 	flag.DurationVar(&c.Floor, "timeout-floor", 30*time.Second, "added to every mutant's timeout")
 	flag.IntVar(&c.Sample, "sample", 0, "mutants tested per package, chosen at random with -seed; 0 tests all")
+	flag.DurationVar(&c.Budget, "budget", 0, "stop starting mutants of a package after this long (0: no bound); those tested, taken in random order, are still a uniform sample")
 	flag.Uint64Var(&c.Seed, "seed", 1, "the seed of -sample's choice: the same seed over the same code tests the same mutants")
 	flag.StringVar(&c.Exclude, "exclude", "", "comma-separated regexps of files (as gremlins' -E sees their paths) not to mutate")
 	flag.StringVar(&c.Run, "run", "", "check mutants only against the top-level tests this regexp matches")
@@ -357,7 +361,12 @@ func testPackage(testPkg string, base *Baseline, ms []Mutant, chosen []int, c Co
 			}
 		})
 	}
-	for _, i := range chosen {
+	start := time.Now()
+	for n, i := range chosen {
+		if c.Budget > 0 && time.Since(start) > c.Budget {
+			fmt.Fprintf(log, "mutate: %s: budget of %s spent after %d of %d mutants\n", testPkg, c.Budget, n, len(chosen))
+			break
+		}
 		jobs <- i
 	}
 	close(jobs)

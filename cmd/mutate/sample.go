@@ -17,24 +17,20 @@ func sortMutants(ms []Mutant) {
 	})
 }
 
-// Sample returns the indices, ascending, of n of the mutants of pkg, chosen uniformly at
-// random without replacement; all of them when n ≤ 0 or n ≥ len(ms). ms must be in
-// sortMutants' order. The choice depends only on seed, pkg and ms, so two runs with the
-// same seed over the same code test the same mutants, and each package's sample does not
-// depend on which other packages run.
+// Sample returns the indices of n of the mutants of pkg, chosen uniformly at random without
+// replacement, in a random order; all of them, in that order too, when n ≤ 0 or
+// n ≥ len(ms). ms must be in sortMutants' order. The choice depends only on seed, pkg and
+// ms, so two runs with the same seed over the same code test the same mutants, and each
+// package's sample does not depend on which other packages run. Because the order is
+// random, the mutants tested before a run stops (-budget) are a uniform sample too.
 func Sample(ms []Mutant, n int, seed uint64, pkg string) []int {
-	if n <= 0 || n >= len(ms) {
-		all := make([]int, len(ms))
-		for i := range all {
-			all[i] = i
-		}
-		return all
-	}
 	h := fnv.New64a()
 	h.Write([]byte(pkg))
-	chosen := rand.New(rand.NewPCG(seed, h.Sum64())).Perm(len(ms))[:n]
-	slices.Sort(chosen)
-	return chosen
+	perm := rand.New(rand.NewPCG(seed, h.Sum64())).Perm(len(ms))
+	if n <= 0 || n >= len(ms) {
+		return perm
+	}
+	return perm[:n]
 }
 
 // Wilson is the 95% Wilson score interval, in percent, for a share of k successes in n

@@ -18,8 +18,12 @@ func mutants(n int) []Mutant {
 func TestSampleIsDeterministic(t *testing.T) {
 	ms := mutants(200)
 	a := Sample(ms, 60, 1, "internal/store")
-	if len(a) != 60 || !slices.IsSorted(a) || len(slices.Compact(slices.Clone(a))) != 60 || a[0] < 0 || a[59] >= 200 {
-		t.Fatalf("sample %v: want 60 distinct indices below 200, ascending", a)
+	sorted := slices.Sorted(slices.Values(a))
+	if len(a) != 60 || len(slices.Compact(slices.Clone(sorted))) != 60 || sorted[0] < 0 || sorted[59] >= 200 {
+		t.Fatalf("sample %v: want 60 distinct indices below 200", a)
+	}
+	if slices.IsSorted(a) {
+		t.Error("the sample is in file order: a run stopped part way would test the first files only")
 	}
 	if b := Sample(ms, 60, 1, "internal/store"); !slices.Equal(a, b) {
 		t.Error("the same seed chose other mutants")
@@ -31,9 +35,13 @@ func TestSampleIsDeterministic(t *testing.T) {
 		t.Error("another package chose the same mutants: packages' samples are not independent")
 	}
 	for _, n := range []int{0, -1, 200, 500} {
-		if all := Sample(ms, n, 1, "internal/store"); len(all) != 200 || all[0] != 0 || all[199] != 199 {
+		if all := slices.Sorted(slices.Values(Sample(ms, n, 1, "internal/store"))); len(all) != 200 || all[0] != 0 || all[199] != 199 || len(slices.Compact(all)) != 200 {
 			t.Errorf("n=%d: %d mutants, want all 200", n, len(all))
 		}
+	}
+	// Every prefix of the order is a sample: the first 60 of all are the sample of 60.
+	if all := Sample(ms, 0, 1, "internal/store"); !slices.Equal(all[:60], a) {
+		t.Error("the first 60 of all the mutants are not the sample of 60")
 	}
 }
 
