@@ -1,0 +1,43 @@
+package analytics_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
+)
+
+// TestSilentGroupsLongestSilentFirst: the silent list leads with the group silent longest,
+// whatever the order of the groups' names, as an operator reads it top down.
+func TestSilentGroupsLongestSilentFirst(t *testing.T) {
+	h := analytics.NewHistory(analytics.BaselineParams{}, baselineNow)
+	n := 0
+	// lab-b fell silent 6 h ago, lab-a 3 h ago, lab-c 4 h ago; all sent every 5 minutes before.
+	for runtime, gap := range map[string]time.Duration{"lab-a": 3 * time.Hour, "lab-b": 6 * time.Hour, "lab-c": 4 * time.Hour} {
+		last := baselineNow.Add(-gap)
+		for ts := last.Add(-24 * time.Hour); !ts.After(last); ts = ts.Add(5 * time.Minute) {
+			h.Add(&telemetry.Event{ID: fmt.Sprint(n), Kind: telemetry.KindJobResult, Runtime: runtime, TS: ts})
+			n++
+		}
+	}
+	var got []string
+	for _, g := range h.Silent() {
+		got = append(got, g.Runtime)
+	}
+	if want := []string{"lab-b", "lab-c", "lab-a"}; !slices.Equal(got, want) {
+		t.Errorf("silent %q, want %q: longest silent first", got, want)
+	}
+}
+
+// TestDefaultFlakyParamsAreTheDocumentedOnes compares DefaultFlakyParams with what its
+// comment promises, field by field.
+func TestDefaultFlakyParamsAreTheDocumentedOnes(t *testing.T) {
+	want := analytics.FlakyParams{Window: 24 * time.Hour, LastN: 10, MinRuns: 4, MinTransitions: 2,
+		Every: 10 * time.Minute, MaxEvents: 50_000, MaxRows: 25}
+	if got := analytics.DefaultFlakyParams(); got != want {
+		t.Errorf("DefaultFlakyParams() = %+v, want %+v", got, want)
+	}
+}
