@@ -41,3 +41,20 @@ func TestDefaultFlakyParamsAreTheDocumentedOnes(t *testing.T) {
 		t.Errorf("DefaultFlakyParams() = %+v, want %+v", got, want)
 	}
 }
+
+// TestFlakyParamsWithDefaultsFillsOnlyTheZeroFields: every zero field takes the default,
+// every field set is kept.
+func TestFlakyParamsWithDefaultsFillsOnlyTheZeroFields(t *testing.T) {
+	set := analytics.FlakyParams{Window: time.Hour, LastN: 3, MinRuns: 2, MinTransitions: 1, Every: time.Minute, MaxEvents: 7, MaxRows: 5}
+	for _, c := range []struct {
+		name    string
+		p, want analytics.FlakyParams
+	}{
+		{"zero", analytics.FlakyParams{}, analytics.DefaultFlakyParams()},
+		{"all set", set, set},
+	} {
+		if got := c.p.WithDefaults(); got != c.want {
+			t.Errorf("%s: WithDefaults() = %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
