@@ -58,3 +58,34 @@ func TestFlakyParamsWithDefaultsFillsOnlyTheZeroFields(t *testing.T) {
 		}
 	}
 }
+
+// TestMinerTakesOneWordMessages: a message of one token, shorter than the
+// SignaturePrefixTokens a signature is routed by, has a signature of its own.
+func TestMinerTakesOneWordMessages(t *testing.T) {
+	m := analytics.NewMiner(nil)
+	a, b := m.Add("timeout"), m.Add("timeout")
+	if a == "" || a != b || m.Template(a) != "timeout" {
+		t.Errorf("ids %q, %q, template %q; want one signature \"timeout\"", a, b, m.Template(a))
+	}
+	if other := m.Add("oops"); other == a {
+		t.Error("two different one-word messages share a signature")
+	}
+}
+
+// TestStepEpisodesListsByKey: Open and Resolved are by key, as EpisodeStep says, whatever
+// the order of the open episodes given, so the state stored does not depend on it.
+func TestStepEpisodesListsByKey(t *testing.T) {
+	open := []analytics.Episode{{Key: "c", Since: "t0", Confirmed: "t0"}, {Key: "a", Since: "t0", Confirmed: "t0"},
+		{Key: "z", Since: "t0", Confirmed: "t0"}, {Key: "y", Since: "t0", Confirmed: "t0"}}
+	s := analytics.StepEpisodes(open, map[string]bool{"c": true, "b": true, "a": true}, "t1", 1)
+	var keys []string
+	for _, ep := range s.Open {
+		keys = append(keys, ep.Key)
+	}
+	for _, ep := range s.Resolved {
+		keys = append(keys, ep.Key)
+	}
+	if want := []string{"a", "b", "c", "y", "z"}; !slices.Equal(keys, want) {
+		t.Errorf("open then resolved %q, want %q", keys, want)
+	}
+}
