@@ -1,16 +1,19 @@
-// Command mutate is `make mutate`: mutation testing of the product packages with
-// gremlins (github.com/go-gremlins/gremlins, a tool of go.mod). Each mutant is one small
-// change to the code (a < made <=, a + made -, a condition negated); the package's tests
-// run against it and should fail. It prints the share of mutants caught per package as a
-// table and writes the same figures to .local/mutate.json, to compare run with run. See
-// TESTING.md.
+// Command mutate is `make mutate`: mutation testing of the product packages. gremlins
+// (github.com/go-gremlins/gremlins, a tool of go.mod) lists the mutants, each one small
+// change to the code (a < made <=, a + made -, a condition negated); this command tests
+// them, since gremlins runs a package's whole test suite against every mutant, which takes
+// days for the packages whose tests run against DynamoDB Local.
 //
-// A run can be narrowed to fit the time there is: -exclude leaves files out, -run and
-// -skip choose the tests each mutant is checked against (the slow ones of the store, say).
-// The scores of such a run are partial, and .local/mutate.json says how it was narrowed.
+// Tests are chosen by coverage, as PIT does: each package's tests are compiled once with
+// coverage and run one at a time, which says which tests run each line; a mutant then runs
+// only the tests that run its position (all of them when no coverage block holds it, as
+// for a switch's case expressions). -sample N tests N mutants per package, chosen at
+// random with a fixed -seed so that runs compare, and the score carries its 95% interval.
 //
-// Tests needing DynamoDB Local find it through $PIPETEL_TEST_DYNAMODB_ENDPOINT, which
-// `make mutate` sets by running this under cmd/dynamolocal.
+// It prints the share of mutants caught per package as a table and writes the same figures
+// to .local/mutate.json. See TESTING.md. Tests needing DynamoDB Local find it through
+// $PIPETEL_TEST_DYNAMODB_ENDPOINT, which `make mutate` sets by running this under
+// cmd/dynamolocal.
 package main
 
 import (
@@ -18,12 +21,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 )
@@ -31,20 +38,40 @@ import (
 // defaultRoots are the product packages, each with its subpackages.
 var defaultRoots = []string{"./internal/telemetry", "./internal/store", "./internal/api", "./internal/rollup", "./internal/auth"}
 
+// Config is one run's settings, as the flags give them.
+type Config struct {
+	Roots []string `json:"roots"`
+	// Workers is how many mutants are tested at once.
+	Workers int `json:"workers"`
+	// Coefficient and Floor set a mutant's timeout: Coefficient times its chosen tests'
+	// own measured time, plus Floor.
+	Coefficient int           `json:"timeout_coefficient"`
+	Floor       time.Duration `json:"timeout_floor_ns"`
+	// Sample is the number of mutants tested per package; 0 tests them all.
+	Sample int    `json:"sample"`
+	Seed   uint64 `json:"seed"`
+	// Budget bounds the time spent testing one package's mutants (its tests' measure not
+	// included); once spent, no more are started. 0 is no bound.
+	Budget time.Duration `json:"budget_ns,omitempty"`
+	Narrowing
+}
+
 func main() {
+	var c Config
 	roots := flag.String("pkgs", strings.Join(defaultRoots, ","), "comma-separated package roots to mutate, each with its subpackages")
-	out := flag.String("out", ".local/mutate.json", "where to write the scores as JSON")
-	workers := flag.Int("workers", 1, "mutants tested at once; each runs a package's tests")
-	timeout := flag.Int("timeout-coefficient", 10, "a mutant's tests time out after this many times the unmutated run")
-	from := flag.Bool("from-reports", false, "do not run gremlins; summarise the reports a previous run left beside -out")
-	again := flag.Bool("recheck", true, "test again, one by one, the mutants gremlins reports not covered")
-	recheckTimeout := flag.Duration("recheck-timeout", defaultRecheckTimeout, "a rechecked mutant whose tests run longer is caught (timed out)")
-	var n Narrowing
-	flag.StringVar(&n.Exclude, "exclude", "", "comma-separated regexps of files (as gremlins' -E sees their paths) not to mutate")
-	flag.StringVar(&n.Run, "run", "", "run only the tests this regexp matches (go test -run) against each mutant")
-	flag.StringVar(&n.Skip, "skip", "", "skip the tests this regexp matches (go test -skip) for each mutant")
+	out := flag.String("out", ".local/mutate.json", "where to write the scores as JSON; per-mutant reports go to the directory of that name without .json")
+	flag.IntVar(&c.Workers, "workers", 1, "mutants tested at once")
+	flag.IntVar(&c.Coefficient, "timeout-coefficient", 5, "a mutant times out (and is caught) after this many times its tests' own measured time, plus -timeout-floor")
+	flag.DurationVar(&c.Floor, "timeout-floor", 30*time.Second, "added to every mutant's timeout")
+	flag.IntVar(&c.Sample, "sample", 0, "mutants tested per package, chosen at random with -seed; 0 tests all")
+	flag.DurationVar(&c.Budget, "budget", 0, "stop starting mutants of a package after this long (0: no bound); those tested, taken in random order, are still a uniform sample")
+	flag.Uint64Var(&c.Seed, "seed", 1, "the seed of -sample's choice: the same seed over the same code tests the same mutants")
+	flag.StringVar(&c.Exclude, "exclude", "", "comma-separated regexps of files (as gremlins' -E sees their paths) not to mutate")
+	flag.StringVar(&c.Run, "run", "", "check mutants only against the top-level tests this regexp matches")
+	flag.StringVar(&c.Skip, "skip", "", "never check mutants against the top-level tests this regexp matches")
 	flag.Parse()
-	if err := run(strings.Split(*roots, ","), *out, *workers, *timeout, *from, *again, *recheckTimeout, n, os.Stdout); err != nil {
+	c.Roots = strings.Split(*roots, ",")
+	if err := run(c, *out, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "mutate: %v\n", err)
 		os.Exit(1)
 	}
@@ -58,24 +85,36 @@ type Narrowing struct {
 	Skip    string `json:"skip,omitempty"`
 }
 
-// testFlags are go test's flags for the tests the narrowing chooses; spaces would split
-// them in GOFLAGS, so they are refused.
-func (n Narrowing) testFlags() ([]string, error) {
-	var flags []string
-	for _, f := range []struct{ name, re string }{{"run", n.Run}, {"skip", n.Skip}} {
-		if f.re == "" {
+// filter compiles the narrowing's test regexps.
+func (n Narrowing) filter() (TestFilter, error) {
+	var f TestFilter
+	for _, r := range []struct {
+		name, re string
+		to       **regexp.Regexp
+	}{{"run", n.Run, &f.Run}, {"skip", n.Skip, &f.Skip}} {
+		if r.re == "" {
 			continue
 		}
-		if strings.ContainsAny(f.re, " \t\n") {
-			return nil, fmt.Errorf("-%s %q: a regexp without spaces, please (use \\s)", f.name, f.re)
+		re, err := regexp.Compile(r.re)
+		if err != nil {
+			return f, fmt.Errorf("-%s: %w", r.name, err)
 		}
-		flags = append(flags, "-"+f.name+"="+f.re)
+		*r.to = re
 	}
-	return flags, nil
+	return f, nil
 }
 
-func run(roots []string, out string, workers, timeout int, fromReports, again bool, recheckTimeout time.Duration, n Narrowing, stdout io.Writer) error {
-	testFlags, err := n.testFlags()
+// Run is one `make mutate`, as written to .local/mutate.json.
+type Run struct {
+	Date   string `json:"date"`
+	Config Config `json:"config"`
+	// Partial is set when the run left files or tests out: its scores are partial.
+	Partial  bool    `json:"partial"`
+	Packages []Score `json:"packages"`
+}
+
+func run(c Config, out string, stdout, log io.Writer) error {
+	f, err := c.filter()
 	if err != nil {
 		return err
 	}
@@ -83,166 +122,374 @@ func run(roots []string, out string, workers, timeout int, fromReports, again bo
 	if err := os.MkdirAll(reportDir, 0o755); err != nil {
 		return err
 	}
-	var scores []Score
-	for _, root := range roots {
-		report := filepath.Join(reportDir, strings.ReplaceAll(strings.Trim(root, "./"), "/", "_")+".json")
-		if !fromReports {
-			if err := unleash(root, report, workers, timeout, n.Exclude, testFlags); err != nil {
-				return fmt.Errorf("%s: %w", root, err)
-			}
-		}
-		if again {
-			if err := recheck(root, report, testFlags, recheckTimeout, os.Stderr); err != nil {
-				return fmt.Errorf("%s: %w", root, err)
-			}
-		}
-		raw, err := os.ReadFile(report)
-		if err != nil {
-			return fmt.Errorf("%s: %w", root, err)
-		}
-		s, err := Summarize(root, raw)
-		if err != nil {
-			return fmt.Errorf("%s: %w", report, err)
-		}
-		scores = append(scores, s...)
-	}
-	WriteTable(stdout, scores)
-	if n != (Narrowing{}) {
-		fmt.Fprintf(stdout, "partial: exclude %q, run %q, skip %q\n", n.Exclude, n.Run, n.Skip)
-	}
-	b, err := json.MarshalIndent(Run{Date: time.Now().UTC().Format(time.RFC3339), Narrowing: n, Packages: scores}, "", "  ")
+	scratch, err := os.MkdirTemp("", "mutate-")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(out, append(b, '\n'), 0o644)
+	defer os.RemoveAll(scratch)
+	result := Run{Date: time.Now().UTC().Format(time.RFC3339), Config: c, Partial: c.Narrowing != (Narrowing{})}
+	for _, root := range c.Roots {
+		module, byPkg, err := listMutants(root, c.Exclude, filepath.Join(reportDir, "gremlins-"+slug(root)+".json"))
+		if err != nil {
+			return fmt.Errorf("%s: %w", root, err)
+		}
+		var pkgs []string
+		for _, pkg := range slices.Sorted(maps.Keys(byPkg)) {
+			if !strings.HasSuffix(pkg, "test") { // test helpers (telemetrytest) are not product code
+				pkgs = append(pkgs, pkg)
+			}
+		}
+		testsOf, err := testPackages(root, pkgs)
+		if err != nil {
+			return fmt.Errorf("%s: %w", root, err)
+		}
+		bases := map[string]*Baseline{}
+		for _, pkg := range pkgs {
+			ms, tp := byPkg[pkg], testsOf[pkg]
+			start := time.Now()
+			chosen := Sample(ms, c.Sample, c.Seed, pkg)
+			for i := range ms {
+				ms[i].Status = statusSkipped
+			}
+			base := bases[tp]
+			if base == nil && len(chosen) > 0 {
+				// One measure per test package, covering the packages it tests for.
+				var covered []string
+				for _, p := range pkgs {
+					if testsOf[p] == tp {
+						covered = append(covered, module+"/"+p)
+					}
+				}
+				dir := filepath.Join(scratch, slug(tp))
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					return err
+				}
+				if base, err = measure(filepath.FromSlash(tp), module, dir, f, covered, log); err != nil {
+					return fmt.Errorf("%s: %w", tp, err)
+				}
+				bases[tp] = base
+				fmt.Fprintf(log, "mutate: %s: %d tests measured in %s\n", tp, len(base.Tests), time.Since(start).Round(time.Second))
+			}
+			if len(chosen) > 0 {
+				if err := testPackage(tp, base, ms, chosen, c, log); err != nil {
+					return fmt.Errorf("%s: %w", pkg, err)
+				}
+			}
+			s, err := Summarize(pkg, ms)
+			if err != nil {
+				return err
+			}
+			if tp != pkg {
+				s.TestsFrom = tp
+			}
+			s.Seconds = time.Since(start).Round(time.Second).Seconds()
+			result.Packages = append(result.Packages, s)
+			fmt.Fprintf(log, "mutate: %s: %.1f%% caught (%.1f–%.1f) of %d tested in %s\n", pkg, s.Percent, s.Low, s.High, s.Tested, time.Since(start).Round(time.Second))
+			// Written after each package, so that a run stopped part way keeps what it found.
+			if err := writeJSON(filepath.Join(reportDir, slug(pkg)+".json"), ms); err != nil {
+				return err
+			}
+			if err := writeJSON(out, result); err != nil {
+				return err
+			}
+		}
+	}
+	WriteTable(stdout, result.Packages)
+	if result.Partial {
+		fmt.Fprintf(stdout, "partial: exclude %q, run %q, skip %q\n", c.Exclude, c.Run, c.Skip)
+	}
+	return nil
 }
 
-// unleash runs gremlins over root and its subpackages, at the lowest CPU priority: on a
-// shared machine the mutants should only take what nothing else wants.
-func unleash(root, report string, workers, timeout int, exclude string, testFlags []string) error {
-	args := []string{"-n", "19", "go", "tool", "gremlins", "unleash",
-		"--workers", fmt.Sprint(workers), "--timeout-coefficient", fmt.Sprint(timeout), "-o", report}
+func slug(pkg string) string { return strings.ReplaceAll(strings.Trim(pkg, "./"), "/", "_") }
+
+func writeJSON(file string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, append(b, '\n'), 0o644)
+}
+
+// listMutants has gremlins list the mutants of root and its subpackages (--dry-run) and
+// returns them by package (module-relative directory), with the module path. gremlins'
+// dry run also runs the tests with coverage to call mutants covered or not; that is done
+// better per test here, so its run is given no test to run (-run=^$) and its statuses are
+// ignored.
+func listMutants(root, exclude, report string) (string, map[string][]Mutant, error) {
+	args := []string{"-n", "19", "go", "tool", "gremlins", "unleash", "--dry-run", "-o", report}
 	for _, e := range strings.Split(exclude, ",") {
 		if e != "" {
 			args = append(args, "-E", e)
 		}
 	}
 	cmd := exec.Command("nice", append(args, root)...)
-	// gremlins times each mutant against one unmutated run; a cached result would make that
-	// run take milliseconds and every mutant time out. gremlins has no flag for the tests
-	// to run, but go test reads test flags from GOFLAGS, for the coverage run and each
-	// mutant's alike.
-	cmd.Env = append(os.Environ(), "GOFLAGS="+strings.Join(append([]string{"-count=1"}, testFlags...), " "))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	return cmd.Run()
+	cmd.Env = append(os.Environ(), "GOFLAGS=-count=1 -run=^$")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", nil, fmt.Errorf("gremlins --dry-run: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		return "", nil, err
+	}
+	return ParseDryRun(root, raw)
 }
 
-// Run is one `make mutate`, as written to .local/mutate.json.
-type Run struct {
-	Date string `json:"date"`
-	// Narrowing is set when the run left files or tests out: its scores are partial.
-	Narrowing Narrowing `json:"narrowing"`
-	Packages  []Score   `json:"packages"`
-}
-
-// Score counts the mutants of one package by what became of them. Caught mutants made a
-// test fail (Killed) or hang until the timeout (TimedOut). Lived mutants passed every
-// test; NotCovered ones sit in code no test of the package runs, so they are survivors
-// too. NotViable mutants did not compile and count for nothing.
-type Score struct {
-	Package    string `json:"package"`
-	Killed     int    `json:"killed"`
-	TimedOut   int    `json:"timed_out"`
-	Lived      int    `json:"lived"`
-	NotCovered int    `json:"not_covered"`
-	NotViable  int    `json:"not_viable"`
-	// Rechecked counts the mutants gremlins reported not covered that were tested again
-	// one by one (see recheck); they are counted above by what that found.
-	Rechecked int `json:"rechecked"`
-	// Percent is the share caught among the mutants that compiled, in percent rounded down
-	// to one decimal: (Killed+TimedOut) / (Killed+TimedOut+Lived+NotCovered).
-	Percent float64 `json:"percent_caught"`
-	// Survivors name each lived or uncovered mutant as file:line:column type, sorted.
-	Survivors []string `json:"survivors"`
-}
-
-// gremlinsReport is the part of gremlins' JSON report that is read, and rewritten by
-// recheck (which adds Rechecked).
+// gremlinsReport is the part of gremlins' JSON report that is read.
 type gremlinsReport struct {
 	GoModule string `json:"go_module"`
 	Files    []struct {
 		Name      string `json:"file_name"`
 		Mutations []struct {
-			Type      string `json:"type"`
-			Status    string `json:"status"`
-			Line      int    `json:"line"`
-			Column    int    `json:"column"`
-			Rechecked bool   `json:"rechecked,omitempty"`
+			Type   string `json:"type"`
+			Line   int    `json:"line"`
+			Column int    `json:"column"`
 		} `json:"mutations"`
 	} `json:"files"`
 }
 
-// Summarize splits a gremlins JSON report over root (file names relative to root) into
-// one Score per package, sorted by package.
-func Summarize(root string, raw []byte) ([]Score, error) {
+// Mutant is one mutant and what became of it.
+type Mutant struct {
+	File   string `json:"file"` // module-relative, slash separated
+	Line   int    `json:"line"`
+	Column int    `json:"column"` // 1-based, in bytes
+	Type   string `json:"type"`   // gremlins' mutant type
+	// Status is gremlins' name for what became of it: KILLED, TIMED OUT, LIVED, NOT COVERED
+	// (its package has no test), NOT VIABLE (it does not compile), SKIPPED (not sampled).
+	Status string `json:"status"`
+	// Tests are those it was checked against; AllTests says no coverage block held it, so
+	// they are every test of its package.
+	Tests    []string `json:"tests,omitempty"`
+	AllTests bool     `json:"all_tests,omitempty"`
+	Seconds  float64  `json:"seconds,omitempty"` // its build and test run
+}
+
+// ParseDryRun reads a gremlins report over root (its file names relative to root) into
+// mutants by package directory, each package's in sortMutants' order, and the module path.
+func ParseDryRun(root string, raw []byte) (string, map[string][]Mutant, error) {
 	var r gremlinsReport
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("not a gremlins report: %w", err)
+		return "", nil, fmt.Errorf("not a gremlins report: %w", err)
 	}
-	byPkg := map[string]*Score{}
+	byPkg := map[string][]Mutant{}
 	for _, f := range r.Files {
 		file := path.Join(strings.TrimPrefix(root, "./"), filepath.ToSlash(f.Name))
-		pkg := path.Dir(file)
-		s := byPkg[pkg]
-		if s == nil {
-			s = &Score{Package: pkg, Survivors: []string{}}
-			byPkg[pkg] = s
-		}
 		for _, m := range f.Mutations {
-			survivor := false
-			if m.Rechecked {
-				s.Rechecked++
-			}
-			switch m.Status {
-			case statusKilled:
-				s.Killed++
-			case statusTimedOut:
-				s.TimedOut++
-			case statusLived:
-				s.Lived++
-				survivor = true
-			case statusNotCovered:
-				s.NotCovered++
-				survivor = true
-			case statusNotViable:
-				s.NotViable++
-			default:
-				return nil, fmt.Errorf("%s:%d: unknown status %q", file, m.Line, m.Status)
-			}
-			if survivor {
-				s.Survivors = append(s.Survivors, fmt.Sprintf("%s:%d:%d %s (%s)", file, m.Line, m.Column, m.Type, strings.ToLower(m.Status)))
-			}
+			pkg := path.Dir(file)
+			byPkg[pkg] = append(byPkg[pkg], Mutant{File: file, Line: m.Line, Column: m.Column, Type: m.Type})
 		}
 	}
-	var out []Score
-	for _, s := range byPkg {
-		caught := s.Killed + s.TimedOut
-		if all := caught + s.Lived + s.NotCovered; all > 0 {
-			s.Percent = float64(caught*1000/all) / 10
-		}
-		slices.Sort(s.Survivors)
-		out = append(out, *s)
+	for _, ms := range byPkg {
+		sortMutants(ms)
 	}
-	slices.SortFunc(out, func(a, b Score) int { return strings.Compare(a.Package, b.Package) })
-	return out, nil
+	return r.GoModule, byPkg, nil
 }
+
+// testPackages maps each of pkgs (module-relative directories under root) to the package
+// whose tests check its mutants: itself when it has tests, else its nearest parent under
+// root that has (internal/api's tests for internal/api/reports), else itself.
+func testPackages(root string, pkgs []string) (map[string]string, error) {
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}} {{len .TestGoFiles}} {{len .XTestGoFiles}}", root+"/...").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list: %w", err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	hasTests := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var dir string
+		var tests, xtests int
+		if _, err := fmt.Sscan(line, &dir, &tests, &xtests); err != nil {
+			return nil, fmt.Errorf("go list: %q: %w", line, err)
+		}
+		if rel, err := filepath.Rel(wd, dir); err == nil {
+			hasTests[filepath.ToSlash(rel)] = tests+xtests > 0
+		}
+	}
+	return TestPackages(strings.TrimPrefix(path.Clean(root), "./"), pkgs, hasTests), nil
+}
+
+// TestPackages is testPackages' choice, given which packages have tests.
+func TestPackages(root string, pkgs []string, hasTests map[string]bool) map[string]string {
+	testsOf := map[string]string{}
+	for _, pkg := range pkgs {
+		testsOf[pkg] = pkg
+		for p := pkg; ; p = path.Dir(p) {
+			if hasTests[p] {
+				testsOf[pkg] = p
+				break
+			}
+			if p == root || !strings.HasPrefix(p, root+"/") {
+				break
+			}
+		}
+	}
+	return testsOf
+}
+
+// testPackage tests the chosen mutants of ms against the tests of the package testPkg
+// (module-relative) that cover each, as base says, and sets their Status.
+func testPackage(testPkg string, base *Baseline, ms []Mutant, chosen []int, c Config, log io.Writer) error {
+	scratch, err := os.MkdirTemp("", "mutate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	testDir, err := filepath.Abs(filepath.FromSlash(testPkg))
+	if err != nil {
+		return err
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var logMu sync.Mutex
+	for w := range max(1, c.Workers) {
+		dir := filepath.Join(scratch, fmt.Sprint("worker", w))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		wg.Go(func() {
+			for i := range jobs {
+				m := &ms[i]
+				begin := time.Now()
+				note := testOne(dir, testDir, m, base, c)
+				m.Seconds = time.Since(begin).Round(100 * time.Millisecond).Seconds()
+				logMu.Lock()
+				fmt.Fprintf(log, "mutate: %s:%d:%d %s: %s (%d tests%s, %.1f s)%s\n", m.File, m.Line, m.Column, m.Type, m.Status, len(m.Tests), map[bool]string{true: ", none covers it: all"}[m.AllTests], m.Seconds, note)
+				logMu.Unlock()
+			}
+		})
+	}
+	start := time.Now()
+	for n, i := range chosen {
+		if c.Budget > 0 && time.Since(start) > c.Budget {
+			fmt.Fprintf(log, "mutate: %s: budget of %s spent after %d of %d mutants\n", testPkg, c.Budget, n, len(chosen))
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return nil
+}
+
+// testOne tests one mutant against the tests in testDir and sets its Status and Tests; it
+// returns a note for the log.
+func testOne(dir, testDir string, m *Mutant, base *Baseline, c Config) string {
+	if len(base.Tests) == 0 {
+		m.Status = statusNotCovered
+		return ": no tests"
+	}
+	file, err := filepath.Abs(filepath.FromSlash(m.File))
+	if err != nil {
+		m.Status = statusNotCovered
+		return ": " + err.Error()
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		m.Status = statusNotCovered
+		return ": " + err.Error()
+	}
+	mutated, err := Mutate(src, m.Line, m.Column, m.Type)
+	if err != nil {
+		// A mutant gremlins makes that Mutate cannot: counted as a survivor, so that it is
+		// looked at rather than lost.
+		m.Status = statusNotCovered
+		return ": not put in: " + err.Error()
+	}
+	tests, timeout, all := base.Choose(m.File, m.Line, m.Column, c.Coefficient, c.Floor)
+	m.Tests, m.AllTests = tests, all
+	m.Status = testMutant(dir, testDir, file, mutated, tests, timeout)
+	return ""
+}
+
+// Score counts the tested mutants of one package by what became of them. Caught mutants
+// made a test fail (Killed) or run past its timeout (TimedOut). Lived mutants passed every
+// test chosen for them; NotCovered ones are in a package without tests (or could not be
+// put in), so they are survivors too. NotViable mutants did not compile and count for
+// nothing.
+type Score struct {
+	Package string `json:"package"`
+	// TestsFrom names the package whose tests checked it, when it has none of its own.
+	TestsFrom string `json:"tests_from,omitempty"`
+	// Mutants is how many gremlins found in the package; Tested how many of them were
+	// tested (the sample, or all).
+	Mutants    int `json:"mutants"`
+	Tested     int `json:"tested"`
+	Killed     int `json:"killed"`
+	TimedOut   int `json:"timed_out"`
+	Lived      int `json:"lived"`
+	NotCovered int `json:"not_covered"`
+	NotViable  int `json:"not_viable"`
+	// AllTests counts the tested mutants no coverage block held, checked against every test.
+	AllTests int `json:"all_tests"`
+	// Percent is the share caught among the tested mutants that compiled, in percent
+	// rounded down to one decimal: (Killed+TimedOut) / (Killed+TimedOut+Lived+NotCovered).
+	// Low and High bound it at 95% (Wilson), as the share of all the package's mutants
+	// that a sample estimates.
+	Percent float64 `json:"percent_caught"`
+	Low     float64 `json:"low"`
+	High    float64 `json:"high"`
+	// Seconds is the package's wall time: measuring its tests and testing its mutants.
+	Seconds float64 `json:"seconds"`
+	// Survivors name each lived or not covered mutant as file:line:column type (status), sorted.
+	Survivors []string `json:"survivors"`
+}
+
+// Summarize counts the mutants of pkg, whose Status testPackage set.
+func Summarize(pkg string, ms []Mutant) (Score, error) {
+	s := Score{Package: pkg, Mutants: len(ms), Survivors: []string{}}
+	for _, m := range ms {
+		survivor := false
+		switch m.Status {
+		case statusSkipped:
+			continue
+		case statusKilled:
+			s.Killed++
+		case statusTimedOut:
+			s.TimedOut++
+		case statusLived:
+			s.Lived++
+			survivor = true
+		case statusNotCovered:
+			s.NotCovered++
+			survivor = true
+		case statusNotViable:
+			s.NotViable++
+		default:
+			return s, fmt.Errorf("%s:%d:%d: unknown status %q", m.File, m.Line, m.Column, m.Status)
+		}
+		s.Tested++
+		if m.AllTests {
+			s.AllTests++
+		}
+		if survivor {
+			s.Survivors = append(s.Survivors, fmt.Sprintf("%s:%d:%d %s (%s)", m.File, m.Line, m.Column, m.Type, strings.ToLower(m.Status)))
+		}
+	}
+	caught := s.Killed + s.TimedOut
+	all := caught + s.Lived + s.NotCovered
+	if all > 0 {
+		s.Percent = float64(caught*1000/all) / 10
+	}
+	s.Low, s.High = Wilson(caught, all)
+	s.Low, s.High = roundDown(s.Low), roundUp(s.High)
+	slices.Sort(s.Survivors)
+	return s, nil
+}
+
+// roundDown and roundUp round to one decimal outwards, so the printed interval still holds.
+func roundDown(x float64) float64 { return math.Floor(x*10) / 10 }
+func roundUp(x float64) float64   { return math.Ceil(x*10) / 10 }
 
 // WriteTable prints one line per package, in a fixed layout that diffs well run to run.
 func WriteTable(w io.Writer, scores []Score) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "package\tcaught %\tkilled\ttimed out\tlived\tnot covered\tnot viable\trechecked\t")
+	fmt.Fprintln(tw, "package\tcaught %\t95% interval\ttested/mutants\tkilled\ttimed out\tlived\tnot covered\tnot viable\tall tests\ttime\t")
 	for _, s := range scores {
-		fmt.Fprintf(tw, "%s\t%.1f\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Package, s.Percent, s.Killed, s.TimedOut, s.Lived, s.NotCovered, s.NotViable, s.Rechecked)
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f–%.1f\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", s.Package, s.Percent, s.Low, s.High, s.Tested, s.Mutants,
+			s.Killed, s.TimedOut, s.Lived, s.NotCovered, s.NotViable, s.AllTests, time.Duration(s.Seconds)*time.Second)
 	}
 	_ = tw.Flush()
 }

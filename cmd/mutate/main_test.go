@@ -1,81 +1,127 @@
 package main
 
 import (
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// A report of gremlins' JSON shape over ./internal/telemetry, with a subpackage.
-const report = `{"go_module":"github.com/pipetel/pipetel","files":[
- {"file_name":"decode.go","mutations":[
-  {"type":"CONDITIONALS_BOUNDARY","status":"KILLED","line":10,"column":5},
-  {"type":"ARITHMETIC_BASE","status":"LIVED","line":20,"column":7},
-  {"type":"CONDITIONALS_NEGATION","status":"TIMED OUT","line":30,"column":2},
-  {"type":"INCREMENT_DECREMENT","status":"NOT VIABLE","line":31,"column":2}]},
+// A dry-run report of gremlins' JSON shape over ./internal/telemetry, with a subpackage,
+// listed out of order.
+const dryRun = `{"go_module":"github.com/pipetel/pipetel","files":[
  {"file_name":"filter.go","mutations":[
   {"type":"CONDITIONALS_NEGATION","status":"NOT COVERED","line":5,"column":9}]},
+ {"file_name":"decode.go","mutations":[
+  {"type":"CONDITIONALS_NEGATION","status":"RUNNABLE","line":30,"column":2},
+  {"type":"CONDITIONALS_BOUNDARY","status":"RUNNABLE","line":10,"column":5}]},
  {"file_name":"analytics/stats.go","mutations":[
-  {"type":"ARITHMETIC_BASE","status":"KILLED","line":1,"column":1},
-  {"type":"ARITHMETIC_BASE","status":"KILLED","line":2,"column":1}]}]}`
+  {"type":"ARITHMETIC_BASE","status":"RUNNABLE","line":1,"column":1}]}]}`
 
-func TestSummarizeSplitsByPackage(t *testing.T) {
-	scores, err := Summarize("./internal/telemetry", []byte(report))
+func TestParseDryRunGroupsByPackageInAFixedOrder(t *testing.T) {
+	module, byPkg, err := ParseDryRun("./internal/telemetry", []byte(dryRun))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(scores) != 2 {
-		t.Fatalf("%d packages, want 2: %+v", len(scores), scores)
+	if module != "github.com/pipetel/pipetel" {
+		t.Errorf("module %q", module)
 	}
-	tel, a := scores[0], scores[1]
-	if a.Package != "internal/telemetry/analytics" || a.Killed != 2 || a.Percent != 100 || len(a.Survivors) != 0 {
-		t.Errorf("analytics: %+v", a)
-	}
-	if tel.Package != "internal/telemetry" || tel.Killed != 1 || tel.TimedOut != 1 || tel.Lived != 1 || tel.NotCovered != 1 || tel.NotViable != 1 {
-		t.Errorf("telemetry counts: %+v", tel)
-	}
-	if tel.Percent != 50 {
-		t.Errorf("telemetry caught %.1f%%, want 50: 2 caught of 4 that compiled", tel.Percent)
+	var got []string
+	for _, pkg := range []string{"internal/telemetry", "internal/telemetry/analytics"} {
+		for _, m := range byPkg[pkg] {
+			got = append(got, pkg+" "+m.File+":"+strconv.Itoa(m.Line)+" "+m.Type+" "+m.Status)
+		}
 	}
 	want := []string{
-		"internal/telemetry/decode.go:20:7 ARITHMETIC_BASE (lived)",
-		"internal/telemetry/filter.go:5:9 CONDITIONALS_NEGATION (not covered)",
+		"internal/telemetry internal/telemetry/decode.go:10 CONDITIONALS_BOUNDARY ",
+		"internal/telemetry internal/telemetry/decode.go:30 CONDITIONALS_NEGATION ",
+		"internal/telemetry internal/telemetry/filter.go:5 CONDITIONALS_NEGATION ",
+		"internal/telemetry/analytics internal/telemetry/analytics/stats.go:1 ARITHMETIC_BASE ",
 	}
-	if !slices.Equal(tel.Survivors, want) {
-		t.Errorf("survivors %q, want %q", tel.Survivors, want)
+	if len(byPkg) != 2 || !slices.Equal(got, want) {
+		t.Errorf("got %d packages:\n%s\nwant\n%s", len(byPkg), strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, _, err := ParseDryRun(".", []byte("gremlins: error")); err == nil {
+		t.Error("a report that is not JSON was read")
 	}
 }
 
-func TestSummarizeRefusesWhatItCannotCount(t *testing.T) {
-	for name, raw := range map[string]string{
-		"not JSON":       `gremlins: error`,
-		"unknown status": `{"files":[{"file_name":"a.go","mutations":[{"type":"X","status":"SKIPPED","line":1,"column":1}]}]}`,
-	} {
-		if _, err := Summarize("./internal/store", []byte(raw)); err == nil {
-			t.Errorf("%s: no error", name)
-		}
+func TestSummarizeCountsTheTestedMutants(t *testing.T) {
+	ms := []Mutant{
+		{File: "p/a.go", Line: 10, Column: 5, Type: "CONDITIONALS_BOUNDARY", Status: statusKilled},
+		{File: "p/a.go", Line: 20, Column: 7, Type: "ARITHMETIC_BASE", Status: statusLived},
+		{File: "p/a.go", Line: 30, Column: 2, Type: "CONDITIONALS_NEGATION", Status: statusTimedOut, AllTests: true},
+		{File: "p/a.go", Line: 31, Column: 2, Type: "INCREMENT_DECREMENT", Status: statusNotViable},
+		{File: "p/b.go", Line: 5, Column: 9, Type: "CONDITIONALS_NEGATION", Status: statusNotCovered},
+		{File: "p/b.go", Line: 6, Column: 9, Type: "CONDITIONALS_NEGATION", Status: statusSkipped},
+		{File: "p/b.go", Line: 7, Column: 9, Type: "CONDITIONALS_NEGATION", Status: statusSkipped},
+	}
+	s, err := Summarize("p", ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Mutants != 7 || s.Tested != 5 || s.Killed != 1 || s.TimedOut != 1 || s.Lived != 1 || s.NotCovered != 1 || s.NotViable != 1 || s.AllTests != 1 {
+		t.Errorf("counts: %+v", s)
+	}
+	if s.Percent != 50 {
+		t.Errorf("caught %.1f%%, want 50: 2 caught of the 4 tested that compiled", s.Percent)
+	}
+	// Wilson's interval for 2 of 4 is 15.004–84.996, rounded outwards.
+	if s.Low != 15 || s.High != 85 {
+		t.Errorf("interval %.1f–%.1f, want 15.0–85.0", s.Low, s.High)
+	}
+	want := []string{"p/a.go:20:7 ARITHMETIC_BASE (lived)", "p/b.go:5:9 CONDITIONALS_NEGATION (not covered)"}
+	if !slices.Equal(s.Survivors, want) {
+		t.Errorf("survivors %q, want %q", s.Survivors, want)
+	}
+	if _, err := Summarize("p", []Mutant{{Status: "RUNNABLE"}}); err == nil {
+		t.Error("a mutant never tested was counted")
 	}
 }
 
 func TestTableHasOneLinePerPackage(t *testing.T) {
 	var b strings.Builder
-	WriteTable(&b, []Score{{Package: "internal/store", Percent: 87.5, Killed: 7, Lived: 1}})
+	WriteTable(&b, []Score{{Package: "internal/store", Percent: 87.5, Low: 52.9, High: 97.8, Tested: 8, Mutants: 120, Killed: 7, Lived: 1, Seconds: 95}})
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[1], "internal/store") || !strings.Contains(lines[1], "87.5") {
-		t.Errorf("table:\n%s", b.String())
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], "internal/store") {
+		t.Fatalf("table:\n%s", b.String())
+	}
+	for _, want := range []string{"87.5", "52.9–97.8", "8/120", "1m35s"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("no %q in %q", want, lines[1])
+		}
 	}
 }
 
-func TestNarrowingTestFlags(t *testing.T) {
-	flags, err := Narrowing{Exclude: "x.go", Run: "TestA|TestB", Skip: "TestSlow"}.testFlags()
-	if err != nil || !slices.Equal(flags, []string{"-run=TestA|TestB", "-skip=TestSlow"}) {
-		t.Errorf("testFlags = %q, %v", flags, err)
+func TestNarrowingFilter(t *testing.T) {
+	f, err := Narrowing{Exclude: "x.go", Run: "TestA|TestB", Skip: "TestB"}.filter()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if flags, err := (Narrowing{}).testFlags(); err != nil || len(flags) != 0 {
-		t.Errorf("the whole run has test flags %q, %v", flags, err)
+	if got := testNames("TestA\nTestB\nTestC\n", f); !slices.Equal(got, []string{"TestA"}) {
+		t.Errorf("tests %q, want TestA", got)
 	}
-	// GOFLAGS splits at spaces: a regexp with one would become two flags.
-	if _, err := (Narrowing{Run: "Test A"}).testFlags(); err == nil {
-		t.Error("a regexp with a space was accepted")
+	if f, err := (Narrowing{}).filter(); err != nil || f.Run != nil || f.Skip != nil {
+		t.Errorf("the whole run filters tests: %+v, %v", f, err)
+	}
+	if _, err := (Narrowing{Run: "Test("}).filter(); err == nil {
+		t.Error("a broken regexp was accepted")
+	}
+}
+
+func TestTestPackagesFallsBackToTheNearestTestedParent(t *testing.T) {
+	has := map[string]bool{"internal/api": true, "internal/api/metrics": false, "internal/rollup": true, "internal/auth": true}
+	pkgs := []string{"internal/api", "internal/api/metrics", "internal/api/reports/deep", "internal/auth", "internal/untested"}
+	for root, want := range map[string]map[string]string{
+		"internal/api": {"internal/api": "internal/api", "internal/api/metrics": "internal/api", "internal/api/reports/deep": "internal/api",
+			"internal/auth": "internal/auth", "internal/untested": "internal/untested"},
+		// Never a parent above the root: the tests of internal/ are not the api's.
+		"internal/api/reports": {"internal/api": "internal/api", "internal/api/metrics": "internal/api/metrics", "internal/api/reports/deep": "internal/api/reports/deep",
+			"internal/auth": "internal/auth", "internal/untested": "internal/untested"},
+	} {
+		if got := TestPackages(root, pkgs, has); !maps.Equal(got, want) {
+			t.Errorf("root %s: %v, want %v", root, got, want)
+		}
 	}
 }

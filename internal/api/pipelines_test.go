@@ -248,6 +248,11 @@ func TestPipelineRunNotStoredWholeIsStoredByItsResend(t *testing.T) {
 	if r.status != 503 || r.headers["Retry-After"] == "" || fmt.Sprint(r.body["not_stored"]) == "[]" {
 		t.Fatalf("with the job and build refused: %d %s, want 503 naming what to resend", r.status, r.raw)
 	}
+	// They are named by their position among the run's events, as the README promises.
+	want := fmt.Sprint([]any{map[string]any{"index": 1.0, "id": run.Events[1].ID}, map[string]any{"index": 2.0, "id": run.Events[2].ID}})
+	if got := fmt.Sprint(r.body["not_stored"]); got != want {
+		t.Errorf("not_stored %s, want %s", got, want)
+	}
 	if got := a.total(t); got != 0 {
 		t.Fatalf("%v events stored; the run's jobs failed, so its pipeline_result must not be written", got)
 	}
