@@ -437,3 +437,52 @@ func TestInfraErrorsReadOnlyInfraErrors(t *testing.T) {
 		t.Errorf("read %d items, %d matched, for %d infrastructure errors among %d events", rec.read, rec.matched, infra, len(evs))
 	}
 }
+
+// landsThenFails passes batch writes through to DynamoDB, where they are stored, then
+// answers as if the call had been cut off: a write that lands after the store stopped
+// waiting for it, as at a request's deadline.
+type landsThenFails struct{ store.DynamoAPI }
+
+func (l landsThenFails) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	if _, err := l.DynamoAPI.BatchWriteItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return nil, context.DeadlineExceeded
+}
+
+// TestLateWritesAreMarkedForTheRollups: events reported not stored may be stored all the
+// same (a write in flight at the deadline lands); their rollup units are marked stale, so
+// the rollup counts them if they did land, rather than never.
+func TestLateWritesAreMarkedForTheRollups(t *testing.T) {
+	tables := dynamotest.NewTables(t)
+	client := dynamotest.Client(t)
+	summary := store.NewSummary(client, store.SummaryOptions{Table: tables.Summary, EventsTable: tables.Events, EventShards: 4})
+	s := store.NewEvents(landsThenFails{client}, store.EventsOptions{
+		Table: tables.Events, EventShards: 4, RuntimeShards: 3, KindShards: 3,
+		Retention: testRetention, WriteConcurrency: 4, CursorSecret: []byte("test"),
+		Backoff: store.Backoff{Attempts: 2, Base: time.Millisecond, Max: 2 * time.Millisecond},
+		Now:     func() time.Time { return testNow }, Stale: summary,
+	})
+	evs := makeEvents(30, "late")
+	outcomes, err := s.PutEvents(t.Context(), evs)
+	if err == nil {
+		t.Fatal("PutEvents reported no error, want the cut-off writes' error")
+	}
+	want := map[telemetry.RollupUnit]bool{}
+	for i, e := range evs {
+		if outcomes[i] != telemetry.NotStored {
+			t.Fatalf("event %d: %v, want not_stored (the client was told the writes failed)", i, outcomes[i])
+		}
+		want[store.NewKeys(store.EventsOptions{EventShards: 4, RuntimeShards: 3, KindShards: 3}).Event(&e).Unit] = true
+	}
+	marks, err := summary.StaleMarks(t.Context(), time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range marks {
+		delete(want, m.RollupUnit)
+	}
+	if len(want) > 0 {
+		t.Errorf("%d units of events written but reported not stored are not marked stale: %v", len(want), want)
+	}
+}

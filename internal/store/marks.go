@@ -28,9 +28,13 @@ func (e *UnmarkedError) Error() string {
 
 func (e *UnmarkedError) Unwrap() error { return e.Err }
 
-// markStale marks the units of the stored events. The events of a unit it could not mark
-// are stored all the same: their outcome becomes Unmarked (not NotStored, which would
-// misreport them), so the client resends them and the resend marks them.
+// markStale marks the units of every event of the request, stored or not. The events of
+// a unit it could not mark are stored all the same: their outcome becomes Unmarked (not
+// NotStored, which would misreport them), so the client resends them and the resend marks
+// them. Events reported NotStored are marked too: a write cut off by the deadline may
+// still land in DynamoDB after the store stopped waiting for it, and an event that lands
+// unmarked would stay out of the rollups for good. A mark on a unit nothing landed in
+// costs the rollup one recompute.
 func (s *Events) markStale(ctx context.Context, events []telemetry.Event, outcomes []telemetry.PutOutcome) error {
 	if s.opts.Stale == nil {
 		return nil
@@ -38,9 +42,6 @@ func (s *Events) markStale(ctx context.Context, events []telemetry.Event, outcom
 	seen := map[telemetry.RollupUnit]bool{}
 	var units []telemetry.RollupUnit
 	for i := range events {
-		if outcomes[i] == telemetry.NotStored {
-			continue
-		}
 		u := s.keys.unit(&events[i])
 		if !seen[u] {
 			seen[u] = true
