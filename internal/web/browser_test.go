@@ -483,7 +483,7 @@ func checkWhy(t *testing.T, s *server, tb tab) {
 		wrapped = wrapped || c["lines"] >= 2
 	}
 	if !wrapped {
-		t.Errorf("at 480 px no why cell wraps (lines %v); the broken device's reason is longer than a line", cells)
+		t.Errorf("at 480 px no why cell wraps (lines %v); the longest reasons are wider than 480 px", cells)
 	}
 	screenshot(t, narrow, "dashboard-narrow")
 	narrow.console.check(t, "narrow view")
