@@ -50,7 +50,8 @@ type DashboardRun struct {
 	AllDataMs    float64 `json:"all_data_ms"` // every section
 	PageBytes    int     `json:"page_bytes"`  // the page as sent (gzip)
 	// Trends400dMs is GET /telemetry/trends?range=400d alone, median of Loads: the
-	// dashboard's longest range, one read per day of the rollups' retention.
+	// dashboard's longest range: 406 day buckets, read as merged rows in BatchGetItem
+	// calls of 100.
 	Trends400dMs float64 `json:"trends_400d_ms"`
 	// Requests are the API requests of one opening, each from its start to its last byte.
 	Requests []DashboardRequest `json:"requests"`

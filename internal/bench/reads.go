@@ -14,7 +14,8 @@ const readGoal = 5.0
 // readRequests are the requests whose cost the reads figure measures: what KernelCI's
 // analytics page sends on every refresh (stats by runtime, tree, kind and device type,
 // anomalies, the recent infrastructure errors), the newest pages of GET /telemetry, and
-// the summary, all over the large data set's 24-hour window.
+// the summary, all over the large data set's 24-hour window, and the dashboard's trends
+// over each of their ranges (one merged row per bucket, 406 buckets for 400 days).
 func (b *bench) readRequests() []string {
 	since := url.QueryEscape(b.windowStart.Format(time.RFC3339))
 	return []string{
@@ -27,6 +28,10 @@ func (b *bench) readRequests() []string {
 		"/telemetry?limit=50&order=desc",
 		"/telemetry?runtime=lava-collabora&limit=50&order=desc",
 		"/telemetry/summary",
+		"/telemetry/trends?range=24h",
+		"/telemetry/trends?range=7d",
+		"/telemetry/trends?range=30d",
+		"/telemetry/trends?range=400d",
 	}
 }
 

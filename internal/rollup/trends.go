@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/pipetel/pipetel/internal/rollup/walk"
 	"github.com/pipetel/pipetel/internal/telemetry"
 	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
@@ -50,47 +50,47 @@ type TrendSeries struct {
 	DurationP95 []*float64 `json:"duration_p95"`
 }
 
-// ReadTrends answers GET /telemetry/trends for r at now from the rollup rows alone (one
-// Query per bucket read), so it spans the rollups' retention, long after raw events
-// expire, and shows what the rollup has rolled up: its lag behind the newest events, and
-// the current bucket as far as it has got. runtime, when not nil, keeps that runtime only.
+// ReadTrends answers GET /telemetry/trends for r at now from the rollup rows alone
+// (walk.Rolled: each bucket's merged row, read in BatchGetItem calls of 100 buckets, or
+// its shard rows where it has none current), so it spans the rollups' retention, long
+// after raw events expire, and shows what the rollup has rolled up: its lag behind the
+// newest events, and the current bucket as far as it has got. runtime, when not nil,
+// keeps that runtime only.
 func ReadTrends(ctx context.Context, s telemetry.RollupStore, r TrendRange, runtime *string, now time.Time) (*Trends, error) {
 	width := r.Res.Width * time.Duration(r.Per)
 	last := BucketOf(r.Res, now).Start
 	first := last.Add(-time.Duration(r.Points*r.Per-1) * r.Res.Width)
-	buckets := r.Points * r.Per
-	rows := make([]map[string]*analytics.Aggregate, buckets) // per bucket, per runtime
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(32)
+	buckets := make([]Bucket, r.Points*r.Per)
 	for i := range buckets {
-		g.Go(func() error {
-			stored, err := s.Rows(gctx, r.Res.Name, first.Add(time.Duration(i)*r.Res.Width))
-			if err != nil {
-				return err
-			}
-			byRuntime := map[string]*analytics.Aggregate{}
-			for _, row := range stored {
-				decoded, err := DecodeRow(row.Body, row.MinExpires)
-				if err != nil {
-					return err
-				}
-				for _, grp := range decoded.Groups {
-					if runtime != nil && grp.Dims.Runtime != *runtime {
-						continue
-					}
-					a, ok := byRuntime[grp.Dims.Runtime]
-					if !ok {
-						a = &analytics.Aggregate{}
-						byRuntime[grp.Dims.Runtime] = a
-					}
-					a.Merge(&grp.Agg)
-				}
-			}
-			rows[i] = byRuntime
-			return nil
-		})
+		buckets[i] = Bucket{Res: r.Res, Start: first.Add(time.Duration(i) * r.Res.Width)}
 	}
-	if err := g.Wait(); err != nil {
+	rows := make([]map[string]*analytics.Aggregate, len(buckets)) // per bucket, per runtime
+	var mu sync.Mutex
+	_, err := walk.Rolled(ctx, s, buckets, func(b Bucket, row telemetry.RollupRow) error {
+		decoded, err := DecodeRow(row.Body, row.MinExpires)
+		if err != nil {
+			return err
+		}
+		i := int(b.Start.Sub(first) / r.Res.Width)
+		mu.Lock()
+		defer mu.Unlock()
+		if rows[i] == nil {
+			rows[i] = map[string]*analytics.Aggregate{}
+		}
+		for _, grp := range decoded.Groups {
+			if runtime != nil && grp.Dims.Runtime != *runtime {
+				continue
+			}
+			a, ok := rows[i][grp.Dims.Runtime]
+			if !ok {
+				a = &analytics.Aggregate{}
+				rows[i][grp.Dims.Runtime] = a
+			}
+			a.Merge(&grp.Agg)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	out := &Trends{Range: r.Name, Step: stepName(width), Series: []TrendSeries{}}

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -195,6 +196,7 @@ func checkDashboard(t *testing.T, s *server) {
 		}
 	}
 	checkSummary(t, first)
+	checkWhy(t, s, first)
 	screenshot(t, first, "dashboard")
 	first.console.check(t, "dashboard")
 
@@ -365,4 +367,124 @@ func summaryRow(t *testing.T, tb tab, id, what, first string) map[string]string 
 		if (!row) return null;
 		return Object.fromEntries(heads.map((h, i) => [h, row.cells[i].textContent]));
 	})()`, id, what, first))
+}
+
+// checkWhy: an open anomaly merged over KernelCI's windows says each window's own counts
+// (the summary holds one record per window, and the simulation gives some group two
+// windows with different counts), and at a narrow width every "why" cell wraps and
+// shows its whole text rather than cutting it.
+func checkWhy(t *testing.T, s *server, tb tab) {
+	t.Helper()
+	resp, err := s.client.Get(s.URL + "/telemetry/summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	type row struct {
+		Runtime    string  `json:"runtime"`
+		DeviceType *string `json:"device_type"`
+		DeviceID   *string `json:"device_id"`
+		ErrorType  *string `json:"error_type"`
+		Total      int64   `json:"total"`
+		Count      int64   `json:"count"`
+	}
+	var summary struct {
+		Open []struct {
+			Kind, Scope, Window string
+			Row                 row
+		} `json:"open_anomalies"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&summary); err != nil {
+		t.Fatal(err)
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	// Per thing found (the dashboard's merge: kind, scope but for errors, the group), per
+	// window the figure its why gives: a result's total, an error's count.
+	type group struct {
+		kind, what string
+		figures    map[string]int64
+	}
+	groups := map[string]*group{}
+	for _, a := range summary.Open {
+		r, scope := a.Row, a.Scope
+		var what string
+		var figure int64
+		switch a.Kind {
+		case "result":
+			what, figure = r.Runtime+" / "+str(r.DeviceID), r.Total
+			if r.DeviceID == nil {
+				what = r.Runtime + " / " + str(r.DeviceType)
+			}
+		case "error":
+			what, figure, scope = r.Runtime+" · "+str(r.ErrorType), r.Count, ""
+		default:
+			continue
+		}
+		key := a.Kind + "|" + scope + "|" + what
+		if groups[key] == nil {
+			groups[key] = &group{kind: a.Kind, what: what, figures: map[string]int64{}}
+		}
+		groups[key].figures[a.Window] = figure
+	}
+	checked := 0
+	for _, g := range groups {
+		distinct := map[int64]bool{}
+		for _, f := range g.figures {
+			distinct[f] = true
+		}
+		if len(distinct) < 2 {
+			continue
+		}
+		checked++
+		cells := summaryRow(t, tb, "summary-open", g.what, g.kind)
+		if cells == nil {
+			t.Errorf("no open anomaly row of %s %s", g.kind, g.what)
+			continue
+		}
+		why := cells["why"]
+		for w, f := range g.figures {
+			// The window's own figure, under its label.
+			want := `(^|; )` + regexp.QuoteMeta(w) + `: [^;]*? of ` + fmt.Sprint(f) + `($|;| )`
+			if g.kind == "error" {
+				want = `× ` + fmt.Sprint(f) + ` in ` + regexp.QuoteMeta(w) + `($|,)`
+			}
+			if !regexp.MustCompile(want).MatchString(why) {
+				t.Errorf("why of %s %s says %q; want the %s window's figure, %d, under its label", g.kind, g.what, why, w, f)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatalf("no open anomaly has windows with different counts; the simulation gives some: %+v", summary.Open)
+	}
+	t.Logf("%d open anomalies merged over windows with different counts", checked)
+
+	narrow := newTab(t, tb.ctx, s.token)
+	if err := chromedp.Do(narrow.ctx, chromedp.EmulateViewport(480, 900), chromedp.Navigate(s.URL+"/?window=48h&scope=device&threshold=0.5&refresh=0")); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, narrow, "the narrow view", loaded)
+	cells := eval[[]map[string]float64](t, narrow, `[...document.querySelectorAll("#summary-open tr.row")].map((r) => {
+		const c = r.cells[[...document.querySelectorAll("#summary-open th")].findIndex((h) => h.textContent === "why")];
+		return {hidden: c.scrollWidth - c.clientWidth, lines: c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight)};
+	})`)
+	if len(cells) == 0 {
+		t.Fatal("no open anomaly at the narrow width")
+	}
+	wrapped := false
+	for i, c := range cells {
+		if c["hidden"] > 1 {
+			t.Errorf("at 480 px the why of open anomaly %d hides %.0f px of its text", i, c["hidden"])
+		}
+		wrapped = wrapped || c["lines"] >= 2
+	}
+	if !wrapped {
+		t.Errorf("at 480 px no why cell wraps (lines %v); the longest reasons are wider than 480 px", cells)
+	}
+	screenshot(t, narrow, "dashboard-narrow")
+	narrow.console.check(t, "narrow view")
 }

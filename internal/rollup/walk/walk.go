@@ -303,3 +303,44 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 	}
 	return res, g.Wait()
 }
+
+// Rolled hands row what the rollup has rolled up into each of buckets: the bucket's merged
+// row where it is current (those of every bucket read in BatchGetItem calls of 100 keys),
+// else the rows of its shards (one Query per such bucket: no merged row yet, or one set
+// aside by a commit and not merged again). row is called from several goroutines at once.
+//
+// It reads no marks: unlike Walk it answers for the rows, not for the raw events, and a
+// current merged row is the merge of the shard rows as they are, marked or not (the store
+// sets it aside in the commit that rewrites one of them). Nor does it care for expiry:
+// rows count their events after the raw copies expire.
+func Rolled(ctx context.Context, s telemetry.RollupStore, buckets []Bucket, row func(Bucket, telemetry.RollupRow) error) (Result, error) {
+	var res Result
+	rest, err := merged(ctx, s, time.Time{}, Window{FromRollups: true}, buckets, nil, Visitor{Row: row}, &res)
+	if err != nil {
+		return res, err
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for _, t := range rest {
+		g.Go(func() error {
+			rows, err := s.Rows(gctx, t.b.Res.Name, t.b.Start)
+			if err != nil {
+				return err
+			}
+			items := 0
+			for _, r := range rows {
+				items += max(r.Parts, 1)
+				if err := row(t.b, r); err != nil {
+					return err
+				}
+			}
+			mu.Lock()
+			res.Items += items
+			res.Rows += len(rows)
+			mu.Unlock()
+			return nil
+		})
+	}
+	return res, g.Wait()
+}

@@ -246,7 +246,8 @@
 
   // mergeWindows folds the records the rollup keeps per scope and window into one per
   // thing found, so a device failing over both 6 h and 24 h is one row: open since the
-  // earliest, its reason from the shortest window (the most current), its windows listed.
+  // earliest, its windows listed, each window's own record kept (perWindow, shortest
+  // first) so the row tells each window's counts, not the shortest one's for all.
   function mergeWindows(records) {
     const by = new Map();
     for (const a of records) {
@@ -256,37 +257,47 @@
       const hours = parseInt(a.window, 10) || 0;
       const m = by.get(key);
       if (!m) {
-        by.set(key, Object.assign({}, a, { windows: [a.window], hours }, a.kind === "error" ? { scope: "" } : {}));
+        by.set(key, Object.assign({}, a, { windows: [a.window], hours, perWindow: [{ window: a.window, hours, row: r }] }, a.kind === "error" ? { scope: "" } : {}));
         continue;
       }
-      if (!m.windows.includes(a.window)) m.windows.push(a.window);
+      if (!m.windows.includes(a.window)) {
+        m.windows.push(a.window);
+        m.perWindow.push({ window: a.window, hours, row: r });
+      }
       if (a.since < m.since) m.since = a.since;
       if (a.last_confirmed > m.last_confirmed) m.last_confirmed = a.last_confirmed;
       if (hours < m.hours) Object.assign(m, { row: a.row, hours, window: a.window });
     }
     const out = [...by.values()];
-    for (const m of out) m.windows.sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+    for (const m of out) {
+      m.windows.sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+      m.perWindow.sort((a, b) => a.hours - b.hours);
+    }
     // Results before errors, then newest first: what just broke is what an operator opens
     // the page for.
     const rank = { result: 0, baseline: 1, silence: 2, error: 3 };
     return out.sort((a, b) => (rank[a.kind] ?? 4) - (rank[b.kind] ?? 4) || (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
   }
 
-  // why says, in a few words, what made an anomaly open.
+  // why says, in a few words, what made an anomaly open. A row merged over several
+  // windows gives each window's counts, labelled with the window.
   function why(a) {
     const r = a.row || {};
+    const per = a.perWindow && a.perWindow.length ? a.perWindow : [{ window: a.window, row: r }];
+    const label = (w) => (per.length > 1 ? w.window + ": " : "");
     switch (a.kind) {
       case "result": {
-        const parts = [];
-        if (r.constant_infra_failure) parts.push("always infra");
-        else if (r.constant_failure) parts.push("always failing");
-        parts.push("fail " + fmtRate(r.fail_rate) + ", infra " + fmtRate(r.infra_rate) + " of " + r.total);
+        const parts = [per.map((w) => {
+          const x = w.row || {};
+          const flag = x.constant_infra_failure ? "always infra, " : x.constant_failure ? "always failing, " : "";
+          return label(w) + flag + "fail " + fmtRate(x.fail_rate) + ", infra " + fmtRate(x.infra_rate) + " of " + x.total;
+        }).join("; ")];
         const f = r.latest_failure;
         if (f && (f.error_type || f.error_msg)) parts.push([f.error_type, f.error_msg].filter(Boolean).join(": "));
         return parts.join(" · ");
       }
       case "error":
-        return (r.error_type ?? "(no type)") + " × " + r.count;
+        return (r.error_type ?? "(no type)") + " " + per.map((w) => "× " + (w.row || {}).count + (per.length > 1 ? " in " + w.window : "")).join(", ");
       case "baseline":
         return (METRICS[r.metric] || r.metric) + " " + ratio(r.observed) + " against " + fmtRate(r.expected && r.expected.rate);
       case "silence":
@@ -332,7 +343,7 @@
       ["windows", (a) => a.windows.join(", ")],
       ["open since", (a) => since(a.since, now)],
       ["last confirmed", (a) => fmtTime(a.last_confirmed) + (a.clear_runs ? " · " + pending(a) : "")],
-      ["why", (a) => why(a), () => "msg bad"],
+      ["why", (a) => why(a), () => "msg why bad"],
     ], mergeWindows(open.filter((a) => a.kind === "result" || a.kind === "error")), drillTo(groupFilter, true),
     "nothing fails at or above the threshold");
 
