@@ -46,6 +46,13 @@ func main() {
 		if errors.As(err, &op) && op.Op == "dial" {
 			fmt.Fprintln(os.Stderr, "demo: is the server running? Start it with `make dev`, then run `make demo` in another terminal.")
 		}
+		var status *emitter.StatusError
+		if errors.As(err, &status) && (status.Status == 503 || status.Status == 504) {
+			// The server was too slow for its deadline, several times over: a busy machine.
+			// Events it stored stay stored; a rerun lays the history out again back from its
+			// own now, at new times, so it adds to what is there.
+			fmt.Fprintf(os.Stderr, "demo: the server stayed too busy to store a batch of %d in time, after its retries; try smaller batches, e.g. make demo DEMO_FLAGS=-batch=100 (a rerun loads the history again beside what was stored)\n", o.Batch)
+		}
 		os.Exit(1)
 	}
 }
