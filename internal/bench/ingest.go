@@ -21,11 +21,15 @@ func (b *bench) ingest(ctx context.Context) (Ingest, error) {
 	// batch of 1,000 spans under a second of a deployment's traffic, so its events fall in
 	// one or two 5-minute buckets and ingest marks about one rollup unit per shard. The
 	// backfill run below spreads the same number over 23 hours instead.
-	c, batches, err := b.ingestData(ctx, n, b.now.Add(-ingestSpan), []int{50, 1000})
+	events, batches, err := b.ingestData(n, b.now.Add(-ingestSpan), []int{50, 1000})
 	if err != nil {
 		return Ingest{}, err
 	}
-	_, backfill, err := b.ingestData(ctx, n, b.now.Add(-23*time.Hour), []int{1000})
+	c, err := b.capture(ctx, events)
+	if err != nil {
+		return Ingest{}, err
+	}
+	_, backfill, err := b.ingestData(n, b.now.Add(-23*time.Hour), []int{1000})
 	if err != nil {
 		return Ingest{}, err
 	}
@@ -107,16 +111,16 @@ const ingestTries = 2
 // ingestSpan is how far back the ingest runs' events are stamped (all but the backfill's).
 const ingestSpan = 2 * time.Minute
 
-// ingestData generates n events stamped from since to now, captures the items the store
-// writes for them (for the ceiling), and cuts them into batches of each size as the
-// emitter does. The events go out without ids, as KernelCI's emitter sends them: the API
-// derives each id from the content, and the ceiling's items are captured with the same
-// ids, so both sides do the same work in DynamoDB. An id sent by the client adds an id
+// ingestData generates n events stamped from since to now, each with the id the API
+// derives for it (for capturing the items the store writes, which the ceiling replays),
+// and cuts them into batches of each size as the emitter does, without ids. The events
+// go out without ids, as KernelCI's emitter sends them: the API derives each id from the
+// content, so both sides do the same work in DynamoDB. An id sent by the client adds an id
 // guard (a second probe key and a second item per event), which the ceiling does not write.
-func (b *bench) ingestData(ctx context.Context, n int, since time.Time, sizes []int) (captured, map[int][]emitter.Batch, error) {
+func (b *bench) ingestData(n int, since time.Time, sizes []int) ([]telemetry.Event, map[int][]emitter.Batch, error) {
 	events, err := b.generate(b.o.Seed, n, since, b.now)
 	if err != nil {
-		return captured{}, nil, err
+		return nil, nil, err
 	}
 	// Stamped evenly, in order, so that no two events share their content and ts (the
 	// simulator repeats a job's tests, and within minutes would repeat their seconds too):
@@ -129,17 +133,13 @@ func (b *bench) ingestData(ctx context.Context, n int, since time.Time, sizes []
 	for i := range events {
 		events[i].ID, wire[i].ID = telemetry.DeriveID(&events[i]), ""
 	}
-	c, err := b.capture(ctx, events)
-	if err != nil {
-		return captured{}, nil, err
-	}
 	batches := map[int][]emitter.Batch{}
 	for _, size := range sizes {
 		if batches[size], err = emitter.Batches(wire, size); err != nil {
-			return captured{}, nil, err
+			return nil, nil, err
 		}
 	}
-	return c, batches, nil
+	return events, batches, nil
 }
 
 // ceiling writes the first n captured items into a fresh table with workers calls in
