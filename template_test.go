@@ -358,20 +358,25 @@ func TestTemplatePolicies(t *testing.T) {
 		if !allows(sts, batchWrite, summaryTableArn) {
 			t.Errorf("function %s (ingest) may not dynamodb:BatchWriteItem on %s; it could not mark the rollup units of what it stores", id, summaryTableID)
 		}
-		// PutItem is for the run markers of POST /pipelines alone: it could overwrite events.
+		// PutItem is for id guards (the conditional claim of a client's id) and, for POST
+		// /pipelines, run markers: anywhere else it could overwrite events.
 		marks := slices.Contains(tp.functionsServing(ingestMethod, pipelinesPath), id)
+		puts := []string{store.GuardPrefix + "*"}
+		if marks {
+			puts = append(puts, store.RunMarkerPrefix+"*")
+		}
+		claims := false
 		for _, st := range sts {
 			if len(st.grants([]string{putItem})) == 0 {
 				continue
 			}
-			if !marks {
-				t.Errorf("function %s (ingest) statement %s allows %s; only POST %s marks runs", id, st.sid, putItem, pipelinesPath)
-			} else if why := runMarkersOnly(st.condition); why != "" {
-				t.Errorf("function %s statement %s allows %s beyond run markers: %s", id, st.sid, putItem, why)
+			if why := putsOnlyUnder(st.condition, puts); why != "" {
+				t.Errorf("function %s statement %s allows %s beyond %v: %s", id, st.sid, putItem, puts, why)
 			}
+			claims = claims || slices.Contains(strs(lookup(st.condition, "ForAllValues:StringLike", "dynamodb:LeadingKeys")), store.GuardPrefix+"*")
 		}
-		if marks && !allows(sts, putItem, table) {
-			t.Errorf("function %s serves POST %s but may not %s on %s; it could not mark a run stored", id, pipelinesPath, putItem, eventsTableID)
+		if !claims || !allows(sts, putItem, table) {
+			t.Errorf("function %s (ingest) may not %s on %s under %s*; it could not claim the ids clients give", id, putItem, eventsTableID, store.GuardPrefix)
 		}
 	}
 
@@ -434,12 +439,17 @@ func dayRegistryOnly(condition *yaml.Node) string {
 	return "no dynamodb:ReturnValues NONE condition, so an update could return the item it changed"
 }
 
-// runMarkersOnly explains what is missing from condition for a put to touch only run
-// markers and return nothing; "" when nothing is.
-func runMarkersOnly(condition *yaml.Node) string {
-	want := []string{store.RunMarkerPrefix + "*"}
-	if got := strs(lookup(condition, "ForAllValues:StringLike", "dynamodb:LeadingKeys")); !slices.Equal(got, want) {
-		return fmt.Sprintf("ForAllValues:StringLike dynamodb:LeadingKeys is %q; want %q", got, want)
+// putsOnlyUnder explains what is missing from condition for a put to touch only items
+// whose partition keys match one of prefixes (each ending in *), or "" when nothing is.
+func putsOnlyUnder(condition *yaml.Node, prefixes []string) string {
+	got := strs(lookup(condition, "ForAllValues:StringLike", "dynamodb:LeadingKeys"))
+	if len(got) == 0 {
+		return fmt.Sprintf("no ForAllValues:StringLike dynamodb:LeadingKeys; want some of %q", prefixes)
+	}
+	for _, k := range got {
+		if !slices.Contains(prefixes, k) {
+			return fmt.Sprintf("ForAllValues:StringLike dynamodb:LeadingKeys holds %q; want only %q", k, prefixes)
+		}
 	}
 	for _, op := range []string{"StringEquals", "StringEqualsIfExists"} {
 		if slices.Equal(strs(lookup(condition, op, "dynamodb:ReturnValues")), []string{"NONE"}) {

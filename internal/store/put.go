@@ -49,9 +49,13 @@ func (p pending) probeKeys() []map[string]types.AttributeValue {
 // guardSK is the sort key of every id guard item; its partition key is guardPK(id).
 const guardSK = "ID"
 
-// guardPK is the partition key of the id guard of a client id. Ids are random enough
-// to spread guards over partitions, and a guard is written once per event.
-func guardPK(id string) string { return "I#" + id }
+// GuardPrefix opens the partition key of an id guard: GuardPrefix + the client's id.
+// Ids are random enough to spread guards over partitions, and a guard is written once
+// per event. The ingest functions may put items under it and no other PutItem.
+const GuardPrefix = "I#"
+
+// guardPK is the partition key of the id guard of a client id.
+func guardPK(id string) string { return GuardPrefix + id }
 
 // PutEvents stores events. Each is first probed for by key (an event already stored is a
 // Duplicate and is not written again), then written with BatchWriteItem in batches of 25,
@@ -137,10 +141,8 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 				record(written, telemetry.Inserted, nil)
 				record(left, telemetry.NotStored, err)
 				// Guards only after their events: a guard without its event would make
-				// the resend of an unstored event a "duplicate" and lose it. A guard that
-				// fails to be written costs only the de-duplication of a resend with
-				// another ts; the event itself is stored.
-				_ = s.writeGuards(gctx, written, events)
+				// the resend of an unstored event a "duplicate" and lose it.
+				record(s.claimIDs(gctx, written, events), telemetry.Duplicate, nil)
 			}
 			return nil
 		})
@@ -288,23 +290,66 @@ func (s *Events) writeBatch(ctx context.Context, batch []pending, events []telem
 	return unwritten, fmt.Errorf("batch write: %w", err)
 }
 
-// writeGuards writes the id guards of the client ids among written, with the expiry of
-// their events, retrying as writeBatch does.
-func (s *Events) writeGuards(ctx context.Context, written []pending, events []telemetry.Event) error {
-	var reqs []types.WriteRequest
+// claimIDs writes the id guard of each client id among written, each on condition that
+// no other event holds the id: absent, expired, or naming this very event. An event whose
+// id another event holds — a concurrent post of the same id with another ts, which passed
+// the probe as this one did — is deleted again and returned: it is a duplicate. Exactly
+// one of such posts keeps its event, without a transaction (which would double the write
+// units of every event with an id, on the events table's busiest keys too).
+//
+// A guard that cannot be written (the store throttling past the SDK's retries) leaves its
+// event stored: a later resend with another ts may then be stored again, but nothing the
+// client was told is stored is lost. So does a loser's delete that fails.
+func (s *Events) claimIDs(ctx context.Context, written []pending, events []telemetry.Event) []pending {
+	var (
+		mu   sync.Mutex
+		lost []pending
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(batchWriteMax)
 	for _, p := range written {
 		if p.guard == "" {
 			continue
 		}
-		item := itemKey(p.guard, guardSK)
-		item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expiry(&events[p.index], s.opts.Retention), 10)}
-		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		g.Go(func() error {
+			held, err := s.claimID(gctx, p, expiry(&events[p.index], s.opts.Retention))
+			if err != nil || !held {
+				return nil
+			}
+			del := []types.WriteRequest{{DeleteRequest: &types.DeleteRequest{Key: itemKey(p.pk, p.sk)}}}
+			if left, _ := batchPut(gctx, s.db, s.opts.Table, del, s.opts.Backoff); len(left) == 0 {
+				mu.Lock()
+				lost = append(lost, p)
+				mu.Unlock()
+			}
+			return nil
+		})
 	}
-	if left, err := batchPut(ctx, s.db, s.opts.Table, reqs, s.opts.Backoff); len(left) > 0 {
-		return fmt.Errorf("write id guards: %d left: %w", len(left), err)
-	}
-	return nil
+	_ = g.Wait() // every failure leaves the event stored, which is reported inserted
+	return lost
 }
+
+// claimID puts p's id guard unless another event holds the id, and reports whether one
+// does (held). The guard names its event (attrGuardOf), so a concurrent post of the same
+// event, with the same key, finds the id its own.
+func (s *Events) claimID(ctx context.Context, p pending, expires int64) (held bool, err error) {
+	of := p.pk + "/" + p.sk
+	item := itemKey(p.guard, guardSK)
+	item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)}
+	item[attrGuardOf] = &types.AttributeValueMemberS{Value: of}
+	free := expression.AttributeNotExists(expression.Name(AttrPK)).
+		Or(expression.Name(AttrExpiresAt).LessThanEqual(expression.Value(s.now().Unix()))).
+		Or(expression.Name(attrGuardOf).Equal(expression.Value(of)))
+	wrote, err := conditionalPut(ctx, s.db, s.opts.Table, item, free)
+	if err != nil {
+		return false, fmt.Errorf("write id guard: %w", err)
+	}
+	return !wrote, nil
+}
+
+// attrGuardOf is the attribute of an id guard that names the event holding the id, as
+// "<pk>/<sk>" (neither holds a '/': ids exclude it and keys are built from ids and times).
+const attrGuardOf = "of"
 
 // registerDays makes sure the day registry lists every day in need with at least the
 // given expiry. Each process remembers what it wrote, so a steady stream of events costs

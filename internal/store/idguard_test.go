@@ -1,0 +1,99 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/pipetel/pipetel/internal/store"
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// TestConcurrentPostsOfOneIDStoreItOnce: an id the client gives is the idempotency key
+// whatever the ts, also when two posts of it are in flight at once and both find it
+// absent (a client resending, with a fresh ts, a request it gave up on). Both probes are
+// held until each has answered "absent", the race the fresh-user trial met: exactly one
+// event is stored, one post is told inserted and the other duplicate, and a later post
+// at a third ts is a duplicate too.
+func TestConcurrentPostsOfOneIDStoreItOnce(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		shift        time.Duration // the second post's ts, after the first's
+		wantInserted int
+	}{
+		{"another ts", time.Second, 1},
+		// The same event twice: both write the same key, and the guard names it, so both
+		// may say inserted; it is stored once all the same.
+		{"the same ts", 0, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			meet := &probesMeet{met: make(chan struct{})}
+			s := newEvents(t, func(db store.DynamoAPI) store.DynamoAPI { meet.DynamoAPI = db; return meet })
+			first := makeEvents(1, "race")[0]
+			first.IDGiven = true
+			second := first
+			second.TS = first.TS.Add(c.shift)
+
+			outs := make([]telemetry.PutOutcome, 2)
+			var wg sync.WaitGroup
+			for i, e := range []telemetry.Event{first, second} {
+				wg.Go(func() {
+					got, err := s.PutEvents(t.Context(), []telemetry.Event{e})
+					if err != nil {
+						t.Errorf("post %d: %v", i, err)
+						return
+					}
+					outs[i] = got[0]
+				})
+			}
+			wg.Wait()
+			if n := countOutcomes(outs, telemetry.Inserted); n != c.wantInserted || countOutcomes(outs, telemetry.Duplicate) != 2-c.wantInserted {
+				t.Errorf("outcomes %v; want %d inserted and the rest duplicate", outs, c.wantInserted)
+			}
+			third := first
+			third.TS = first.TS.Add(time.Minute)
+			if got := put(t, s, []telemetry.Event{third}); got[0] != telemetry.Duplicate {
+				t.Errorf("a later post at another ts: %v, want duplicate", got[0])
+			}
+			page, err := s.QueryEvents(t.Context(), telemetry.Filter{}, telemetry.PageRequest{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.Total != 1 || len(page.Items) != 1 || page.Items[0].ID != first.ID {
+				t.Fatalf("%d events stored (%v), want the one id once", page.Total, page.Items)
+			}
+			// The copy kept is the one a post was told is inserted.
+			kept := page.Items[0].TS
+			if outs[0] != telemetry.Inserted && kept.Equal(first.TS) || outs[1] != telemetry.Inserted && kept.Equal(second.TS) {
+				t.Errorf("kept the copy at %s, whose post was told %v", kept, outs)
+			}
+		})
+	}
+}
+
+// probesMeet holds the first two existence probes until both have been asked, so that two
+// concurrent posts both probe before either writes.
+type probesMeet struct {
+	store.DynamoAPI
+	mu     sync.Mutex
+	probes int
+	met    chan struct{}
+}
+
+func (p *probesMeet) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	p.mu.Lock()
+	p.probes++
+	if p.probes == 2 {
+		close(p.met)
+	}
+	p.mu.Unlock()
+	select {
+	case <-p.met:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return p.DynamoAPI.BatchGetItem(ctx, in, optFns...)
+}
