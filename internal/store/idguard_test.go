@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pipetel/pipetel/internal/store"
 	"github.com/pipetel/pipetel/internal/telemetry"
@@ -96,4 +98,50 @@ func (p *probesMeet) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItem
 		return nil, ctx.Err()
 	}
 	return p.DynamoAPI.BatchGetItem(ctx, in, optFns...)
+}
+
+// TestIDClaimRetriesATransactionInConflict: a claim refused because another transaction
+// was busy with the same guard is no answer yet: it is sent again, and the event, the
+// only one with its id, is inserted and claims it (a resend at another ts is a duplicate).
+func TestIDClaimRetriesATransactionInConflict(t *testing.T) {
+	busy := &conflictOnce{}
+	s := newEvents(t, func(db store.DynamoAPI) store.DynamoAPI { busy.DynamoAPI = db; return busy })
+	evs := makeEvents(3, "busy")
+	for i := range evs {
+		evs[i].IDGiven = true
+	}
+	if got := put(t, s, evs); countOutcomes(got, telemetry.Inserted) != 3 {
+		t.Fatalf("outcomes %v, want 3 inserted", got)
+	}
+	if busy.calls < 2 {
+		t.Fatalf("%d claims sent; want the refused one sent again", busy.calls)
+	}
+	moved := evs[1]
+	moved.TS = moved.TS.Add(time.Hour)
+	if got := put(t, s, []telemetry.Event{moved}); got[0] != telemetry.Duplicate {
+		t.Errorf("a resend at another ts: %v, want duplicate (the id was claimed)", got[0])
+	}
+}
+
+// conflictOnce refuses the first transaction as DynamoDB does when another transaction is
+// in flight on its items: cancelled, every item's reason TransactionConflict.
+type conflictOnce struct {
+	store.DynamoAPI
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *conflictOnce) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.mu.Lock()
+	c.calls++
+	first := c.calls == 1
+	c.mu.Unlock()
+	if first {
+		reasons := make([]types.CancellationReason, len(in.TransactItems))
+		for i := range reasons {
+			reasons[i] = types.CancellationReason{Code: aws.String("TransactionConflict")}
+		}
+		return nil, &types.TransactionCanceledException{Message: aws.String("Transaction cancelled"), CancellationReasons: reasons}
+	}
+	return c.DynamoAPI.TransactWriteItems(ctx, in, optFns...)
 }

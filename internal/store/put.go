@@ -290,61 +290,113 @@ func (s *Events) writeBatch(ctx context.Context, batch []pending, events []telem
 	return unwritten, fmt.Errorf("batch write: %w", err)
 }
 
-// claimIDs writes the id guard of each client id among written, each on condition that
-// no other event holds the id: absent, expired, or naming this very event. An event whose
-// id another event holds — a concurrent post of the same id with another ts, which passed
-// the probe as this one did — is deleted again and returned: it is a duplicate. Exactly
-// one of such posts keeps its event, without a transaction (which would double the write
-// units of every event with an id, on the events table's busiest keys too).
+// claimIDs writes the id guards of the client ids among written (one batch, at most 25),
+// each on condition that no other event holds its id: absent, expired, or naming this
+// very event. An event whose id another event holds — a concurrent post of the same id
+// with another ts, which passed the probe as this one did — is deleted again and
+// returned: it is a duplicate. So of posts racing each other exactly one keeps its event.
 //
-// A guard that cannot be written (the store throttling past the SDK's retries) leaves its
-// event stored: a later resend with another ts may then be stored again, but nothing the
-// client was told is stored is lost. So does a loser's delete that fails.
+// The guards go in one TransactWriteItems, DynamoDB's only call that puts several items on
+// conditions: one call per batch, not one per event. A transaction costs twice the write
+// units of its items, but only the guards are in it, each under its own id's partition
+// key; the events stay in BatchWriteItem, so their busy keys pay nothing more.
+// A transaction is refused whole when one condition fails; the cancellation reasons name
+// which, and the rest is sent again without them.
+//
+// A guard that cannot be written (the store throttling past the retries) leaves its event
+// stored: a later resend with another ts may then be stored again, but nothing the client
+// was told is stored is lost. So does a loser's delete that fails.
 func (s *Events) claimIDs(ctx context.Context, written []pending, events []telemetry.Event) []pending {
-	var (
-		mu   sync.Mutex
-		lost []pending
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(batchWriteMax)
+	var todo, held []pending
 	for _, p := range written {
-		if p.guard == "" {
-			continue
+		if p.guard != "" {
+			todo = append(todo, p)
 		}
-		g.Go(func() error {
-			held, err := s.claimID(gctx, p, expiry(&events[p.index], s.opts.Retention))
-			if err != nil || !held {
-				return nil
-			}
-			del := []types.WriteRequest{{DeleteRequest: &types.DeleteRequest{Key: itemKey(p.pk, p.sk)}}}
-			if left, _ := batchPut(gctx, s.db, s.opts.Table, del, s.opts.Backoff); len(left) == 0 {
-				mu.Lock()
-				lost = append(lost, p)
-				mu.Unlock()
-			}
-			return nil
-		})
 	}
-	_ = g.Wait() // every failure leaves the event stored, which is reported inserted
-	return lost
+	now := s.now().Unix()
+	for attempt := 0; len(todo) > 0; attempt++ {
+		items := make([]types.TransactWriteItem, len(todo))
+		for i, p := range todo {
+			put, err := s.guardPut(p, expiry(&events[p.index], s.opts.Retention), now)
+			if err != nil {
+				return s.dropCopies(ctx, held)
+			}
+			items[i] = types.TransactWriteItem{Put: put}
+		}
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			break
+		}
+		reasons := cancellationReasons(err)
+		if len(reasons) != len(todo) {
+			if isRetryable(err) && s.opts.Backoff.pause(ctx, attempt) {
+				continue
+			}
+			break
+		}
+		var again []pending
+		for i, r := range reasons {
+			if r == "ConditionalCheckFailed" {
+				held = append(held, todo[i])
+			} else {
+				again = append(again, todo[i]) // cancelled for another item, in conflict, or throttled
+			}
+		}
+		// Only a round that lost no guard waits: the others were refused for its failures.
+		if len(again) == len(todo) && !s.opts.Backoff.pause(ctx, attempt) {
+			break
+		}
+		todo = again
+	}
+	return s.dropCopies(ctx, held)
 }
 
-// claimID puts p's id guard unless another event holds the id, and reports whether one
-// does (held). The guard names its event (attrGuardOf), so a concurrent post of the same
-// event, with the same key, finds the id its own.
-func (s *Events) claimID(ctx context.Context, p pending, expires int64) (held bool, err error) {
+// guardPut is the conditional put of p's id guard (expiring with its event): it holds
+// when no unexpired guard exists, or when the guard names this very event, so that a
+// concurrent post of the same event, with the same key, finds the id its own.
+func (s *Events) guardPut(p pending, expires, now int64) (*types.Put, error) {
 	of := p.pk + "/" + p.sk
 	item := itemKey(p.guard, guardSK)
 	item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)}
 	item[attrGuardOf] = &types.AttributeValueMemberS{Value: of}
 	free := expression.AttributeNotExists(expression.Name(AttrPK)).
-		Or(expression.Name(AttrExpiresAt).LessThanEqual(expression.Value(s.now().Unix()))).
+		Or(expression.Name(AttrExpiresAt).LessThanEqual(expression.Value(now))).
 		Or(expression.Name(attrGuardOf).Equal(expression.Value(of)))
-	wrote, err := conditionalPut(ctx, s.db, s.opts.Table, item, free)
+	expr, err := expression.NewBuilder().WithCondition(free).Build()
 	if err != nil {
-		return false, fmt.Errorf("write id guard: %w", err)
+		return nil, fmt.Errorf("id guard condition: %w", err)
 	}
-	return !wrote, nil
+	return &types.Put{
+		TableName: aws.String(s.opts.Table), Item: item,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}, nil
+}
+
+// dropCopies deletes the events of held, whose ids other events hold, and returns those
+// deleted: they are duplicates. One not deleted stays stored, and is reported inserted.
+func (s *Events) dropCopies(ctx context.Context, held []pending) []pending {
+	if len(held) == 0 {
+		return nil
+	}
+	byKey := make(map[string]pending, len(held))
+	reqs := make([]types.WriteRequest, len(held))
+	for i, p := range held {
+		byKey[p.pk+"\x00"+p.sk] = p
+		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: itemKey(p.pk, p.sk)}}
+	}
+	left, _ := batchPut(ctx, s.db, s.opts.Table, reqs, s.opts.Backoff)
+	for _, r := range left {
+		delete(byKey, keyString(r.DeleteRequest.Key))
+	}
+	dropped := make([]pending, 0, len(byKey))
+	for _, p := range held {
+		if _, ok := byKey[p.pk+"\x00"+p.sk]; ok {
+			dropped = append(dropped, p)
+		}
+	}
+	return dropped
 }
 
 // attrGuardOf is the attribute of an id guard that names the event holding the id, as
