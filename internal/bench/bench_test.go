@@ -197,6 +197,12 @@ func TestReportJSONKeysAreStable(t *testing.T) {
 		"ingest.ceiling.events", "ingest.ceiling.events_per_s", "ingest.ceiling.events_per_s_by_workers",
 		"ingest.ceiling.events_per_s_by_workers.*", "ingest.ceiling.with_probe_events_per_s",
 		"ingest.ceiling.with_probe_ratio",
+		"ingest.backfill1000.ratio_to_protocol", "ingest.batch1000.ratio_to_protocol", "ingest.batch50.ratio_to_protocol",
+		"ingest.ceiling.protocol_events_per_s", "ingest.ceiling.protocol_ratio",
+		"ingest.with_ids1000", "ingest.with_ids1000.batch_size", "ingest.with_ids1000.ceiling_events_per_s",
+		"ingest.with_ids1000.events", "ingest.with_ids1000.events_per_s", "ingest.with_ids1000.ratio",
+		"ingest.with_ids1000.ratio_to_probing", "ingest.with_ids1000.ratio_to_protocol", "ingest.with_ids1000.seconds",
+		"ingest.with_ids1000.tries", "ingest.with_ids1000.workers",
 		"machine", "machine.arch", "machine.cpu", "machine.cpus", "machine.dynamodb_local", "machine.go",
 		"machine.java", "machine.memory_gb", "machine.os",
 		"memory", "memory.body_bytes", "memory.duration_ms", "memory.events", "memory.ingest_6mb_peak_rss_mb",
@@ -302,10 +308,11 @@ func TestTableShowsEveryGoalBesideItsFigure(t *testing.T) {
 }
 
 // The ceiling writes exactly the items the store would write, and nothing needs a
-// database to capture them.
+// database to capture them: the events' items, the day registrations, and the staleness
+// marks of each request of 1,000.
 func TestCaptureHasTheStoresItems(t *testing.T) {
 	b := &bench{endpoint: "http://127.0.0.1:1", now: time.Date(2026, 8, 20, 12, 0, 0, 0, time.UTC)}
-	events, err := b.generate(7, 300, b.now.Add(-30*time.Hour), b.now)
+	events, err := b.generate(7, 2300, b.now.Add(-30*time.Hour), b.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,6 +326,24 @@ func TestCaptureHasTheStoresItems(t *testing.T) {
 	// The span crosses midnight, so two day buckets must be registered.
 	if len(c.updates) != 2 {
 		t.Errorf("%d day registrations, want 2", len(c.updates))
+	}
+	if len(c.marks) != 3 {
+		t.Fatalf("marks of %d requests, want 3 (2,300 events by 1,000)", len(c.marks))
+	}
+	for r, marks := range c.marks {
+		seen := map[string]bool{}
+		for _, m := range marks {
+			pk, _ := m[store.AttrPK].(*types.AttributeValueMemberS)
+			sk, _ := m[store.AttrSK].(*types.AttributeValueMemberS)
+			if pk == nil || sk == nil || !strings.HasPrefix(pk.Value, store.MarkPrefix) || seen[pk.Value+" "+sk.Value] {
+				t.Fatalf("request %d: mark %v is not one unit's own staleness mark", r, m)
+			}
+			seen[pk.Value+" "+sk.Value] = true
+		}
+		// Events spread over 30 hours fall in many 5-minute buckets, each a unit per shard.
+		if len(marks) < 100 {
+			t.Errorf("request %d: %d marks for 1,000 events over 30 hours", r, len(marks))
+		}
 	}
 	for i, it := range c.items {
 		id, _ := it["id"].(*types.AttributeValueMemberS)

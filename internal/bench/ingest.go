@@ -33,6 +33,10 @@ func (b *bench) ingest(ctx context.Context) (Ingest, error) {
 	if err != nil {
 		return Ingest{}, err
 	}
+	withIDs, err := emitter.Batches(events, 1000)
+	if err != nil {
+		return Ingest{}, err
+	}
 
 	// DynamoDB Local runs on a JVM that compiles its hot paths only after a while; a
 	// first run at a tenth of the size, both ways, keeps that out of the first figure.
@@ -40,13 +44,13 @@ func (b *bench) ingest(ctx context.Context) (Ingest, error) {
 	if _, err := b.ingestHTTP(ctx, "warm-up", batches[1000][:warm], b.o.ClientWorkers); err != nil {
 		return Ingest{}, err
 	}
-	if _, err := b.ceiling(ctx, c, warm*1000, 4, false, "warm-up"); err != nil {
+	if _, err := b.ceiling(ctx, c, warm*1000, 4, ceilingRaw, "warm-up"); err != nil {
 		return Ingest{}, err
 	}
 
 	out := Ingest{Ceiling: Ceiling{Events: n, ByWorkers: map[string]float64{}, BatchWriteSize: batchWriteSize}}
 	for _, w := range b.o.CeilingWorkers {
-		rate, err := b.ceiling(ctx, c, n, w, false, fmt.Sprintf("ceiling, %d workers", w))
+		rate, err := b.ceiling(ctx, c, n, w, ceilingRaw, fmt.Sprintf("ceiling, %d workers", w))
 		if err != nil {
 			return Ingest{}, err
 		}
@@ -60,17 +64,22 @@ func (b *bench) ingest(ctx context.Context) (Ingest, error) {
 	best := out.Ceiling.BestWorkers
 	for try := range ingestTries {
 		if try > 0 {
-			rate, err := b.ceiling(ctx, c, n, best, false, fmt.Sprintf("ceiling, %d workers, again", best))
+			rate, err := b.ceiling(ctx, c, n, best, ceilingRaw, fmt.Sprintf("ceiling, %d workers, again", best))
 			if err != nil {
 				return Ingest{}, err
 			}
 			out.Ceiling.EventsPerS = max(out.Ceiling.EventsPerS, rate)
 		}
-		probed, err := b.ceiling(ctx, c, n, best, true, fmt.Sprintf("ceiling with the probe, %d workers", best))
+		probed, err := b.ceiling(ctx, c, n, best, ceilingProbe, fmt.Sprintf("ceiling with the probe, %d workers", best))
 		if err != nil {
 			return Ingest{}, err
 		}
 		out.Ceiling.WithProbeEventsPerS = max(out.Ceiling.WithProbeEventsPerS, probed)
+		whole, err := b.ceiling(ctx, c, n, best, ceilingProtocol, fmt.Sprintf("ceiling with the probe and the marks, %d workers", best))
+		if err != nil {
+			return Ingest{}, err
+		}
+		out.Ceiling.ProtocolEventsPerS = max(out.Ceiling.ProtocolEventsPerS, whole)
 		for _, size := range []int{50, 1000} {
 			run, err := b.ingestHTTP(ctx, fmt.Sprintf("HTTP, batches of %d", size), batches[size], b.o.ClientWorkers)
 			if err != nil {
@@ -90,15 +99,26 @@ func (b *bench) ingest(ctx context.Context) (Ingest, error) {
 		if run.EventsPerS > out.Backfill1000.EventsPerS {
 			out.Backfill1000 = run
 		}
+		if run, err = b.ingestHTTP(ctx, "HTTP, batches of 1000, each event with its id", withIDs, b.o.ClientWorkers); err != nil {
+			return Ingest{}, err
+		}
+		if run.EventsPerS > out.WithIDs1000.EventsPerS {
+			out.WithIDs1000 = run
+		}
 	}
 	ceiling := out.Ceiling.EventsPerS
 	out.Ceiling.EventsPerS = round(ceiling, 0)
 	out.Ceiling.WithProbeRatio = round(ratio(out.Ceiling.WithProbeEventsPerS, ceiling), 3)
 	out.Ceiling.WithProbeEventsPerS = round(out.Ceiling.WithProbeEventsPerS, 0)
-	for _, run := range []*IngestRun{&out.Batch50, &out.Batch1000, &out.Backfill1000} {
+	out.Ceiling.ProtocolRatio = round(ratio(out.Ceiling.ProtocolEventsPerS, ceiling), 3)
+	out.Ceiling.ProtocolEventsPerS = round(out.Ceiling.ProtocolEventsPerS, 0)
+	for _, run := range []*IngestRun{&out.Batch50, &out.Batch1000, &out.Backfill1000, &out.WithIDs1000} {
 		run.CeilingEventsPerS = out.Ceiling.EventsPerS
 		run.Ratio = round(ratio(run.EventsPerS, ceiling), 3)
 		run.ProbingRatio = round(ratio(run.EventsPerS, out.Ceiling.WithProbeEventsPerS), 3)
+		if run == &out.Batch50 || run == &out.Batch1000 { // the others write what the ceiling does not
+			run.ProtocolRatio = round(ratio(run.EventsPerS, out.Ceiling.ProtocolEventsPerS), 3)
+		}
 		run.EventsPerS = round(run.EventsPerS, 0)
 		run.Tries = ingestTries
 	}
@@ -106,7 +126,7 @@ func (b *bench) ingest(ctx context.Context) (Ingest, error) {
 }
 
 // ingestTries is how often each compared ingest figure is measured.
-const ingestTries = 2
+const ingestTries = 3
 
 // ingestSpan is how far back the ingest runs' events are stamped (all but the backfill's).
 const ingestSpan = 2 * time.Minute
@@ -143,8 +163,8 @@ func (b *bench) ingestData(n int, since time.Time, sizes []int) ([]telemetry.Eve
 }
 
 // ceiling writes the first n captured items into a fresh table with workers calls in
-// flight, probing for them first if asked, and returns the rate.
-func (b *bench) ceiling(ctx context.Context, c captured, n, workers int, probe bool, label string) (float64, error) {
+// flight, doing what kind says beside, and returns the rate.
+func (b *bench) ceiling(ctx context.Context, c captured, n, workers int, kind ceilingKind, label string) (float64, error) {
 	table, err := b.newTable(ctx, "ceiling")
 	if err != nil {
 		return 0, err
@@ -154,7 +174,7 @@ func (b *bench) ceiling(ctx context.Context, c captured, n, workers int, probe b
 	}
 	m := startMeter(b.progress, label, n)
 	start := time.Now()
-	err = b.rawWrite(ctx, table, c.items[:n], workers, probe, m)
+	err = b.rawWrite(ctx, table, c, n, workers, kind, m)
 	took := time.Since(start)
 	m.finish()
 	if err != nil {

@@ -44,29 +44,42 @@ func (b *bench) dropTable(ctx context.Context, table string) error {
 type captured struct {
 	items   []map[string]types.AttributeValue
 	updates []*dynamodb.UpdateItemInput
+	// marks are the staleness marks ingest puts into the summary table after the events
+	// of each request of ingestRequest events: marks[i] after items[i*ingestRequest:].
+	marks [][]map[string]types.AttributeValue
 }
 
 // recorder stands in for DynamoDB to capture what the store would write: it finds
 // nothing stored and accepts every write. Capturing, rather than building items here,
 // keeps the ceiling's items byte for byte the store's, however its schema changes.
 type recorder struct {
-	mu sync.Mutex
-	c  captured
+	mu      sync.Mutex
+	c       captured
+	summary string                            // the summary table's name
+	marks   []map[string]types.AttributeValue // the marks of the request being captured
 }
 
-var _ store.DynamoAPI = (*recorder)(nil)
+var _ store.SummaryAPI = (*recorder)(nil)
 
 func (r *recorder) BatchWriteItem(_ context.Context, in *dynamodb.BatchWriteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, reqs := range in.RequestItems {
+	for table, reqs := range in.RequestItems {
 		for _, w := range reqs {
-			if w.PutRequest != nil {
+			switch {
+			case w.PutRequest == nil:
+			case table == r.summary:
+				r.marks = append(r.marks, w.PutRequest.Item)
+			default:
 				r.c.items = append(r.c.items, w.PutRequest.Item)
 			}
 		}
 	}
 	return &dynamodb.BatchWriteItemOutput{}, nil
+}
+
+func (r *recorder) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	return nil, errors.New("bench: the capturing recorder takes no transaction")
 }
 
 func (r *recorder) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
@@ -88,31 +101,42 @@ func (r *recorder) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamod
 	return nil, errors.New("bench: the capturing recorder cannot query")
 }
 
-// capture returns the items and registry updates the store writes for events, with the
-// configuration a deployed function has.
+// capture returns the items, registry updates and staleness marks the store writes for
+// events, with the configuration a deployed function has, posted ingestRequest at a time
+// as the bench's batches of 1,000 are.
 func (b *bench) capture(ctx context.Context, events []telemetry.Event) (captured, error) {
 	cfg, err := loadConfig(b.endpoint, "capture")
 	if err != nil {
 		return captured{}, err
 	}
-	rec := &recorder{}
+	rec := &recorder{summary: cfg.SummaryTable}
 	s := store.NewEvents(rec, store.EventsOptions{
 		Table: cfg.EventsTable, EventShards: cfg.EventShards, RuntimeShards: cfg.RuntimeShards,
 		KindShards: cfg.KindShards, Retention: cfg.Retention,
 		WriteConcurrency: 1, // items in event order, the same on every run
 		CursorSecret:     []byte(cfg.CursorSecret),
+		Stale: store.NewSummary(rec, store.SummaryOptions{Table: cfg.SummaryTable, EventsTable: cfg.EventsTable,
+			EventShards: cfg.EventShards, Retention: cfg.RollupRetention}),
 	})
-	outcomes, err := s.PutEvents(ctx, events)
-	if err != nil {
-		return captured{}, fmt.Errorf("capture items: %w", err)
-	}
-	for i, o := range outcomes {
-		if o != telemetry.Inserted {
-			return captured{}, fmt.Errorf("capture items: event %d (%s) came out %d, not inserted", i, events[i].ID, o)
+	for start := 0; start < len(events); start += ingestRequest {
+		request := events[start:min(start+ingestRequest, len(events))]
+		outcomes, err := s.PutEvents(ctx, request)
+		if err != nil {
+			return captured{}, fmt.Errorf("capture items: %w", err)
 		}
+		for i, o := range outcomes {
+			if o != telemetry.Inserted {
+				return captured{}, fmt.Errorf("capture items: event %d (%s) came out %d, not inserted", start+i, request[i].ID, o)
+			}
+		}
+		rec.c.marks, rec.marks = append(rec.c.marks, rec.marks), nil
 	}
 	return rec.c, nil
 }
+
+// ingestRequest is the events per request whose marks the protocol ceiling writes: the
+// batch size the ingest goal is judged at.
+const ingestRequest = 1000
 
 // register replays the day-registry updates of c on table.
 func (b *bench) register(ctx context.Context, table string, c captured) error {
@@ -128,20 +152,38 @@ func (b *bench) register(ctx context.Context, table string, c captured) error {
 	return nil
 }
 
+// ceilingKind is what a raw ceiling does beside writing the items.
+type ceilingKind int
+
+const (
+	ceilingRaw      ceilingKind = iota // BatchWriteItem only
+	ceilingProbe                       // each probeSize items probed for first, as the store does
+	ceilingProtocol                    // and each request's staleness marks put after its events
+)
+
 // rawWrite is the ceiling: items in BatchWriteItem calls of batchWriteSize, workers calls
 // in flight, unprocessed items sent again until none is left. It does nothing else, so
 // nothing writes these items into DynamoDB Local faster.
-// With probe, each call of probeSize items first asks for their keys, as the store's
-// existence probe does, then writes them: the ceiling of the store's own protocol, which
-// tells the probe's cost apart from everything else ingest does.
-func (b *bench) rawWrite(ctx context.Context, table string, items []map[string]types.AttributeValue, workers int, probe bool, m *meter) error {
+// ceilingProbe first asks, for each call of probeSize items, for their keys, as the store's
+// existence probe does: the ceiling of the store's duplicate detection, which tells the
+// probe's cost apart from everything else ingest does. ceilingProtocol also puts each
+// request's marks (c.marks) into table's summary table once all the request's items are
+// written, as ingest does: the whole protocol, raw.
+func (b *bench) rawWrite(ctx context.Context, table string, c captured, n, workers int, kind ceilingKind, m *meter) error {
+	items := c.items[:n]
 	size := batchWriteSize
-	if probe {
+	if kind != ceilingRaw {
 		size = probeSize
 	}
 	var batches [][]map[string]types.AttributeValue
 	for start := 0; start < len(items); start += size {
 		batches = append(batches, items[start:min(start+size, len(items))])
+	}
+	// left counts, per request, the batches not yet written; the worker that writes a
+	// request's last batch puts its marks.
+	left := make([]atomic.Int64, (len(items)+ingestRequest-1)/ingestRequest)
+	for i := range batches {
+		left[i*size/ingestRequest].Add(1)
 	}
 	var next atomic.Int64
 	errs := make([]error, workers)
@@ -153,9 +195,16 @@ func (b *bench) rawWrite(ctx context.Context, table string, items []map[string]t
 				if i >= len(batches) || ctx.Err() != nil {
 					return
 				}
-				if err := b.writeBatch(ctx, table, batches[i], probe); err != nil {
+				if err := b.writeBatch(ctx, table, batches[i], kind != ceilingRaw); err != nil {
 					errs[w] = err
 					return
+				}
+				r := i * size / ingestRequest
+				if kind == ceilingProtocol && left[r].Add(-1) == 0 {
+					if err := b.putAll(ctx, summaryTable(table), c.marks[r]); err != nil {
+						errs[w] = err
+						return
+					}
 				}
 				m.add(len(batches[i]))
 			}
@@ -163,6 +212,21 @@ func (b *bench) rawWrite(ctx context.Context, table string, items []map[string]t
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// putAll writes items into table, batchWriteSize to a call, one call after another.
+func (b *bench) putAll(ctx context.Context, table string, items []map[string]types.AttributeValue) error {
+	for start := 0; start < len(items); start += batchWriteSize {
+		chunk := items[start:min(start+batchWriteSize, len(items))]
+		reqs := make([]types.WriteRequest, len(chunk))
+		for i, it := range chunk {
+			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+		}
+		if err := b.writeAll(ctx, table, reqs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // batchWriteSize is BatchWriteItem's limit; probeSize is BatchGetItem's, which the
@@ -200,17 +264,7 @@ func (b *bench) writeBatch(ctx context.Context, table string, items []map[string
 			keys = out.UnprocessedKeys[table].Keys
 		}
 	}
-	for start := 0; start < len(items); start += batchWriteSize {
-		chunk := items[start:min(start+batchWriteSize, len(items))]
-		reqs := make([]types.WriteRequest, len(chunk))
-		for i, it := range chunk {
-			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
-		}
-		if err := b.writeAll(ctx, table, reqs); err != nil {
-			return err
-		}
-	}
-	return nil
+	return b.putAll(ctx, table, items)
 }
 
 func (b *bench) writeAll(ctx context.Context, table string, reqs []types.WriteRequest) error {
