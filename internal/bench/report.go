@@ -67,7 +67,7 @@ type Ingest struct {
 	// history sends them: each batch marks hundreds of rollup units, not one per shard.
 	Backfill1000 IngestRun `json:"backfill1000"`
 	// WithIDs1000 is Batch1000's events, each sent with its id: each batch of 25 then
-	// claims its ids with one TransactWriteItems of conditional guard puts.
+	// claims its ids with one TransactWriteItems of conditional guard puts per probe of 50.
 	WithIDs1000 IngestRun `json:"with_ids1000"`
 	Ceiling     Ceiling   `json:"ceiling"`
 }
@@ -464,7 +464,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 		}
 		if run := in.WithIDs1000; run.Events > 0 {
-			row(fmt.Sprintf("ingest HTTP, batches of %d, every event with its id (its guard claimed in a transaction per 25), %d clients", run.BatchSize, run.Workers),
+			row(fmt.Sprintf("ingest HTTP, batches of %d, every event with its id (guards claimed in a transaction per 50), %d clients", run.BatchSize, run.Workers),
 				fmt.Sprintf("%.0f events/s", run.EventsPerS), fmt.Sprintf("%.2f (%.2f of probing)", run.Ratio, run.ProbingRatio), "", "")
 		}
 		if run := in.Backfill1000; run.Events > 0 {

@@ -134,16 +134,18 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 				record(fresh, telemetry.NotStored, err)
 				return nil
 			}
+			var written []pending
 			for b := 0; b < len(fresh); b += batchWriteMax {
 				batch := fresh[b:min(b+batchWriteMax, len(fresh))]
 				left, err := s.writeBatch(gctx, batch, events)
-				written := without(batch, left)
-				record(written, telemetry.Inserted, nil)
+				stored := without(batch, left)
+				written = append(written, stored...)
+				record(stored, telemetry.Inserted, nil)
 				record(left, telemetry.NotStored, err)
-				// Guards only after their events: a guard without its event would make
-				// the resend of an unstored event a "duplicate" and lose it.
-				record(s.claimIDs(gctx, written, events), telemetry.Duplicate, nil)
 			}
+			// Guards only after their events: a guard without its event would make the
+			// resend of an unstored event a "duplicate" and lose it.
+			record(s.claimIDs(gctx, written, events), telemetry.Duplicate, nil)
 			return nil
 		})
 	}
@@ -290,14 +292,14 @@ func (s *Events) writeBatch(ctx context.Context, batch []pending, events []telem
 	return unwritten, fmt.Errorf("batch write: %w", err)
 }
 
-// claimIDs writes the id guards of the client ids among written (one batch, at most 25),
+// claimIDs writes the id guards of the client ids among written (one probe's, at most 50),
 // each on condition that no other event holds its id: absent, expired, or naming this
 // very event. An event whose id another event holds — a concurrent post of the same id
 // with another ts, which passed the probe as this one did — is deleted again and
 // returned: it is a duplicate. So of posts racing each other exactly one keeps its event.
 //
-// The guards go in one TransactWriteItems, DynamoDB's only call that puts several items on
-// conditions: one call per batch, not one per event. A transaction costs twice the write
+// The guards go in one TransactWriteItems (at most 100 items), DynamoDB's only call that
+// puts several items on conditions: one call per probe, not one per event. A transaction costs twice the write
 // units of its items, but only the guards are in it, each under its own id's partition
 // key; the events stay in BatchWriteItem, so their busy keys pay nothing more.
 // A transaction is refused whole when one condition fails; the cancellation reasons name
