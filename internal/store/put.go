@@ -299,11 +299,11 @@ func (s *Events) writeBatch(ctx context.Context, batch []pending, events []telem
 // returned: it is a duplicate. So of posts racing each other exactly one keeps its event.
 //
 // The guards go in one TransactWriteItems (at most 100 items), DynamoDB's only call that
-// puts several items on conditions: one call per probe, not one per event. A transaction costs twice the write
-// units of its items, but only the guards are in it, each under its own id's partition
-// key; the events stay in BatchWriteItem, so their busy keys pay nothing more.
-// A transaction is refused whole when one condition fails; the cancellation reasons name
-// which, and the rest is sent again without them.
+// puts several items on conditions: one call per probe, not one per event. A transaction
+// costs twice the write units of its items, but only the guards are in it, each under its
+// own id's partition key; the events stay in BatchWriteItem, so their busy keys pay
+// nothing more. A transaction is refused whole when one condition fails; the
+// cancellation reasons name which, and the rest is sent again without them.
 //
 // A guard that cannot be written (the store throttling past the retries) leaves its event
 // stored: a later resend with another ts may then be stored again, but nothing the client
