@@ -25,7 +25,7 @@ func (r Resolution) keptIn(layout int) bool { return layout >= r.Layout }
 
 // The resolutions, finest first. Each divides the next evenly, so a bucket is the exact
 // union of its children. SixHours lets a window not aligned to a day (KernelCI's page
-// asks for the last 24 hours) be covered by about 20 rows instead of about 36.
+// asks for the last 24 hours) be covered by about 19 rows instead of about 34.
 var (
 	Fine     = Resolution{Name: "5m", Width: telemetry.RollupFineBucket}
 	Hour     = Resolution{Name: "1h", Width: time.Hour}
