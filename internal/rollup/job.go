@@ -233,7 +233,8 @@ func (j *Job) runLease(ctx context.Context, l telemetry.RollupLease, marks []tel
 	}()
 	sort.Slice(marks, func(a, b int) bool { return marks[a].Start.Before(marks[b].Start) })
 	c := newRowCache(j.store, l.Shard)
-	// One commit per hour: its stale units, the hour's row and the day's row together.
+	// One commit per hour: its stale units and the rows of the hour, its 6 hours and its
+	// day together.
 	for len(marks) > 0 {
 		hour := BucketOf(Hour, marks[0].Start)
 		n := 1
@@ -263,11 +264,18 @@ func (j *Job) runLease(ctx context.Context, l telemetry.RollupLease, marks []tel
 }
 
 // recompute rebuilds the fine rows of the marked units of one hour from raw events, the
-// hour and day rows of the shard from their children, and commits them with the clearing
-// of the marks.
+// hour's row of the shard from its fine rows, the rows of the coarser buckets holding it
+// (its 6 hours, its day) from their hours, and commits them with the clearing of the
+// marks. Hours, not 6-hour rows, make the day: a table whose rows predate the 6-hour
+// resolution has none for most of its 6-hour buckets, while every table has all its hours.
 func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLease, hour Bucket, marks []telemetry.StaleMark) (int, []Bucket, error) {
-	day := BucketOf(Day, hour.Start)
-	for _, bs := range [][]Bucket{hour.Children(), day.Children(), {day}} {
+	above := Holding(hour.Start) // the hour, then coarser
+	day := above[len(above)-1]
+	loads := [][]Bucket{hour.Children(), hoursOf(day)}
+	for _, b := range above[1:] {
+		loads = append(loads, []Bucket{b}) // for the items it occupies
+	}
+	for _, bs := range loads {
 		if err := c.load(ctx, bs); err != nil {
 			return 0, nil, err
 		}
@@ -293,8 +301,11 @@ func (j *Job) recompute(ctx context.Context, c *rowCache, l telemetry.RollupLeas
 		changed = append(changed, fine)
 	}
 	c.rows[hour] = &cached{row: c.merged(hour.Children()), parts: c.rows[hour].parts}
-	c.rows[day] = &cached{row: c.merged(day.Children()), parts: c.rows[day].parts}
-	changed = append(changed, hour, day)
+	changed = append(changed, hour)
+	for _, b := range above[1:] {
+		c.rows[b] = &cached{row: c.merged(hoursOf(b)), parts: c.rows[b].parts}
+		changed = append(changed, b)
+	}
 
 	commit := telemetry.RollupCommit{Owner: j.opts.Owner, Lease: l, Clear: marks}
 	for _, b := range changed {

@@ -38,9 +38,11 @@ const (
 	// attrSum, on every part of a merged row longer than one item: a digest of the whole
 	// body, so a reader joins only parts of one write.
 	attrSum = "sum"
-	// attrMergedRows, on the totals item: 1 when every bucket holding rows has a merged
-	// row item (the totals were created by a rollup that keeps them). Without it, a
-	// bucket without one may hold rows an earlier rollup wrote.
+	// attrMergedRows, on the totals item: the layout of the table's rows
+	// (telemetry.RollupLayoutMerged and after) when every bucket holding rows has a
+	// merged row item, and for RollupLayoutSixHours every 6-hour bucket too (the totals
+	// were created by a rollup that keeps them). Without it, a bucket without one may
+	// hold rows an earlier rollup wrote.
 	attrMergedRows = "merged_rows"
 )
 
@@ -190,16 +192,24 @@ func (s *Summary) MergedRows(ctx context.Context, buckets []telemetry.RollupBuck
 	}
 	read := len(items)
 	first := map[string]map[string]types.AttributeValue{}
-	complete := true
+	complete, layout := true, 0
 	for _, item := range items {
 		pk := stringAttr(item, AttrPK)
 		if pk == metricsPK {
-			complete = numberAttr(item, attrMergedRows) == 1
+			layout = int(numberAttr(item, attrMergedRows))
+			complete = layout >= telemetry.RollupLayoutMerged
 			continue
 		}
 		first[pk] = item
 	}
 	out := make([]telemetry.MergedRow, len(buckets))
+	// Set last: the loops below replace rows they find torn by a zero row.
+	withLayout := func() ([]telemetry.MergedRow, int, error) {
+		for i := range out {
+			out[i].Layout = layout
+		}
+		return out, read, nil
+	}
 	var more []map[string]types.AttributeValue
 	for i, b := range buckets {
 		item, ok := first[rowPK(b.Resolution, b.Start)]
@@ -223,7 +233,7 @@ func (s *Summary) MergedRows(ctx context.Context, buckets []telemetry.RollupBuck
 		}
 	}
 	if len(more) == 0 {
-		return out, read, nil
+		return withLayout()
 	}
 	rest, err := s.batchGet(ctx, more)
 	if err != nil {
@@ -255,7 +265,7 @@ func (s *Summary) MergedRows(ctx context.Context, buckets []telemetry.RollupBuck
 			out[i] = telemetry.MergedRow{}
 		}
 	}
-	return out, read, nil
+	return withLayout()
 }
 
 func bodySum(body []byte) string {

@@ -30,15 +30,15 @@ const (
 
 // totalsWrite is the transaction item that replaces the totals if they are still at
 // t.Version. It updates rather than puts, keeping the item's other attributes: the
-// totals' first write marks the table as one whose rollup keeps merged rows (merged.go),
-// as no rollup wrote rows before it.
+// totals' first write records the layout of the rows the table holds (merged.go), as no
+// rollup wrote rows before it.
 func (s *Summary) totalsWrite(t *telemetry.RollupTotals) (types.TransactWriteItem, error) {
 	update := expression.Set(expression.Name(attrBody), expression.Value(t.Body)).
 		Set(expression.Name(attrVersion), expression.Value(t.Version+1))
 	cond := expression.Name(attrVersion).Equal(expression.Value(t.Version))
 	if t.Version == 0 {
 		cond = expression.AttributeNotExists(expression.Name(AttrPK))
-		update = update.Set(expression.Name(attrMergedRows), expression.Value(1))
+		update = update.Set(expression.Name(attrMergedRows), expression.Value(telemetry.RollupLayoutSixHours))
 	}
 	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
 	if err != nil {

@@ -26,7 +26,7 @@ type StaleMark struct {
 // the events it counts (0 when it counts none): once that moment has passed, raw events
 // the row counts are gone from the events table and the row no longer equals them.
 type RollupRow struct {
-	Resolution string // a bucket width, as package rollup names it ("5m", "1h", "1d")
+	Resolution string // a bucket width, as package rollup names it ("5m", "1h", "6h", "1d")
 	Start      time.Time
 	Shard      int
 	Body       []byte
@@ -134,6 +134,16 @@ type RollupStore interface {
 // days; they must divide an hour evenly.
 const RollupFineBucket = 5 * time.Minute
 
+// The layouts of a summary table's rows, recorded by the first rollup commit that writes
+// them and never changed after: what every bucket holding events has rows for.
+const (
+	// RollupLayoutMerged: a merged row per bucket, beside the shard rows.
+	RollupLayoutMerged = 1
+	// RollupLayoutSixHours: and rows of the 6-hour resolution ("6h"), which came after
+	// the others: a table of layout 1 lacks them for the buckets rolled up before.
+	RollupLayoutSixHours = 2
+)
+
 // UnitOf is the rollup unit of an event at ts in shard.
 func UnitOf(ts time.Time, shard int) RollupUnit {
 	return RollupUnit{Start: ts.UTC().Truncate(RollupFineBucket), Shard: shard}
@@ -174,6 +184,10 @@ const (
 type MergedRow struct {
 	State MergedState
 	Row   RollupRow
+	// Layout is the table's (RollupLayoutMerged and after; 0 when it records none): a
+	// bucket of a resolution its layout does not keep may lack rows it should have, and
+	// readers cover it with the buckets of a resolution it keeps.
+	Layout int
 }
 
 // MergedRowsReader is implemented by a RollupStore whose rollup keeps a merged row per

@@ -5,6 +5,7 @@
 package walk
 
 import (
+	"slices"
 	"time"
 
 	"github.com/pipetel/pipetel/internal/telemetry"
@@ -12,19 +13,27 @@ import (
 
 // Resolution is a bucket width of the rollup rows.
 type Resolution struct {
-	Name  string // as stored: "5m", "1h", "1d"
+	Name  string // as stored: "5m", "1h", "6h", "1d"
 	Width time.Duration
+	// Layout is the first summary table layout (telemetry.RollupLayoutMerged and after)
+	// whose tables hold its rows for every bucket; 0: every table does.
+	Layout int
 }
 
+// keptIn reports whether a table of layout holds r's rows for every bucket.
+func (r Resolution) keptIn(layout int) bool { return layout >= r.Layout }
+
 // The resolutions, finest first. Each divides the next evenly, so a bucket is the exact
-// union of its children.
+// union of its children. SixHours lets a window not aligned to a day (KernelCI's page
+// asks for the last 24 hours) be covered by about 19 rows instead of about 34.
 var (
-	Fine = Resolution{Name: "5m", Width: telemetry.RollupFineBucket}
-	Hour = Resolution{Name: "1h", Width: time.Hour}
-	Day  = Resolution{Name: "1d", Width: 24 * time.Hour}
+	Fine     = Resolution{Name: "5m", Width: telemetry.RollupFineBucket}
+	Hour     = Resolution{Name: "1h", Width: time.Hour}
+	SixHours = Resolution{Name: "6h", Width: 6 * time.Hour, Layout: telemetry.RollupLayoutSixHours}
+	Day      = Resolution{Name: "1d", Width: 24 * time.Hour}
 )
 
-var resolutions = []Resolution{Fine, Hour, Day}
+var resolutions = []Resolution{Fine, Hour, SixHours, Day}
 
 // Bucket is one bucket of one resolution.
 type Bucket struct {
@@ -37,18 +46,38 @@ func (b Bucket) End() time.Time { return b.Start.Add(b.Res.Width) }
 
 // Children are the buckets of the next finer resolution that make up b; none for Fine.
 func (b Bucket) Children() []Bucket {
-	var finer Resolution
-	switch b.Res {
-	case Day:
-		finer = Hour
-	case Hour:
-		finer = Fine
-	default:
+	i := slices.Index(resolutions, b.Res)
+	if i <= 0 {
 		return nil
 	}
+	finer := resolutions[i-1]
 	var out []Bucket
 	for t := b.Start; t.Before(b.End()); t = t.Add(finer.Width) {
 		out = append(out, Bucket{Res: finer, Start: t})
+	}
+	return out
+}
+
+// childrenIn are b's children, each replaced by its own children where a table of layout
+// does not keep its rows: the finer buckets that make up b in such a table.
+func (b Bucket) childrenIn(layout int) []Bucket {
+	var out []Bucket
+	for _, c := range b.Children() {
+		if c.Res.keptIn(layout) {
+			out = append(out, c)
+		} else {
+			out = append(out, c.childrenIn(layout)...)
+		}
+	}
+	return out
+}
+
+// Holding is the bucket of each resolution coarser than Fine that holds t, finest first:
+// the buckets whose rows a rollup of t's fine bucket rewrites from their children.
+func Holding(t time.Time) []Bucket {
+	out := make([]Bucket, 0, len(resolutions)-1)
+	for _, r := range resolutions[1:] {
+		out = append(out, BucketOf(r, t))
 	}
 	return out
 }
@@ -74,8 +103,9 @@ func Ceil(t time.Time) time.Time {
 }
 
 // Cover splits [from, to), both fine-aligned, into the fewest whole buckets: fine buckets
-// up to the first hour, hours up to the first day, days, then hours and fine buckets to
-// the end. A day covers what 288 fine buckets would, so a long window costs few reads.
+// up to the first hour, hours up to the first 6 hours, those up to the first day, days,
+// then the same widths narrowing to the end. A day covers what 288 fine buckets would, so
+// a long window costs few reads.
 func Cover(from, to time.Time) []Bucket { return CoverUpTo(Day, from, to) }
 
 // CoverUpTo is Cover with buckets no wider than top.

@@ -2,6 +2,8 @@ package walk
 
 import (
 	"context"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,78 +59,81 @@ type task struct {
 // merged hands v the merged rows of the buckets of cover that it can use (no mark in the
 // bucket, current, none of its events expired unless the window is answered from rollups,
 // usable by v), skips buckets known to hold nothing, and returns the rest, whose shard rows
-// must be read. One round of BatchGetItem: a merged row is one item where the shard rows
-// are one per shard.
-func merged(ctx context.Context, s telemetry.RollupStore, now time.Time, w Window, cover []Bucket, marks []telemetry.StaleMark, v Visitor, res *Result) ([]task, error) {
+// must be read, and the table's layout. One round of BatchGetItem: a merged row is one
+// item where the shard rows are one per shard. A bucket of a resolution the table's layout
+// does not keep is replaced by its children, in one more round.
+func merged(ctx context.Context, s telemetry.RollupStore, now time.Time, w Window, cover []Bucket, marks []telemetry.StaleMark, v Visitor, res *Result) ([]task, int, error) {
 	mr, ok := s.(telemetry.MergedRowsReader)
 	if !ok {
+		// Its rows are all the rollup it has, every resolution of them written by this
+		// rollup.
 		rest := make([]task, len(cover))
 		for i, b := range cover {
 			rest[i] = task{b: b}
 		}
-		return rest, nil
+		return rest, math.MaxInt, nil
 	}
 	var (
-		rest  []task
-		clean []Bucket
-		keys  []telemetry.RollupBucket
+		rest   []task
+		layout int
 	)
-	for _, b := range cover {
-		marked := false
-		for _, m := range marks {
-			if b.Contains(m.Start) {
-				marked = true
-				break
+	for len(cover) > 0 {
+		keys := make([]telemetry.RollupBucket, len(cover))
+		for i, b := range cover {
+			keys[i] = telemetry.RollupBucket{Resolution: b.Res.Name, Start: b.Start}
+		}
+		rows, items, err := mr.MergedRows(ctx, keys)
+		if err != nil {
+			return nil, 0, err
+		}
+		res.Items += items
+		var split []Bucket
+		for i, b := range cover {
+			r := rows[i]
+			layout = r.Layout
+			if !b.Res.keptIn(layout) {
+				split = append(split, b.childrenIn(layout)...)
+				continue
 			}
-		}
-		if marked {
-			rest = append(rest, task{b: b})
-			continue
-		}
-		clean = append(clean, b)
-		keys = append(keys, telemetry.RollupBucket{Resolution: b.Res.Name, Start: b.Start})
-	}
-	if len(keys) == 0 {
-		return rest, nil
-	}
-	rows, items, err := mr.MergedRows(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
-	res.Items += items
-	for i, b := range clean {
-		r := rows[i]
-		switch {
-		case r.State == telemetry.MergedEmpty:
-			continue
-		case r.State != telemetry.MergedCurrent:
-			rest = append(rest, task{b: b})
-			continue
-		}
-		row := r.Row
-		if !w.FromRollups && row.MinExpires != 0 && row.MinExpires <= now.Unix() {
-			if row.MaxExpires != 0 && row.MaxExpires <= now.Unix() {
-				continue // every event it counts has expired: raw reads would find none
-			}
-			rest = append(rest, task{b: b}) // some have: shard by shard
-			continue
-		}
-		if v.Usable != nil {
-			usable, err := v.Usable(row)
-			if err != nil {
-				return nil, err
-			}
-			if !usable {
+			// A marked bucket is asked for all the same, so that its resolution is
+			// checked against the layout.
+			marked := slices.ContainsFunc(marks, func(m telemetry.StaleMark) bool { return b.Contains(m.Start) })
+			switch {
+			case marked:
+				rest = append(rest, task{b: b})
+				continue
+			case r.State == telemetry.MergedEmpty:
+				continue
+			case r.State != telemetry.MergedCurrent:
 				rest = append(rest, task{b: b})
 				continue
 			}
+			row := r.Row
+			if !w.FromRollups && row.MinExpires != 0 && row.MinExpires <= now.Unix() {
+				if row.MaxExpires != 0 && row.MaxExpires <= now.Unix() {
+					continue // every event it counts has expired: raw reads would find none
+				}
+				rest = append(rest, task{b: b}) // some have: shard by shard
+				continue
+			}
+			if v.Usable != nil {
+				usable, err := v.Usable(row)
+				if err != nil {
+					return nil, 0, err
+				}
+				if !usable {
+					rest = append(rest, task{b: b})
+					continue
+				}
+			}
+			res.Rows++
+			if err := v.Row(b, row); err != nil {
+				return nil, 0, err
+			}
 		}
-		res.Rows++
-		if err := v.Row(b, row); err != nil {
-			return nil, err
-		}
+		cover = split
 	}
-	return rest, nil
+	return rest, layout, nil
 }
 
 // DefaultMaxStaleUnits: a unit read costs one query, as does a shard of the raw read, so
@@ -220,7 +225,7 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 	if w.Hourly {
 		top = Hour
 	}
-	level, err := merged(ctx, s, now, w, CoverUpTo(top, from, to), marks, v, &res)
+	level, layout, err := merged(ctx, s, now, w, CoverUpTo(top, from, to), marks, v, &res)
 	if err != nil {
 		_ = g.Wait()
 		return res, err
@@ -287,7 +292,7 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 				}
 				if len(descend) > 0 {
 					mu.Lock()
-					for _, c := range t.b.Children() {
+					for _, c := range t.b.childrenIn(layout) {
 						next = append(next, task{b: c, shards: descend})
 					}
 					mu.Unlock()
@@ -315,7 +320,7 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 // rows count their events after the raw copies expire.
 func Rolled(ctx context.Context, s telemetry.RollupStore, buckets []Bucket, row func(Bucket, telemetry.RollupRow) error) (Result, error) {
 	var res Result
-	rest, err := merged(ctx, s, time.Time{}, Window{FromRollups: true}, buckets, nil, Visitor{Row: row}, &res)
+	rest, _, err := merged(ctx, s, time.Time{}, Window{FromRollups: true}, buckets, nil, Visitor{Row: row}, &res)
 	if err != nil {
 		return res, err
 	}
