@@ -4,10 +4,13 @@
 // them, since gremlins runs a package's whole test suite against every mutant, which takes
 // days for the packages whose tests run against DynamoDB Local.
 //
-// Tests are chosen by coverage, as PIT does: each package's tests are compiled once with
-// coverage and run one at a time, which says which tests run each line; a mutant then runs
-// only the tests that run its position (all of them when no coverage block holds it, as
-// for a switch's case expressions). -sample N tests N mutants per package, chosen at
+// Tests are chosen by coverage, as PIT does: a package's mutants are checked against the
+// tests of every product package whose tests import it (its own first), since a mutant is
+// caught when any test of the suite catches it. Each such test package is compiled once per
+// run with coverage of the mutated packages and its tests run one at a time, which says
+// which tests run each line; a mutant then runs, package by package until one catches it,
+// only the tests that run its position (all of its own package's when no coverage block
+// holds it, as for a switch's case expressions). -sample N tests N mutants per package, chosen at
 // random with a fixed -seed so that runs compare, and the score carries its 95% interval.
 //
 // It prints the share of mutants caught per package as a table and writes the same figures
