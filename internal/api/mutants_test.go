@@ -1,0 +1,77 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/store"
+)
+
+// TestFaultsOfOursAreLoggedAsErrorsClientErrorsAreNot: a 500 logs its cause at error
+// level, where the response never shows it, so that an operator can find it by the
+// request id; a request the client got wrong is not an error of the service and logs only
+// its request line.
+func TestFaultsOfOursAreLoggedAsErrorsClientErrorsAreNot(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		rawQuery  string
+		status    int
+		wantError bool
+	}{
+		{"a store fault", "runtime=x", 500, true},
+		{"a bad filter", "lab=" + strings.Repeat("x", 300), 400, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := newAPI(t, func(db store.DynamoAPI) store.DynamoAPI { return failingQuery{db} })
+			var logged bytes.Buffer
+			a.deps.Log = slog.New(slog.NewJSONHandler(&logged, nil))
+			if r := call(t, api.NewQuery(a.deps), request("GET", c.rawQuery, "")); r.status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.status, c.status, r.raw)
+			}
+			var errorLines []map[string]any
+			for _, line := range strings.Split(strings.TrimSpace(logged.String()), "\n") {
+				var rec map[string]any
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("log line %q: %v", line, err)
+				}
+				if rec["level"] == "ERROR" {
+					errorLines = append(errorLines, rec)
+				}
+			}
+			switch {
+			case !c.wantError && len(errorLines) > 0:
+				t.Errorf("a client error logged at error level: %v", errorLines)
+			case c.wantError && (len(errorLines) != 1 || errorLines[0]["request_id"] != "req-test-1" ||
+				!strings.Contains(fmt.Sprint(errorLines[0]["error"]), "secret internal detail")):
+				t.Errorf("error lines %v, want one with the request id and the store's error\n%s", errorLines, logged.String())
+			}
+		})
+	}
+}
+
+// TestInvalidDetailCountsOnlyTheProblemsItLeavesOut: detail names the first three
+// problems and says how many more errors lists, and says nothing of more when there are
+// exactly three.
+func TestInvalidDetailCountsOnlyTheProblemsItLeavesOut(t *testing.T) {
+	a := newAPI(t, nil)
+	for _, c := range []struct {
+		invalid int
+		more    string
+	}{
+		{3, ""},
+		{4, "; and 1 more problems listed in errors"},
+	} {
+		events := strings.TrimSuffix(strings.Repeat(`{"kind":"job_result"},`, c.invalid), ",")
+		r := call(t, a.ingest, request("POST", "", "["+events+"]"))
+		detail, _ := r.body["detail"].(string)
+		want := fmt.Sprintf(`%d of %d events are invalid, so none was stored: event 0: runtime is required, a string such as "lava-collabora"; event 1: runtime is required, a string such as "lava-collabora"; event 2: runtime is required, a string such as "lava-collabora"%s. Fix them and resend, or add ?partial=true to store the valid ones.`, c.invalid, c.invalid, c.more)
+		if r.status != 400 || detail != want {
+			t.Errorf("%d invalid: %d detail %q\nwant %q", c.invalid, r.status, detail, want)
+		}
+	}
+}
