@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/store"
 )
 
@@ -72,6 +73,25 @@ func TestInvalidDetailCountsOnlyTheProblemsItLeavesOut(t *testing.T) {
 		want := fmt.Sprintf(`%d of %d events are invalid, so none was stored: event 0: runtime is required, a string such as "lava-collabora"; event 1: runtime is required, a string such as "lava-collabora"; event 2: runtime is required, a string such as "lava-collabora"%s. Fix them and resend, or add ?partial=true to store the valid ones.`, c.invalid, c.invalid, c.more)
 		if r.status != 400 || detail != want {
 			t.Errorf("%d invalid: %d detail %q\nwant %q", c.invalid, r.status, detail, want)
+		}
+	}
+}
+
+// TestForbiddenNamesTheScopesTheTokenHas: a 403 says which scopes the token has, so that
+// its holder knows which token they sent, and says "no scope" for a token with none.
+func TestForbiddenNamesTheScopesTheTokenHas(t *testing.T) {
+	a := newAPI(t, nil)
+	for _, c := range []struct {
+		scopes []auth.Scope
+		has    string
+	}{
+		{nil, "and this one has no scope;"},
+		{[]auth.Scope{auth.ScopeRead}, "and this one has only read;"},
+		{[]auth.Scope{auth.ScopeRead, auth.ScopeAdmin}, "and this one has only read and admin;"},
+	} {
+		req := withDecision(request("POST", "", `[{"kind":"job_result","runtime":"x"}]`), auth.Decision{Outcome: auth.OutcomeAllowed, Name: "t", Scopes: c.scopes})
+		if r := call(t, a.ingest, req); r.status != 403 || !strings.Contains(fmt.Sprint(r.body["detail"]), c.has) {
+			t.Errorf("scopes %q: %d %s; want 403 saying %q", c.scopes, r.status, r.raw, c.has)
 		}
 	}
 }
