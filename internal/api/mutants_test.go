@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/api/metrics"
 	"github.com/pipetel/pipetel/internal/auth"
+	"github.com/pipetel/pipetel/internal/dynamotest"
 	"github.com/pipetel/pipetel/internal/store"
 )
 
@@ -92,6 +94,31 @@ func TestForbiddenNamesTheScopesTheTokenHas(t *testing.T) {
 		req := withDecision(request("POST", "", `[{"kind":"job_result","runtime":"x"}]`), auth.Decision{Outcome: auth.OutcomeAllowed, Name: "t", Scopes: c.scopes})
 		if r := call(t, a.ingest, req); r.status != 403 || !strings.Contains(fmt.Sprint(r.body["detail"]), c.has) {
 			t.Errorf("scopes %q: %d %s; want 403 saying %q", c.scopes, r.status, r.raw, c.has)
+		}
+	}
+}
+
+// TestMetricsNeedTheSummaryTable: GET /metrics answers from the summary table, and is a
+// 503 naming SUMMARY_TABLE in a deployment without one, never a 500.
+func TestMetricsNeedTheSummaryTable(t *testing.T) {
+	a := newAPI(t, nil)
+	tables := dynamotest.NewTables(t)
+	withSummary := a.deps
+	withSummary.Summary = store.NewSummary(dynamotest.Client(t), store.SummaryOptions{Table: tables.Summary, EventsTable: tables.Events, EventShards: 4, Now: a.deps.Now})
+	for _, c := range []struct {
+		name    string
+		deps    api.Deps
+		status  int
+		mention string
+	}{
+		{"no summary table", a.deps, 503, "SUMMARY_TABLE"},
+		{"a summary table", withSummary, 200, "# TYPE"},
+	} {
+		req := request("GET", "", "")
+		req.RawPath, req.RequestContext.HTTP.Path = metrics.Path, metrics.Path
+		got := answer(t, metrics.New(c.deps), req)
+		if got.StatusCode != c.status || !strings.Contains(got.Body, c.mention) {
+			t.Errorf("%s: %d %.300s; want %d mentioning %q", c.name, got.StatusCode, got.Body, c.status, c.mention)
 		}
 	}
 }
