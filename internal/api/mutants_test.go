@@ -10,6 +10,7 @@ import (
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/api/metrics"
+	"github.com/pipetel/pipetel/internal/api/reports"
 	"github.com/pipetel/pipetel/internal/auth"
 	"github.com/pipetel/pipetel/internal/dynamotest"
 	"github.com/pipetel/pipetel/internal/store"
@@ -119,6 +120,18 @@ func TestMetricsNeedTheSummaryTable(t *testing.T) {
 		got := answer(t, metrics.New(c.deps), req)
 		if got.StatusCode != c.status || !strings.Contains(got.Body, c.mention) {
 			t.Errorf("%s: %d %.300s; want %d mentioning %q", c.name, got.StatusCode, got.Body, c.status, c.mention)
+		}
+	}
+}
+
+// TestIncludedArraysAreEmptyNotNull: include asks for arrays, and gets them empty, not
+// null, where there is no summary snapshot to take them from.
+func TestIncludedArraysAreEmptyNotNull(t *testing.T) {
+	a := newAPI(t, nil)
+	r := call(t, reports.NewAnomalies(a.deps), request("GET", "include=baseline,silence", ""))
+	for _, want := range []string{`"baseline_anomalies":[]`, `"silent":[]`} {
+		if r.status != 200 || !strings.Contains(r.raw, want) {
+			t.Errorf("%d %.400s; want %s", r.status, r.raw, want)
 		}
 	}
 }
