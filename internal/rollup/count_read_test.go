@@ -25,7 +25,9 @@ func TestCountFromRollupsReportsTheItemsItRead(t *testing.T) {
 	e.runAll(t, e.summary, "")
 	e.put(t, evs[5:]) // their unit is stale now: counted from its raw events
 	c := &walk.Counter{Summary: e.summary, Now: e.clock.Now, MaxStaleUnits: 1 << 30}
-	raw := func(context.Context, telemetry.Filter) (telemetry.Total, error) { return telemetry.Total{Exact: true}, nil }
+	raw := func(context.Context, telemetry.Filter) (telemetry.Total, error) {
+		return telemetry.Total{Exact: true}, nil
+	}
 	total, ok, err := c.CountEvents(t.Context(), telemetry.Filter{Since: now.Add(-24 * time.Hour).Truncate(24 * time.Hour)}, raw)
 	if err != nil || !ok {
 		t.Fatalf("count: ok %v, %v", ok, err)
