@@ -174,11 +174,50 @@ func (b *Baseline) Choose(file string, line, col, coefficient int, floor time.Du
 	if len(tests) == 0 {
 		tests, all = b.Tests, true
 	}
+	return tests, b.timeout(tests, coefficient, floor), all
+}
+
+func (b *Baseline) timeout(tests []string, coefficient int, floor time.Duration) time.Duration {
 	var sum time.Duration
 	for _, t := range tests {
 		sum += b.Time[t]
 	}
-	return tests, time.Duration(coefficient)*sum + floor, all
+	return time.Duration(coefficient)*sum + floor
+}
+
+// Check is one test package's part in checking a mutant: the tests of Package (module-
+// relative) it runs, and their timeout as Choose gives it.
+type Check struct {
+	Package  string        `json:"package"`
+	Tests    []string      `json:"tests"`
+	AllTests bool          `json:"all_tests,omitempty"`
+	Timeout  time.Duration `json:"timeout_ns"`
+}
+
+// Plan returns the checks of a mutant at line:col of file, in the order of candidates (its
+// test packages, its own first; bases their measures, nil for one not measured): for each,
+// its tests whose coverage blocks hold the position, and none for a package where no test
+// does. When no block of any candidate holds it, the one check is every test of the first
+// candidate with tests (its own package's when it has tests), AllTests set, as for a single
+// package.
+func Plan(candidates []string, bases map[string]*Baseline, file string, line, col, coefficient int, floor time.Duration) []Check {
+	var checks []Check
+	for _, p := range candidates {
+		if b := bases[p]; b != nil {
+			if tests := b.Cover.Select(file, line, col); len(tests) > 0 {
+				checks = append(checks, Check{Package: p, Tests: tests, Timeout: b.timeout(tests, coefficient, floor)})
+			}
+		}
+	}
+	if len(checks) > 0 {
+		return checks
+	}
+	for _, p := range candidates {
+		if b := bases[p]; b != nil && len(b.Tests) > 0 {
+			return []Check{{Package: p, Tests: b.Tests, AllTests: true, Timeout: b.timeout(b.Tests, coefficient, floor)}}
+		}
+	}
+	return nil
 }
 
 // lastLines is the end of a command's output, for a log line.

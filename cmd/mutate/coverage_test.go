@@ -85,3 +85,38 @@ func TestTestNamesAndRunPattern(t *testing.T) {
 		t.Errorf("pattern %q, want %q", got, want)
 	}
 }
+
+func TestPlanChecksEveryTestPackageThatCoversTheMutant(t *testing.T) {
+	const mod = "example.com/m"
+	// q's tests run p/a.go too: TestQ the block at line 10 and lines 30–31, which p's own
+	// tests never run. r was measured but has no tests left (all failed unmutated).
+	q := &Baseline{Tests: []string{"TestQ", "TestQ2"}, Time: map[string]time.Duration{"TestQ": time.Second, "TestQ2": 4 * time.Second}}
+	q.Cover.Add(mod, "TestQ", []*cover.Profile{profile(mod+"/p/a.go", block(10, 2, 10, 20, 1), block(30, 1, 31, 5, 1))})
+	q.Cover.Add(mod, "TestQ2", []*cover.Profile{profile(mod+"/q/q.go", block(1, 1, 9, 1, 1))})
+	bases := map[string]*Baseline{"p": coverage(), "q": q, "r": {}}
+	for _, c := range []struct {
+		name       string
+		candidates []string
+		line, col  int
+		want       []Check
+	}{
+		{"its own tests only", []string{"p", "q"}, 4, 1, []Check{{Package: "p", Tests: []string{"TestA"}, Timeout: 40 * time.Second}}},
+		{"its own, then another package's", []string{"p", "q"}, 10, 9, []Check{
+			{Package: "p", Tests: []string{"TestA", "TestB"}, Timeout: 55 * time.Second},
+			{Package: "q", Tests: []string{"TestQ"}, Timeout: 35 * time.Second}}},
+		{"only another package's tests run it", []string{"p", "q"}, 30, 7, []Check{{Package: "q", Tests: []string{"TestQ"}, Timeout: 35 * time.Second}}},
+		{"no block anywhere: every test of its own", []string{"p", "q"}, 21, 5, []Check{
+			{Package: "p", Tests: []string{"TestA", "TestB"}, AllTests: true, Timeout: 55 * time.Second}}},
+		{"no tests of its own, no block: the first candidate with tests", []string{"r", "q", "p"}, 21, 5, []Check{
+			{Package: "q", Tests: []string{"TestQ", "TestQ2"}, AllTests: true, Timeout: 55 * time.Second}}},
+		{"a candidate not measured is passed over", []string{"s", "q"}, 30, 7, []Check{{Package: "q", Tests: []string{"TestQ"}, Timeout: 35 * time.Second}}},
+		{"no candidate", nil, 4, 1, nil},
+	} {
+		got := Plan(c.candidates, bases, "p/a.go", c.line, c.col, 5, 30*time.Second)
+		if !slices.EqualFunc(got, c.want, func(a, b Check) bool {
+			return a.Package == b.Package && slices.Equal(a.Tests, b.Tests) && a.AllTests == b.AllTests && a.Timeout == b.Timeout
+		}) {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}

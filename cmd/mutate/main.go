@@ -4,10 +4,13 @@
 // them, since gremlins runs a package's whole test suite against every mutant, which takes
 // days for the packages whose tests run against DynamoDB Local.
 //
-// Tests are chosen by coverage, as PIT does: each package's tests are compiled once with
-// coverage and run one at a time, which says which tests run each line; a mutant then runs
-// only the tests that run its position (all of them when no coverage block holds it, as
-// for a switch's case expressions). -sample N tests N mutants per package, chosen at
+// Tests are chosen by coverage, as PIT does: a package's mutants are checked against the
+// tests of every product package whose tests import it (its own first), since a mutant is
+// caught when any test of the suite catches it. Each such test package is compiled once per
+// run with coverage of the mutated packages and its tests run one at a time, which says
+// which tests run each line; a mutant then runs, package by package until one catches it,
+// only the tests that run its position (all of its own package's when no coverage block
+// holds it, as for a switch's case expressions). -sample N tests N mutants per package, chosen at
 // random with a fixed -seed so that runs compare, and the score carries its 95% interval.
 //
 // It prints the share of mutants caught per package as a table and writes the same figures
@@ -128,70 +131,77 @@ func run(c Config, out string, stdout, log io.Writer) error {
 	}
 	defer os.RemoveAll(scratch)
 	result := Run{Date: time.Now().UTC().Format(time.RFC3339), Config: c, Partial: c.Narrowing != (Narrowing{})}
+	var module string
+	byPkg := map[string][]Mutant{}
 	for _, root := range c.Roots {
-		module, byPkg, err := listMutants(root, c.Exclude, filepath.Join(reportDir, "gremlins-"+slug(root)+".json"))
+		mod, ms, err := listMutants(root, c.Exclude, filepath.Join(reportDir, "gremlins-"+slug(root)+".json"))
 		if err != nil {
 			return fmt.Errorf("%s: %w", root, err)
 		}
-		var pkgs []string
-		for _, pkg := range slices.Sorted(maps.Keys(byPkg)) {
+		module = mod
+		for pkg, m := range ms {
 			if !strings.HasSuffix(pkg, "test") { // test helpers (telemetrytest) are not product code
-				pkgs = append(pkgs, pkg)
+				byPkg[pkg] = m
 			}
 		}
-		testsOf, err := testPackages(root, pkgs)
-		if err != nil {
-			return fmt.Errorf("%s: %w", root, err)
+	}
+	pkgs := slices.Sorted(maps.Keys(byPkg))
+	testDeps, err := listTestDeps(module, append(slices.Clone(defaultRoots), c.Roots...))
+	if err != nil {
+		return err
+	}
+	candidates := TestCandidates(pkgs, testDeps)
+	bases := map[string]*Baseline{}
+	for _, pkg := range pkgs {
+		ms := byPkg[pkg]
+		start := time.Now()
+		chosen := Sample(ms, c.Sample, c.Seed, pkg)
+		for i := range ms {
+			ms[i].Status = statusSkipped
 		}
-		bases := map[string]*Baseline{}
-		for _, pkg := range pkgs {
-			ms, tp := byPkg[pkg], testsOf[pkg]
-			start := time.Now()
-			chosen := Sample(ms, c.Sample, c.Seed, pkg)
-			for i := range ms {
-				ms[i].Status = statusSkipped
+		for _, tp := range candidates[pkg] {
+			if bases[tp] != nil || len(chosen) == 0 {
+				continue
 			}
-			base := bases[tp]
-			if base == nil && len(chosen) > 0 {
-				// One measure per test package, covering the packages it tests for.
-				var covered []string
-				for _, p := range pkgs {
-					if testsOf[p] == tp {
-						covered = append(covered, module+"/"+p)
-					}
-				}
-				dir := filepath.Join(scratch, slug(tp))
-				if err := os.Mkdir(dir, 0o755); err != nil {
-					return err
-				}
-				if base, err = measure(filepath.FromSlash(tp), module, dir, f, covered, log); err != nil {
-					return fmt.Errorf("%s: %w", tp, err)
-				}
-				bases[tp] = base
-				fmt.Fprintf(log, "mutate: %s: %d tests measured in %s\n", tp, len(base.Tests), time.Since(start).Round(time.Second))
-			}
-			if len(chosen) > 0 {
-				if err := testPackage(tp, base, ms, chosen, c, log); err != nil {
-					return fmt.Errorf("%s: %w", pkg, err)
+			// One measure per test package and run, covering every package of the run its
+			// tests import, so that it serves each of them.
+			var covered []string
+			for _, p := range pkgs {
+				if slices.Contains(testDeps[tp], p) {
+					covered = append(covered, module+"/"+p)
 				}
 			}
-			s, err := Summarize(pkg, ms)
+			dir := filepath.Join(scratch, slug(tp))
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				return err
+			}
+			begin := time.Now()
+			base, err := measure(filepath.FromSlash(tp), module, dir, f, covered, log)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", tp, err)
 			}
-			if tp != pkg {
-				s.TestsFrom = tp
+			bases[tp] = base
+			fmt.Fprintf(log, "mutate: %s: %d tests measured in %s\n", tp, len(base.Tests), time.Since(begin).Round(time.Second))
+		}
+		if len(chosen) > 0 {
+			if err := testPackage(pkg, candidates[pkg], bases, ms, chosen, c, log); err != nil {
+				return fmt.Errorf("%s: %w", pkg, err)
 			}
-			s.Seconds = time.Since(start).Round(time.Second).Seconds()
-			result.Packages = append(result.Packages, s)
-			fmt.Fprintf(log, "mutate: %s: %.1f%% caught (%.1f–%.1f) of %d tested in %s\n", pkg, s.Percent, s.Low, s.High, s.Tested, time.Since(start).Round(time.Second))
-			// Written after each package, so that a run stopped part way keeps what it found.
-			if err := writeJSON(filepath.Join(reportDir, slug(pkg)+".json"), ms); err != nil {
-				return err
-			}
-			if err := writeJSON(out, result); err != nil {
-				return err
-			}
+		}
+		s, err := Summarize(pkg, ms)
+		if err != nil {
+			return err
+		}
+		s.TestPackages = candidates[pkg]
+		s.Seconds = time.Since(start).Round(time.Second).Seconds()
+		result.Packages = append(result.Packages, s)
+		fmt.Fprintf(log, "mutate: %s: %.1f%% caught (%.1f–%.1f) of %d tested in %s\n", pkg, s.Percent, s.Low, s.High, s.Tested, time.Since(start).Round(time.Second))
+		// Written after each package, so that a run stopped part way keeps what it found.
+		if err := writeJSON(filepath.Join(reportDir, slug(pkg)+".json"), ms); err != nil {
+			return err
+		}
+		if err := writeJSON(out, result); err != nil {
+			return err
 		}
 	}
 	WriteTable(stdout, result.Packages)
@@ -257,11 +267,12 @@ type Mutant struct {
 	// Status is gremlins' name for what became of it: KILLED, TIMED OUT, LIVED, NOT COVERED
 	// (its package has no test), NOT VIABLE (it does not compile), SKIPPED (not sampled).
 	Status string `json:"status"`
-	// Tests are those it was checked against; AllTests says no coverage block held it, so
-	// they are every test of its package.
-	Tests    []string `json:"tests,omitempty"`
-	AllTests bool     `json:"all_tests,omitempty"`
-	Seconds  float64  `json:"seconds,omitempty"` // its build and test run
+	// Checks are the test packages and tests it was checked against, in order, up to the
+	// one that caught it; AllTests says no coverage block held it, so one check ran every
+	// test of its package.
+	Checks   []Check `json:"checks,omitempty"`
+	AllTests bool    `json:"all_tests,omitempty"`
+	Seconds  float64 `json:"seconds,omitempty"` // its build and test run
 }
 
 // ParseDryRun reads a gremlins report over root (its file names relative to root) into
@@ -285,62 +296,82 @@ func ParseDryRun(root string, raw []byte) (string, map[string][]Mutant, error) {
 	return r.GoModule, byPkg, nil
 }
 
-// testPackages maps each of pkgs (module-relative directories under root) to the package
-// whose tests check its mutants: itself when it has tests, else its nearest parent under
-// root that has (internal/api's tests for internal/api/reports), else itself.
-func testPackages(root string, pkgs []string) (map[string]string, error) {
-	out, err := exec.Command("go", "list", "-f", "{{.Dir}} {{len .TestGoFiles}} {{len .XTestGoFiles}}", root+"/...").Output()
+// listTestDeps lists, for each package under roots that has tests, the packages its test
+// binary imports, directly or not, itself included: module-relative directories, test
+// variants ("store [store.test]", "store_test") named as the package they test.
+func listTestDeps(module string, roots []string) (map[string][]string, error) {
+	args := append([]string{"list", "-test", "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}"}, roots...)
+	out, err := exec.Command("go", args...).Output()
 	if err != nil {
-		return nil, fmt.Errorf("go list: %w", err)
+		return nil, fmt.Errorf("go list -test: %w", err)
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil, err
-	}
-	hasTests := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var dir string
-		var tests, xtests int
-		if _, err := fmt.Sscan(line, &dir, &tests, &xtests); err != nil {
-			return nil, fmt.Errorf("go list: %q: %w", line, err)
-		}
-		if rel, err := filepath.Rel(wd, dir); err == nil {
-			hasTests[filepath.ToSlash(rel)] = tests+xtests > 0
-		}
-	}
-	return TestPackages(strings.TrimPrefix(path.Clean(root), "./"), pkgs, hasTests), nil
+	return ParseTestDeps(module, string(out)), nil
 }
 
-// TestPackages is testPackages' choice, given which packages have tests.
-func TestPackages(root string, pkgs []string, hasTests map[string]bool) map[string]string {
-	testsOf := map[string]string{}
+// ParseTestDeps reads listTestDeps' go list output: one line per package, its import path
+// then its dependencies. Only the test binaries' lines ("<pkg>.test …") are kept.
+func ParseTestDeps(module, out string) map[string][]string {
+	// A test variant's path has a space in it ("store [store.test]"): cut there, and an
+	// external test package ("store_test") is named as the package it tests.
+	rel := func(p string) (string, bool) {
+		p, _, _ = strings.Cut(p, "[")
+		p, ok := strings.CutPrefix(p, module+"/")
+		return strings.TrimSuffix(p, "_test"), ok
+	}
+	deps := map[string][]string{}
+	for _, line := range strings.Split(out, "\n") {
+		fields := strings.Fields(strings.ReplaceAll(line, " [", "["))
+		if len(fields) == 0 || !strings.HasSuffix(fields[0], ".test") {
+			continue
+		}
+		pkg, ok := rel(strings.TrimSuffix(fields[0], ".test"))
+		if !ok {
+			continue
+		}
+		deps[pkg] = []string{}
+		for _, d := range fields[1:] {
+			if d, ok := rel(d); ok && !slices.Contains(deps[pkg], d) {
+				deps[pkg] = append(deps[pkg], d)
+			}
+		}
+		slices.Sort(deps[pkg])
+	}
+	return deps
+}
+
+// TestCandidates maps each of pkgs (module-relative directories) to the test packages
+// whose tests may catch its mutants: the packages of testDeps (each package with tests, to
+// what its tests import, directly or not, itself included) whose tests import it. Its own
+// comes first when it has tests, then the others by path. A mutant is caught when a test
+// of any of them fails, as a mutation score means: the store's rollup-row reads are run by
+// the rollup's and the API's tests.
+func TestCandidates(pkgs []string, testDeps map[string][]string) map[string][]string {
+	out := map[string][]string{}
 	for _, pkg := range pkgs {
-		testsOf[pkg] = pkg
-		for p := pkg; ; p = path.Dir(p) {
-			if hasTests[p] {
-				testsOf[pkg] = p
-				break
-			}
-			if p == root || !strings.HasPrefix(p, root+"/") {
-				break
+		var others []string
+		for tp, deps := range testDeps {
+			if tp != pkg && slices.Contains(deps, pkg) {
+				others = append(others, tp)
 			}
 		}
+		slices.Sort(others)
+		if _, ok := testDeps[pkg]; ok {
+			others = append([]string{pkg}, others...)
+		}
+		out[pkg] = others
 	}
-	return testsOf
+	return out
 }
 
-// testPackage tests the chosen mutants of ms against the tests of the package testPkg
-// (module-relative) that cover each, as base says, and sets their Status.
-func testPackage(testPkg string, base *Baseline, ms []Mutant, chosen []int, c Config, log io.Writer) error {
+// testPackage tests the chosen mutants of ms (of the package pkg) against the tests of
+// candidates, its test packages (module-relative) in order, measured in bases, and sets
+// their Status.
+func testPackage(pkg string, candidates []string, bases map[string]*Baseline, ms []Mutant, chosen []int, c Config, log io.Writer) error {
 	scratch, err := os.MkdirTemp("", "mutate-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(scratch)
-	testDir, err := filepath.Abs(filepath.FromSlash(testPkg))
-	if err != nil {
-		return err
-	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	var logMu sync.Mutex
@@ -353,10 +384,14 @@ func testPackage(testPkg string, base *Baseline, ms []Mutant, chosen []int, c Co
 			for i := range jobs {
 				m := &ms[i]
 				begin := time.Now()
-				note := testOne(dir, testDir, m, base, c)
+				note := testOne(dir, m, candidates, bases, c)
 				m.Seconds = time.Since(begin).Round(100 * time.Millisecond).Seconds()
+				var checked []string
+				for _, k := range m.Checks {
+					checked = append(checked, fmt.Sprintf("%s: %d tests%s", k.Package, len(k.Tests), map[bool]string{true: ", none covers it: all"}[k.AllTests]))
+				}
 				logMu.Lock()
-				fmt.Fprintf(log, "mutate: %s:%d:%d %s: %s (%d tests%s, %.1f s)%s\n", m.File, m.Line, m.Column, m.Type, m.Status, len(m.Tests), map[bool]string{true: ", none covers it: all"}[m.AllTests], m.Seconds, note)
+				fmt.Fprintf(log, "mutate: %s:%d:%d %s: %s (%s; %.1f s)%s\n", m.File, m.Line, m.Column, m.Type, m.Status, strings.Join(checked, "; "), m.Seconds, note)
 				logMu.Unlock()
 			}
 		})
@@ -364,7 +399,7 @@ func testPackage(testPkg string, base *Baseline, ms []Mutant, chosen []int, c Co
 	start := time.Now()
 	for n, i := range chosen {
 		if c.Budget > 0 && time.Since(start) > c.Budget {
-			fmt.Fprintf(log, "mutate: %s: budget of %s spent after %d of %d mutants\n", testPkg, c.Budget, n, len(chosen))
+			fmt.Fprintf(log, "mutate: %s: budget of %s spent after %d of %d mutants\n", pkg, c.Budget, n, len(chosen))
 			break
 		}
 		jobs <- i
@@ -374,10 +409,11 @@ func testPackage(testPkg string, base *Baseline, ms []Mutant, chosen []int, c Co
 	return nil
 }
 
-// testOne tests one mutant against the tests in testDir and sets its Status and Tests; it
-// returns a note for the log.
-func testOne(dir, testDir string, m *Mutant, base *Baseline, c Config) string {
-	if len(base.Tests) == 0 {
+// testOne tests one mutant against its checks, as Plan gives them, in order until one
+// catches it, and sets its Status and Checks (those run); it returns a note for the log.
+func testOne(dir string, m *Mutant, candidates []string, bases map[string]*Baseline, c Config) string {
+	checks := Plan(candidates, bases, m.File, m.Line, m.Column, c.Coefficient, c.Floor)
+	if len(checks) == 0 {
 		m.Status = statusNotCovered
 		return ": no tests"
 	}
@@ -398,9 +434,18 @@ func testOne(dir, testDir string, m *Mutant, base *Baseline, c Config) string {
 		m.Status = statusNotCovered
 		return ": not put in: " + err.Error()
 	}
-	tests, timeout, all := base.Choose(m.File, m.Line, m.Column, c.Coefficient, c.Floor)
-	m.Tests, m.AllTests = tests, all
-	m.Status = testMutant(dir, testDir, file, mutated, tests, timeout)
+	for _, k := range checks {
+		testDir, err := filepath.Abs(filepath.FromSlash(k.Package))
+		if err != nil {
+			m.Status = statusNotCovered
+			return ": " + err.Error()
+		}
+		m.Checks = append(m.Checks, k)
+		m.AllTests = m.AllTests || k.AllTests
+		if m.Status = testMutant(dir, testDir, file, mutated, k.Tests, k.Timeout); m.Status != statusLived {
+			break // caught, or it does not compile
+		}
+	}
 	return ""
 }
 
@@ -411,8 +456,9 @@ func testOne(dir, testDir string, m *Mutant, base *Baseline, c Config) string {
 // nothing.
 type Score struct {
 	Package string `json:"package"`
-	// TestsFrom names the package whose tests checked it, when it has none of its own.
-	TestsFrom string `json:"tests_from,omitempty"`
+	// TestPackages are those whose tests its mutants may be checked against
+	// (TestCandidates), its own first.
+	TestPackages []string `json:"test_packages"`
 	// Mutants is how many gremlins found in the package; Tested how many of them were
 	// tested (the sample, or all).
 	Mutants    int `json:"mutants"`

@@ -110,18 +110,49 @@ func TestNarrowingFilter(t *testing.T) {
 	}
 }
 
-func TestTestPackagesFallsBackToTheNearestTestedParent(t *testing.T) {
-	has := map[string]bool{"internal/api": true, "internal/api/metrics": false, "internal/rollup": true, "internal/auth": true}
-	pkgs := []string{"internal/api", "internal/api/metrics", "internal/api/reports/deep", "internal/auth", "internal/untested"}
-	for root, want := range map[string]map[string]string{
-		"internal/api": {"internal/api": "internal/api", "internal/api/metrics": "internal/api", "internal/api/reports/deep": "internal/api",
-			"internal/auth": "internal/auth", "internal/untested": "internal/untested"},
-		// Never a parent above the root: the tests of internal/ are not the api's.
-		"internal/api/reports": {"internal/api": "internal/api", "internal/api/metrics": "internal/api/metrics", "internal/api/reports/deep": "internal/api/reports/deep",
-			"internal/auth": "internal/auth", "internal/untested": "internal/untested"},
-	} {
-		if got := TestPackages(root, pkgs, has); !maps.Equal(got, want) {
-			t.Errorf("root %s: %v, want %v", root, got, want)
+// goListTest is `go list -test -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}'` over three
+// packages of module m, cut short: a has an internal and an external test and imports b;
+// c's tests import a (so b too); b has no tests; x is another module's test.
+const goListTest = `m/a fmt m/b
+m/a.test fmt m/a [m/a.test] m/a_test [m/a.test] m/b testing
+m/a [m/a.test] fmt m/b
+m/a_test [m/a.test] m/a [m/a.test]
+m/b fmt
+m/c m/a m/b
+m/c.test m/a m/b m/c [m/c.test] m/ctest testing
+m/ctest fmt
+x/y.test m/a x/y
+`
+
+func TestParseTestDepsKeepsTheTestBinaries(t *testing.T) {
+	got := ParseTestDeps("m", goListTest)
+	want := map[string][]string{"a": {"a", "b"}, "c": {"a", "b", "c", "ctest"}}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("%q, want %q", got, want)
+	}
+}
+
+func TestCandidatesAreEveryTestPackageThatImportsIt(t *testing.T) {
+	testDeps := map[string][]string{
+		"internal/store":  {"internal/auth", "internal/store", "internal/telemetry"},
+		"internal/api":    {"internal/api", "internal/api/reports", "internal/rollup", "internal/store", "internal/telemetry"},
+		"internal/rollup": {"internal/api", "internal/api/reports", "internal/rollup", "internal/store", "internal/telemetry"},
+		"internal/auth":   {"internal/auth"},
+	}
+	pkgs := []string{"internal/api", "internal/api/reports", "internal/auth", "internal/rollup", "internal/store", "internal/telemetry", "internal/untested"}
+	want := map[string][]string{
+		"internal/api":         {"internal/api", "internal/rollup"},
+		"internal/api/reports": {"internal/api", "internal/rollup"}, // no tests of its own
+		"internal/auth":        {"internal/auth", "internal/store"},
+		"internal/rollup":      {"internal/rollup", "internal/api"}, // its own first
+		"internal/store":       {"internal/store", "internal/api", "internal/rollup"},
+		"internal/telemetry":   {"internal/api", "internal/rollup", "internal/store"},
+		"internal/untested":    nil,
+	}
+	got := TestCandidates(pkgs, testDeps)
+	for _, pkg := range pkgs {
+		if !slices.Equal(got[pkg], want[pkg]) {
+			t.Errorf("%s: %q, want %q", pkg, got[pkg], want[pkg])
 		}
 	}
 }
