@@ -80,4 +80,20 @@ func TestDemoSilencedLab(t *testing.T) {
 	if labOpen != 1 || brokenOpen == 0 {
 		t.Errorf("open alerts %v: want one of %s's silence and those of the broken devices", opened, lab)
 	}
+	// /metrics counts the summary's silent groups by level, as an operator's alert rule
+	// reads them.
+	perLevel := map[string]float64{}
+	for _, s := range snap.Silent {
+		perLevel[s.Level]++
+	}
+	for _, m := range e.scrape(t)["pipetel_silent_groups"].GetMetric() {
+		level := m.GetLabel()[0].GetValue()
+		if got := m.GetGauge().GetValue(); got != perLevel[level] {
+			t.Errorf("pipetel_silent_groups{level=%q} = %v, want the summary's %v", level, got, perLevel[level])
+		}
+		delete(perLevel, level)
+	}
+	if len(perLevel) != 0 {
+		t.Errorf("levels with silent groups and no pipetel_silent_groups series: %v", perLevel)
+	}
 }
