@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// batchPut writes up to 25 put requests into table with one BatchWriteItem, then again
+// batchPut writes up to 25 put (or delete) requests into table with one BatchWriteItem, then again
 // for what DynamoDB leaves unprocessed and after errors worth retrying, pausing as b says.
 // It returns the requests left unwritten (none on success) and why. A whole call refused
 // for a transaction in flight on one of its items (TransactionConflictException, as a

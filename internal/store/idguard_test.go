@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,54 +24,73 @@ import (
 func TestConcurrentPostsOfOneIDStoreItOnce(t *testing.T) {
 	for _, c := range []struct {
 		name         string
+		events       int           // in each post, every one with its id
 		shift        time.Duration // the second post's ts, after the first's
-		wantInserted int
+		wantInserted int           // of both posts' events
 	}{
-		{"another ts", time.Second, 1},
+		{"another ts", 1, time.Second, 1},
 		// The same event twice: both write the same key, and the guard names it, so both
 		// may say inserted; it is stored once all the same.
-		{"the same ts", 0, 2},
+		{"the same ts", 1, 0, 2},
+		// A whole batch resent with fresh stamps: the loser deletes more copies than one
+		// BatchWriteItem takes.
+		{"a batch of 30 at another ts", 30, time.Second, 30},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			meet := &probesMeet{met: make(chan struct{})}
 			s := newEvents(t, func(db store.DynamoAPI) store.DynamoAPI { meet.DynamoAPI = db; return meet })
-			first := makeEvents(1, "race")[0]
-			first.IDGiven = true
-			second := first
-			second.TS = first.TS.Add(c.shift)
+			first := makeEvents(c.events, "race")
+			for i := range first {
+				first[i].IDGiven = true
+			}
+			second := slices.Clone(first)
+			for i := range second {
+				second[i].TS = first[i].TS.Add(c.shift)
+			}
 
-			outs := make([]telemetry.PutOutcome, 2)
+			outs := make([][]telemetry.PutOutcome, 2)
 			var wg sync.WaitGroup
-			for i, e := range []telemetry.Event{first, second} {
+			for i, evs := range [][]telemetry.Event{first, second} {
 				wg.Go(func() {
-					got, err := s.PutEvents(t.Context(), []telemetry.Event{e})
+					got, err := s.PutEvents(t.Context(), evs)
 					if err != nil {
 						t.Errorf("post %d: %v", i, err)
 						return
 					}
-					outs[i] = got[0]
+					outs[i] = got
 				})
 			}
 			wg.Wait()
-			if n := countOutcomes(outs, telemetry.Inserted); n != c.wantInserted || countOutcomes(outs, telemetry.Duplicate) != 2-c.wantInserted {
+			all := append(slices.Clone(outs[0]), outs[1]...)
+			if n := countOutcomes(all, telemetry.Inserted); n != c.wantInserted || countOutcomes(all, telemetry.Duplicate) != 2*c.events-c.wantInserted {
 				t.Errorf("outcomes %v; want %d inserted and the rest duplicate", outs, c.wantInserted)
 			}
-			third := first
-			third.TS = first.TS.Add(time.Minute)
+			third := first[0]
+			third.TS = first[0].TS.Add(time.Minute)
 			if got := put(t, s, []telemetry.Event{third}); got[0] != telemetry.Duplicate {
 				t.Errorf("a later post at another ts: %v, want duplicate", got[0])
 			}
-			page, err := s.QueryEvents(t.Context(), telemetry.Filter{}, telemetry.PageRequest{Limit: 10})
+			page, err := s.QueryEvents(t.Context(), telemetry.Filter{}, telemetry.PageRequest{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if page.Total != 1 || len(page.Items) != 1 || page.Items[0].ID != first.ID {
-				t.Fatalf("%d events stored (%v), want the one id once", page.Total, page.Items)
+			kept := map[string]time.Time{}
+			for _, e := range page.Items {
+				if _, twice := kept[e.ID]; twice {
+					t.Errorf("%s stored twice", e.ID)
+				}
+				kept[e.ID] = e.TS
+			}
+			if page.Total != c.events || len(kept) != c.events {
+				t.Fatalf("%d events stored (%d ids), want each of the %d ids once", page.Total, len(kept), c.events)
 			}
 			// The copy kept is the one a post was told is inserted.
-			kept := page.Items[0].TS
-			if outs[0] != telemetry.Inserted && kept.Equal(first.TS) || outs[1] != telemetry.Inserted && kept.Equal(second.TS) {
-				t.Errorf("kept the copy at %s, whose post was told %v", kept, outs)
+			for i := range first {
+				at := kept[first[i].ID]
+				if outs[0][i] != telemetry.Inserted && at.Equal(first[i].TS) && c.shift != 0 ||
+					outs[1][i] != telemetry.Inserted && at.Equal(second[i].TS) && c.shift != 0 {
+					t.Errorf("%s: kept the copy at %s, whose post was told %v and %v", first[i].ID, at, outs[0][i], outs[1][i])
+				}
 			}
 		})
 	}

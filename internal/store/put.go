@@ -388,9 +388,11 @@ func (s *Events) dropCopies(ctx context.Context, held []pending) []pending {
 		byKey[p.pk+"\x00"+p.sk] = p
 		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: itemKey(p.pk, p.sk)}}
 	}
-	left, _ := batchPut(ctx, s.db, s.opts.Table, reqs, s.opts.Backoff)
-	for _, r := range left {
-		delete(byKey, keyString(r.DeleteRequest.Key))
+	for start := 0; start < len(reqs); start += batchWriteMax {
+		left, _ := batchPut(ctx, s.db, s.opts.Table, reqs[start:min(start+batchWriteMax, len(reqs))], s.opts.Backoff)
+		for _, r := range left {
+			delete(byKey, keyString(r.DeleteRequest.Key))
+		}
 	}
 	dropped := make([]pending, 0, len(byKey))
 	for _, p := range held {
