@@ -74,12 +74,9 @@ func SummaryTableInput(name string) *dynamodb.CreateTableInput {
 	}
 }
 
-// SummaryAPI is the part of the DynamoDB client the summary store uses.
-type SummaryAPI interface {
-	DynamoAPI
-	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
-}
+// SummaryAPI is the part of the DynamoDB client the summary store uses: the calls the
+// events store makes (PutItem and TransactWriteItems among them, for the id claims).
+type SummaryAPI interface{ DynamoAPI }
 
 // SummaryOptions configures the summary store.
 type SummaryOptions struct {
