@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -41,7 +42,11 @@ func Serve(ctx context.Context, d Deps, route string, req events.APIGatewayV2HTT
 	err := checkAccess(d, req)
 	if err == nil {
 		work, cancel := withAnswerReserve(ctx)
-		resp, err = guard(work, log, fn)
+		if req.RequestContext.HTTP.Method == http.MethodPost {
+			resp, err = guard(work, log, fn)
+		} else {
+			resp, err = guardRead(work, log, fn)
+		}
 		cancel()
 	}
 	if err != nil {
@@ -71,6 +76,42 @@ func withAnswerReserve(ctx context.Context) (context.Context, context.CancelFunc
 		return ctx, func() {}
 	}
 	return context.WithDeadline(ctx, deadline.Add(-AnswerReserve))
+}
+
+// readGrace is how long a read still running at its work's deadline is waited for before
+// it is answered 503 without it: calls to the store end at the deadline, but work on what
+// they already returned (rows decoded, events counted) does not look at it.
+const readGrace = AnswerReserve / 2
+
+// guardRead is guard for a request that changes nothing: when its work runs past its
+// deadline by more than readGrace, the client gets a 503 with Retry-After while API Gateway
+// still waits, and the work is left to end on its own (its answer discarded). A write is
+// always waited for, since what it stored must be what the client is told.
+func guardRead(work context.Context, log *slog.Logger, fn func(context.Context, *slog.Logger) (events.APIGatewayV2HTTPResponse, error)) (events.APIGatewayV2HTTPResponse, error) {
+	type answer struct {
+		resp events.APIGatewayV2HTTPResponse
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := guard(work, log, fn)
+		done <- answer{resp, err}
+	}()
+	select {
+	case a := <-done:
+		return a.resp, a.err
+	case <-work.Done():
+	}
+	grace := time.NewTimer(readGrace)
+	defer grace.Stop()
+	select {
+	case a := <-done:
+		return a.resp, a.err
+	case <-grace.C:
+		return events.APIGatewayV2HTTPResponse{}, &telemetry.Error{Code: telemetry.CodeUnavailable, RetryAfter: 2 * time.Second,
+			Message: "The request needed more time than the function has; retry after the pause in Retry-After, or ask for a shorter window.",
+			Cause:   fmt.Errorf("work still running %s after its deadline: %w", readGrace, work.Err())}
+	}
 }
 
 // body returns the request body, decoding API Gateway's base64 for binary payloads and
