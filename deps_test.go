@@ -39,3 +39,26 @@ func TestFunctionsLinkNoTestLibraries(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyScheduledFunctionsLinkEventBridge: only the rollup publishes alerts. A package
+// linked into a function runs its init on every cold start whether it is used or not, and
+// the EventBridge client's took about 1 ms of each API function's (GODEBUG=inittrace=1).
+func TestOnlyScheduledFunctionsLinkEventBridge(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "./functions/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	linked := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fn, deps, _ := strings.Cut(line, " ")
+		linked[fn] = strings.Contains(" "+deps+" ", " github.com/aws/aws-sdk-go-v2/service/eventbridge ")
+	}
+	if len(linked) < 2 {
+		t.Fatalf("go list found %d functions:\n%s", len(linked), out)
+	}
+	for fn, links := range linked {
+		if scheduled := strings.HasSuffix(fn, "/functions/rollup"); links != scheduled {
+			t.Errorf("%s links the EventBridge client: %v, want %v", fn, links, scheduled)
+		}
+	}
+}

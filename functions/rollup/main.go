@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/pipetel/pipetel/internal/app"
+	"github.com/pipetel/pipetel/internal/app/scheduled"
 	"github.com/pipetel/pipetel/internal/rollup"
 )
 
-func main() { app.StartScheduled(rollup.NewScheduled) }
+func main() { scheduled.Start(rollup.NewScheduled) }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/pipetel/pipetel/internal/api"
 	"github.com/pipetel/pipetel/internal/config"
-	"github.com/pipetel/pipetel/internal/eventbridge"
 	"github.com/pipetel/pipetel/internal/rollup/walk"
 	"github.com/pipetel/pipetel/internal/store"
 )
@@ -73,23 +72,10 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (api.Deps
 	return deps, nil
 }
 
-// StartScheduled runs one scheduled Lambda function (an EventBridge rule invokes it): it
-// builds the dependencies once per cold start and runs the job newJob makes from them on
-// every invocation. The scheduled event itself carries nothing the job needs.
-func StartScheduled(newJob func(api.Deps) func(context.Context) error) {
-	deps, cfg := startDeps(false)
-	// Only the scheduled functions publish alerts, so only they link the EventBridge client.
-	if cfg.AlertBus != "" {
-		deps.Alerts = eventbridge.New(eventbridge.NewClient(cfg.Region, cfg.Credentials), cfg.AlertBus, nil)
-	}
-	job := newJob(deps)
-	lambda.Start(func(ctx context.Context, _ json.RawMessage) error { return job(ctx) })
-}
-
 // Start runs one Lambda function: it builds the dependencies once per cold start and
 // serves the handler newHandler makes from them.
 func Start(newHandler func(api.Deps) api.Handler) {
-	deps, _ := startDeps(false)
+	deps, _ := Load(false)
 	lambda.Start(GatewayHandler(newHandler(deps)))
 }
 
@@ -123,11 +109,14 @@ func (h GatewayHandler) Invoke(ctx context.Context, payload []byte) ([]byte, err
 
 // StartAuthorizer runs the authorizer function, which needs TOKENS_TABLE.
 func StartAuthorizer(newHandler func(api.Deps) api.AuthorizerHandler) {
-	deps, _ := startDeps(true)
+	deps, _ := Load(true)
 	lambda.Start(newHandler(deps))
 }
 
-func startDeps(needTokens bool) (api.Deps, config.Config) {
+// Load builds one Lambda process's dependencies from its environment (config.Load), with
+// the tokens table required when needTokens. A configuration it cannot start with is
+// logged and exits the process with status 1, which Lambda reports as a failed init.
+func Load(needTokens bool) (api.Deps, config.Config) {
 	cfg, err := config.Load(os.Getenv)
 	log := NewLogger(os.Stdout, cfg.LogLevel)
 	if err == nil && needTokens && cfg.TokensTable == "" {
