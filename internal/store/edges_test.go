@@ -486,3 +486,73 @@ func TestLateWritesAreMarkedForTheRollups(t *testing.T) {
 		t.Errorf("%d units of events written but reported not stored are not marked stale: %v", len(want), want)
 	}
 }
+
+// TestDayRegistryIsWrittenWhileTheProbeReads: the day registry's update and the probe
+// are one round trip, not two, and still no event is written before its day is listed
+// (a query finds days through the registry). The registry's update here waits until a
+// probe has been sent; written one after the other, the two would wait on each other
+// until the test's bound.
+func TestDayRegistryIsWrittenWhileTheProbeReads(t *testing.T) {
+	o := &registryOrder{probed: make(chan struct{})}
+	s := newEvents(t, func(db store.DynamoAPI) store.DynamoAPI { o.DynamoAPI = db; return o })
+	// A bound on a regression that waits for the registry before probing, not a
+	// synchronisation.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	outcomes, err := s.PutEvents(ctx, makeEvents(40, "overlap"))
+	if err != nil {
+		t.Fatalf("put: %v (a probe that waits for the registry never lets the registry finish)", err)
+	}
+	for i, out := range outcomes {
+		if out != telemetry.Inserted {
+			t.Fatalf("event %d: %v, want inserted", i, out)
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.writesBeforeRegistry > 0 || !o.registered {
+		t.Errorf("%d event writes before the day registry was written (registered: %v), want none", o.writesBeforeRegistry, o.registered)
+	}
+}
+
+// registryOrder holds the day registry's update until a probe is sent, and counts event
+// writes sent before the update has answered.
+type registryOrder struct {
+	store.DynamoAPI
+	probed    chan struct{}
+	probeOnce sync.Once
+
+	mu                   sync.Mutex
+	registered           bool
+	writesBeforeRegistry int
+}
+
+func (o *registryOrder) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	o.probeOnce.Do(func() { close(o.probed) })
+	return o.DynamoAPI.BatchGetItem(ctx, in, opts...)
+}
+
+func (o *registryOrder) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if pk, ok := in.Key[store.AttrPK].(*types.AttributeValueMemberS); ok && pk.Value == store.DayRegistryPK {
+		select {
+		case <-o.probed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		out, err := o.DynamoAPI.UpdateItem(ctx, in, opts...)
+		o.mu.Lock()
+		o.registered = o.registered || err == nil
+		o.mu.Unlock()
+		return out, err
+	}
+	return o.DynamoAPI.UpdateItem(ctx, in, opts...)
+}
+
+func (o *registryOrder) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	o.mu.Lock()
+	if !o.registered {
+		o.writesBeforeRegistry++
+	}
+	o.mu.Unlock()
+	return o.DynamoAPI.BatchWriteItem(ctx, in, opts...)
+}

@@ -101,10 +101,12 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 		dayExpiry[day] = max(dayExpiry[day], expiry(&events[i], s.opts.Retention))
 	}
 	// The day registry is written before any event, so a query never misses a day that
-	// holds an event it was told is stored.
-	if err := s.registerDays(writeCtx, dayExpiry); err != nil {
-		return outcomes, clientError(err)
-	}
+	// holds an event it was told is stored; it is written while the probes read, not
+	// before them, as the probes write nothing (one round trip less on every request
+	// that registers a day, which every cold start's first does).
+	registered := make(chan error, 1)
+	go func() { registered <- s.registerDays(writeCtx, dayExpiry) }()
+	waitRegistry := sync.OnceValue(func() error { return <-registered })
 
 	var (
 		mu       sync.Mutex
@@ -130,6 +132,9 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 			}
 			fresh, dups, err := s.probe(gctx, chunk)
 			record(dups, telemetry.Duplicate, nil)
+			if err == nil && len(fresh) > 0 {
+				err = waitRegistry()
+			}
 			if err != nil {
 				record(fresh, telemetry.NotStored, err)
 				return nil
@@ -150,6 +155,9 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 		})
 	}
 	_ = g.Wait() // workers report through record; none returns an error
+	if err := waitRegistry(); err != nil && firstErr == nil {
+		firstErr = err
+	}
 	if err := s.markStale(ctx, events, outcomes); err != nil && firstErr == nil {
 		firstErr = err
 	}

@@ -237,8 +237,14 @@ func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req teleme
 	filter := s.filterExpr(f, p.covered)
 
 	g, gctx := errgroup.WithContext(ctx)
+	// The count runs beside the page, and stops when the page has read every match: a
+	// first page that is not full holds the whole total, exactly, so a sparse query (one
+	// runtime, one failing test) does not pay for its count.
+	countCtx, stopCount := context.WithCancel(gctx)
+	defer stopCount()
 	var counted, read int
 	exact := true
+	whole := false // the page read every match
 	if resumed != nil {
 		// The total was counted once, on the first page; counting again on every page
 		// would make cursor paging quadratic.
@@ -246,7 +252,10 @@ func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req teleme
 	} else {
 		g.Go(func() error {
 			var err error
-			counted, read, exact, err = s.countTotal(gctx, f, p, filter)
+			counted, read, exact, err = s.countTotal(countCtx, f, p, filter)
+			if err != nil && countCtx.Err() != nil && gctx.Err() == nil {
+				return nil // stopped: the page counted every match
+			}
 			return err
 		})
 	}
@@ -263,13 +272,20 @@ func (s *Events) QueryEvents(ctx context.Context, f telemetry.Filter, req teleme
 			}
 			found = append(found, got...)
 			if len(found) >= need {
-				break
+				return nil
 			}
+		}
+		if resumed == nil {
+			whole = true
+			stopCount()
 		}
 		return nil
 	})
 	if err := g.Wait(); err != nil {
 		return telemetry.Page{}, clientError(err)
+	}
+	if whole {
+		counted, exact = len(found), true
 	}
 	page.Total, page.TotalExact = counted, exact
 	page.ItemsRead = read + readItems
