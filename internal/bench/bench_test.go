@@ -90,8 +90,9 @@ func fullReport() Report {
 		Stats:     Growth{Small: WindowLatency{Samples: 2, Events: 10}, Large: WindowLatency{Samples: 2, Events: 100}, Per10x: 9},
 		Anomalies: Growth{Small: WindowLatency{Samples: 2, Events: 10}, Large: WindowLatency{Samples: 2, Events: 100}, Per10x: 1.05},
 		ColdStart: map[string]ColdStart{
-			"ingest": {BootstrapBytes: 9_000_000, BootstrapMB: 9, Runs: 10, FirstResponseMs: 20, RatioToHello: 1.5},
-			"hello":  {BootstrapBytes: 6_000_000, BootstrapMB: 6, Runs: 10, FirstResponseMs: 13, RatioToHello: 1},
+			"ingest": {BootstrapBytes: 9_000_000, BootstrapMB: 9, Runs: 10, FirstResponseMs: 20, RatioToHello: 1.5,
+				Calls: 3, Rounds: 2, FloorMs: 18, FloorToHello: 1.38, RatioToFloor: 1.11},
+			"hello": {BootstrapBytes: 6_000_000, BootstrapMB: 6, Runs: 10, FirstResponseMs: 13, RatioToHello: 1},
 		},
 		Memory: Memory{PeakRSSMB: 70},
 		Reads: Reads{Shards: 24, NewestGoalItems: 2400, Requests: []ReadCost{
@@ -165,6 +166,8 @@ func TestReportJSONKeysAreStable(t *testing.T) {
 		"cold_start", "cold_start.*", "cold_start.*.bootstrap_bytes", "cold_start.*.bootstrap_mb",
 		"cold_start.*.first_response_max_ms", "cold_start.*.first_response_min_ms",
 		"cold_start.*.first_response_ms", "cold_start.*.first_response_to_hello", "cold_start.*.init_ms", "cold_start.*.init_to_hello", "cold_start.*.runs", "cold_start.*.status",
+		"cold_start.*.first_invocation_calls", "cold_start.*.first_invocation_rounds", "cold_start.*.reads_replayed_ms",
+		"cold_start.*.reads_replayed_to_hello", "cold_start.*.first_response_to_reads_replayed",
 		"dashboard", "dashboard.data_sets", "dashboard.data_sets[].all_data_ms", "dashboard.data_sets[].anomalies_ms",
 		"dashboard.data_sets[].data_set", "dashboard.data_sets[].events", "dashboard.data_sets[].first_contentful_paint_ms",
 		"dashboard.data_sets[].first_data_max_ms", "dashboard.data_sets[].first_data_ms", "dashboard.data_sets[].health_ms",

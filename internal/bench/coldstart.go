@@ -49,6 +49,12 @@ func (b *bench) build(ctx context.Context, withArm64 bool) (map[string]bootstrap
 		}
 		out[fn] = bs
 	}
+	// The replay runs on this machine only; it is no deployable function.
+	path := filepath.Join(b.o.BuildDir, runtime.GOOS+"-"+runtime.GOARCH, replayFunction, "bootstrap")
+	if err := goBuild(ctx, b.o.Go, runtime.GOOS, runtime.GOARCH, functionPackage(replayFunction), path); err != nil {
+		return nil, err
+	}
+	out[replayFunction] = bootstraps{host: path}
 	return out, nil
 }
 
@@ -56,19 +62,24 @@ func (b *bench) build(ctx context.Context, withArm64 bool) (map[string]bootstrap
 // (testdata/hello), built and run as every function is. It answers query's sample event.
 const helloFunction = "hello"
 
+// replayFunction is the floor of each function's cold start: a hello-world that sends the
+// DynamoDB requests the function's first invocation sent, and nothing else
+// (testdata/replay).
+const replayFunction = "replay"
+
 // coldStartGoal is the most a function's first response may take, in hello-world's.
 const coldStartGoal = 2.0
 
 func functionPackage(fn string) string {
-	if fn == helloFunction {
-		return "./internal/bench/testdata/hello"
+	if fn == helloFunction || fn == replayFunction {
+		return "./internal/bench/testdata/" + fn
 	}
 	return "./functions/" + fn
 }
 
 // sampleEvent is the file of events/ a function's cold start answers.
 func sampleEvent(fn string) string {
-	if fn == helloFunction {
+	if fn == helloFunction || fn == replayFunction {
 		return "query.json"
 	}
 	return fn + ".json"
@@ -103,6 +114,9 @@ func (b *bench) coldStarts(ctx context.Context, builds map[string]bootstraps) (m
 	if i := slices.Index(functions, "rollup"); i > 0 {
 		functions = append([]string{"rollup"}, slices.Delete(functions, i, i+1)...)
 	}
+	if events[replayFunction], err = os.ReadFile(filepath.Join(b.o.EventsDir, sampleEvent(replayFunction))); err != nil {
+		return nil, err
+	}
 	for _, fn := range functions {
 		fi, err := os.Stat(builds[fn].arm64)
 		if err != nil {
@@ -113,6 +127,11 @@ func (b *bench) coldStarts(ctx context.Context, builds map[string]bootstraps) (m
 			return nil, err
 		}
 	}
+	replays, err := b.captureFirstCalls(ctx, builds, table, functions, events, out)
+	if err != nil {
+		return nil, err
+	}
+	floors := map[string][]float64{}
 	for run := range b.o.ColdStarts {
 		for _, fn := range functions {
 			res, err := lambdatest.Run(ctx, lambdatest.Options{
@@ -122,6 +141,13 @@ func (b *bench) coldStarts(ctx context.Context, builds map[string]bootstraps) (m
 			}, events[fn])
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", fn, err)
+			}
+			if replay, ok := replays[fn]; ok {
+				floor, err := b.replayCalls(ctx, builds, table, replay, events[replayFunction])
+				if err != nil {
+					return nil, fmt.Errorf("%s's calls replayed: %w", fn, err)
+				}
+				floors[fn] = append(floors[fn], ms(floor))
 			}
 			c := out[fn]
 			if c.Status, err = statusOf(fn, res.Responses[0].Payload); err != nil {
@@ -142,12 +168,17 @@ func (b *bench) coldStarts(ctx context.Context, builds map[string]bootstraps) (m
 		c.MinMs = round(quantile(first[fn], 0), 1)
 		c.MaxMs = round(quantile(first[fn], 1), 1)
 		c.InitMs = round(median(inits[fn]), 1)
+		if len(floors[fn]) > 0 {
+			c.FloorMs = round(median(floors[fn]), 1)
+			c.RatioToFloor = round(ratio(c.FirstResponseMs, c.FloorMs), 2)
+		}
 		out[fn] = c
 	}
 	hello := out[helloFunction]
 	for fn, c := range out {
 		c.RatioToHello = round(ratio(c.FirstResponseMs, hello.FirstResponseMs), 2)
 		c.InitRatioToHello = round(ratio(c.InitMs, hello.InitMs), 2)
+		c.FloorToHello = round(ratio(c.FloorMs, hello.FirstResponseMs), 2)
 		out[fn] = c
 	}
 	return out, b.dropTable(ctx, table)
@@ -182,4 +213,74 @@ func statusOf(fn string, payload []byte) (int, error) {
 		return 0, fmt.Errorf("the answer is not an API Gateway response: %.200s", payload)
 	}
 	return resp.StatusCode, nil
+}
+
+// captureFirstCalls runs two cold starts of each function but hello-world before the
+// measured runs: one that leaves what its sample event writes in place, so the capture
+// sees what the measured runs see (a run already stored, ids already claimed), then one
+// through a recorder. It writes the DynamoDB requests of its first
+// invocation, grouped in rounds (callRounds), to a file the replay bootstrap reads. It
+// returns the files by function and sets each function's Calls and Rounds in out.
+func (b *bench) captureFirstCalls(ctx context.Context, builds map[string]bootstraps, table string, functions []string, events map[string][]byte, out map[string]ColdStart) (map[string]string, error) {
+	rec, err := newCallRecorder(b.endpoint)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Close()
+	files := map[string]string{}
+	for _, fn := range functions {
+		if fn == helloFunction {
+			continue
+		}
+		if _, err := lambdatest.Run(ctx, lambdatest.Options{
+			Bootstrap: builds[fn].host, Name: fn, Env: lambdaEnv(b.endpoint, table),
+		}, events[fn]); err != nil {
+			return nil, fmt.Errorf("%s: %w", fn, err)
+		}
+		res, err := lambdatest.Run(ctx, lambdatest.Options{
+			Bootstrap: builds[fn].host,
+			Name:      fn,
+			Env:       lambdaEnv(rec.URL(), table),
+		}, events[fn])
+		if err != nil {
+			return nil, fmt.Errorf("%s, capturing its calls: %w", fn, err)
+		}
+		if _, err := statusOf(fn, res.Responses[0].Payload); err != nil {
+			return nil, fmt.Errorf("%s, capturing its calls: %w", fn, err)
+		}
+		calls := rec.take()
+		rounds := callRounds(calls)
+		doc, err := json.Marshal(rounds)
+		if err != nil {
+			return nil, err
+		}
+		// The bootstrap runs in its own task root, so the path must not be relative.
+		path, err := filepath.Abs(filepath.Join(filepath.Dir(builds[replayFunction].host), fn+".json"))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, doc, 0o644); err != nil {
+			return nil, err
+		}
+		files[fn] = path
+		c := out[fn]
+		c.Calls, c.Rounds = len(calls), len(rounds)
+		out[fn] = c
+	}
+	return files, nil
+}
+
+// replayCalls runs the replay bootstrap on the calls in file and returns its first
+// response.
+func (b *bench) replayCalls(ctx context.Context, builds map[string]bootstraps, table, file string, event []byte) (time.Duration, error) {
+	env := lambdaEnv(b.endpoint, table)
+	env["REPLAY_CALLS"] = file
+	res, err := lambdatest.Run(ctx, lambdatest.Options{Bootstrap: builds[replayFunction].host, Name: replayFunction, Env: env}, event)
+	if err != nil {
+		return 0, err
+	}
+	if status, err := statusOf(replayFunction, res.Responses[0].Payload); err != nil || status != 200 {
+		return 0, fmt.Errorf("the replay answered %d (%v): %.200s", status, err, res.Responses[0].Payload)
+	}
+	return res.FirstResponse, nil
 }
