@@ -218,9 +218,9 @@ func statusOf(fn string, payload []byte) (int, error) {
 // captureFirstCalls runs two cold starts of each function but hello-world before the
 // measured runs: one that leaves what its sample event writes in place, so the capture
 // sees what the measured runs see (a run already stored, ids already claimed), then one
-// through a recorder. It writes the DynamoDB requests of its first
-// invocation, grouped in rounds (callRounds), to a file the replay bootstrap reads. It
-// returns the files by function and sets each function's Calls and Rounds in out.
+// through a recorder. It writes the DynamoDB requests of that second first invocation,
+// grouped in rounds (callRounds), to a file the replay bootstrap reads, returns the files
+// by function and sets each function's Calls and Rounds in out.
 func (b *bench) captureFirstCalls(ctx context.Context, builds map[string]bootstraps, table string, functions []string, events map[string][]byte, out map[string]ColdStart) (map[string]string, error) {
 	rec, err := newCallRecorder(b.endpoint)
 	if err != nil {
