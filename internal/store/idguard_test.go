@@ -165,3 +165,92 @@ func (c *conflictOnce) TransactWriteItems(ctx context.Context, in *dynamodb.Tran
 	}
 	return c.DynamoAPI.TransactWriteItems(ctx, in, optFns...)
 }
+
+// TestClaimWithoutAnAnswerIsSettledByTheResend: a claim that gets no answer in time (the
+// store slow, the request's time run out) is not taken as won: its events are reported
+// not stored, with the error, and the resend the client is asked for settles each id
+// with one copy. The claims' transactions here get no answer until the first post is
+// over, either after they applied (the answers lost) or before; in the last case another
+// post of the same ids at another ts claims them first, as in the fresh-user trial's ten
+// posts at once on a slow store (which left up to ten copies of an id).
+func TestClaimWithoutAnAnswerIsSettledByTheResend(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		applied    bool // the failed claim was applied before its answer was lost
+		rival      bool // another post of the ids, at another ts, claims them in between
+		wantResend telemetry.PutOutcome
+	}{
+		{"answer lost after the claim applied", true, false, telemetry.Duplicate},
+		{"claim never applied, resent alone", false, false, telemetry.Inserted},
+		{"claim never applied, a rival claimed the ids", false, true, telemetry.Duplicate},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lost := &claimAnswerLost{applied: c.applied, slow: true}
+			s := newEvents(t, func(db store.DynamoAPI) store.DynamoAPI { lost.DynamoAPI = db; return lost })
+			evs := makeEvents(30, "slow")
+			for i := range evs {
+				evs[i].IDGiven = true
+			}
+			got, err := s.PutEvents(t.Context(), evs)
+			if err == nil || countOutcomes(got, telemetry.NotStored) != len(evs) {
+				t.Fatalf("outcomes %v, error %v; want every event not stored, with the error", got, err)
+			}
+			lost.mu.Lock()
+			lost.slow = false
+			lost.mu.Unlock()
+			if c.rival {
+				rival := slices.Clone(evs)
+				for i := range rival {
+					rival[i].TS = rival[i].TS.Add(time.Second)
+				}
+				if got := put(t, s, rival); countOutcomes(got, telemetry.Inserted) != len(evs) {
+					t.Fatalf("the rival post: %v, want every event inserted (no id was held)", got)
+				}
+			}
+			again := put(t, s, evs)
+			if countOutcomes(again, c.wantResend) != len(evs) {
+				t.Errorf("the resend: %v, want every event %v", again, c.wantResend)
+			}
+			page, err := s.QueryEvents(t.Context(), telemetry.Filter{}, telemetry.PageRequest{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			copies := map[string]int{}
+			for _, e := range page.Items {
+				copies[e.ID]++
+			}
+			for _, e := range evs {
+				if copies[e.ID] != 1 {
+					t.Errorf("%s stored %d times, want once", e.ID, copies[e.ID])
+				}
+			}
+			if page.Total != len(evs) {
+				t.Errorf("total %d, want %d", page.Total, len(evs))
+			}
+		})
+	}
+}
+
+// claimAnswerLost fails every claim's transaction while slow, as a request whose time
+// runs out sees it: no answer, the context's error. With applied, each is applied first.
+type claimAnswerLost struct {
+	store.DynamoAPI
+	applied bool
+	mu      sync.Mutex
+	slow    bool
+}
+
+func (c *claimAnswerLost) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.mu.Lock()
+	fail := c.slow
+	c.mu.Unlock()
+	if !fail {
+		return c.DynamoAPI.TransactWriteItems(ctx, in, optFns...)
+	}
+	if c.applied {
+		if _, err := c.DynamoAPI.TransactWriteItems(ctx, in, optFns...); err != nil {
+			return nil, err
+		}
+	}
+	return nil, context.DeadlineExceeded
+}

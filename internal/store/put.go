@@ -130,8 +130,9 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 				record(chunk, telemetry.NotStored, err)
 				return nil
 			}
-			fresh, dups, err := s.probe(gctx, chunk)
-			record(dups, telemetry.Duplicate, nil)
+			pr, err := s.probe(gctx, chunk)
+			record(pr.dups, telemetry.Duplicate, nil)
+			fresh := pr.fresh
 			if err == nil && len(fresh) > 0 {
 				err = waitRegistry()
 			}
@@ -139,6 +140,10 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 				record(fresh, telemetry.NotStored, err)
 				return nil
 			}
+			// A copy of an id another event holds is removed; the id is stored, so it is a
+			// duplicate either way, but a copy left would be counted twice.
+			record(pr.strays, telemetry.Duplicate, nil)
+			s.dropCopies(ctx, pr.strays)
 			var written []pending
 			for b := 0; b < len(fresh); b += batchWriteMax {
 				batch := fresh[b:min(b+batchWriteMax, len(fresh))]
@@ -149,8 +154,13 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 				record(left, telemetry.NotStored, err)
 			}
 			// Guards only after their events: a guard without its event would make the
-			// resend of an unstored event a "duplicate" and lose it.
-			record(s.claimIDs(gctx, written, events), telemetry.Duplicate, nil)
+			// resend of an unstored event a "duplicate" and lose it. The claims run on the
+			// request's time, not the writes': copies written but not claimed are what a
+			// claim cut short would leave behind.
+			record(pr.unclaimed, telemetry.Inserted, nil)
+			lost, unresolved, err := s.claimIDs(ctx, append(written, pr.unclaimed...), events)
+			record(lost, telemetry.Duplicate, nil)
+			record(unresolved, telemetry.NotStored, err)
 			return nil
 		})
 	}
@@ -192,17 +202,32 @@ func probeChunks(work []pending) [][]pending {
 	return chunks
 }
 
-// probe splits chunk into events not yet stored and events already stored. It reads the
-// keys and expiry only, which is all the ingest function's IAM policy lets it read. An
-// expired copy that TTL has not deleted yet counts as not stored: every read hides it, so
-// answering "duplicate" would lose the event. Reads are strongly consistent so that a
-// resend right after a timeout is recognised.
-func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pending, err error) {
+// probed is what a probe found of a chunk of events.
+type probed struct {
+	fresh []pending // not stored: to write
+	dups  []pending // stored (and, with a client id, holding it): duplicates
+	// unclaimed are stored copies whose id no event holds yet: a request that wrote them
+	// was cut off before its claim answered. They are claimed, not written again.
+	unclaimed []pending
+	// strays are stored copies of an id another event holds: left by a request that lost
+	// the id but could not remove its copy, or whose claim never answered.
+	strays []pending
+}
+
+// probe sorts chunk by what is stored: events not yet stored, stored ones, and, for
+// events with a client id, copies not yet claimed and copies of an id another event
+// holds. It reads keys, expiry and the event a guard names only, which is all the ingest
+// function's IAM policy lets it read. An expired copy that TTL has not deleted yet counts
+// as not stored: every read hides it, so answering "duplicate" would lose the event. Reads
+// are strongly consistent so that a resend right after a timeout is recognised. On an
+// error the whole chunk is fresh, with nothing written.
+func (s *Events) probe(ctx context.Context, chunk []pending) (probed, error) {
 	var keys []map[string]types.AttributeValue
 	for _, p := range chunk {
 		keys = append(keys, p.probeKeys()...)
 	}
 	found := map[string]bool{}
+	holder := map[string]string{} // guard key → the "<pk>/<sk>" of the event it names
 	for attempt := 0; len(keys) > 0; attempt++ {
 		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
 			RequestItems: map[string]types.KeysAndAttributes{s.opts.Table: {
@@ -213,13 +238,16 @@ func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pend
 			}},
 		})
 		if err != nil && !isRetryable(err) {
-			return chunk, nil, fmt.Errorf("probe for stored events: %w", err)
+			return probed{fresh: chunk}, fmt.Errorf("probe for stored events: %w", err)
 		}
 		if err == nil {
 			now := s.now().Unix()
 			for _, item := range out.Responses[s.opts.Table] {
 				if expiresAt(item) > now {
 					found[keyString(item)] = true
+					if of := stringAttr(item, attrGuardOf); of != "" {
+						holder[keyString(item)] = of
+					}
 				}
 			}
 			keys = out.UnprocessedKeys[s.opts.Table].Keys
@@ -231,17 +259,33 @@ func (s *Events) probe(ctx context.Context, chunk []pending) (fresh, dups []pend
 			if err == nil {
 				err = errors.New("unprocessed keys left after retries")
 			}
-			return chunk, nil, fmt.Errorf("probe for stored events: %w", err)
+			return probed{fresh: chunk}, fmt.Errorf("probe for stored events: %w", err)
 		}
 	}
+	var pr probed
 	for _, p := range chunk {
-		if found[p.pk+"\x00"+p.sk] || p.guard != "" && found[p.guard+"\x00"+guardSK] {
-			dups = append(dups, p)
-		} else {
-			fresh = append(fresh, p)
+		stored := found[p.pk+"\x00"+p.sk]
+		if p.guard == "" {
+			if stored {
+				pr.dups = append(pr.dups, p)
+			} else {
+				pr.fresh = append(pr.fresh, p)
+			}
+			continue
+		}
+		of, held := holder[p.guard+"\x00"+guardSK]
+		switch {
+		case held && stored && of != p.pk+"/"+p.sk:
+			pr.strays = append(pr.strays, p)
+		case held:
+			pr.dups = append(pr.dups, p)
+		case stored:
+			pr.unclaimed = append(pr.unclaimed, p)
+		default:
+			pr.fresh = append(pr.fresh, p)
 		}
 	}
-	return fresh, dups, nil
+	return pr, nil
 }
 
 // Stored reports which of events are already stored and unexpired, by key, with the same
@@ -255,11 +299,11 @@ func (s *Events) Stored(ctx context.Context, events []telemetry.Event) ([]bool, 
 			pk, sk := s.keys.primary(&events[i])
 			chunk = append(chunk, pending{index: i, pk: pk, sk: sk})
 		}
-		_, dups, err := s.probe(ctx, chunk)
+		pr, err := s.probe(ctx, chunk)
 		if err != nil {
 			return nil, clientError(err)
 		}
-		for _, p := range dups {
+		for _, p := range pr.dups {
 			stored[p.index] = true
 		}
 	}
@@ -313,10 +357,14 @@ func (s *Events) writeBatch(ctx context.Context, batch []pending, events []telem
 // nothing more. A transaction is refused whole when one condition fails; the
 // cancellation reasons name which, and the rest is sent again without them.
 //
-// A guard that cannot be written (the store throttling past the retries) leaves its event
-// stored: a later resend with another ts may then be stored again, but nothing the client
-// was told is stored is lost. So does a loser's delete that fails.
-func (s *Events) claimIDs(ctx context.Context, written []pending, events []telemetry.Event) []pending {
+// A claim that gets no answer in time (the store throttling past the retries, the
+// request's time running out) is not taken as won: its event is returned unresolved, to
+// be reported not stored, with the error. Its copy stays, and the resend the client is
+// asked for finds it unclaimed (probe) and claims it, or finds the id held and removes
+// it, so a slow store never leaves two copies of an id behind. A loser whose copy could
+// not be removed is unresolved too, for the same resend to remove it. lost are the
+// events whose ids others hold, their copies removed: duplicates.
+func (s *Events) claimIDs(ctx context.Context, written []pending, events []telemetry.Event) (lost, unresolved []pending, err error) {
 	var todo, held []pending
 	for _, p := range written {
 		if p.guard != "" {
@@ -324,19 +372,22 @@ func (s *Events) claimIDs(ctx context.Context, written []pending, events []telem
 		}
 	}
 	now := s.now().Unix()
+	var lastErr error
 	for attempt := 0; len(todo) > 0; attempt++ {
 		items := make([]types.TransactWriteItem, len(todo))
 		for i, p := range todo {
 			put, err := s.guardPut(p, expiry(&events[p.index], s.opts.Retention), now)
 			if err != nil {
-				return s.dropCopies(ctx, held)
+				return nil, append(todo, held...), err
 			}
 			items[i] = types.TransactWriteItem{Put: put}
 		}
 		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
+			todo = nil
 			break
 		}
+		lastErr = err
 		reasons := cancellationReasons(err)
 		if len(reasons) != len(todo) {
 			if isRetryable(err) && s.opts.Backoff.pause(ctx, attempt) {
@@ -352,13 +403,25 @@ func (s *Events) claimIDs(ctx context.Context, written []pending, events []telem
 				again = append(again, todo[i]) // cancelled for another item, in conflict, or throttled
 			}
 		}
+		lostNone := len(again) == len(todo)
+		todo = again
 		// Only a round that lost no guard waits: the others were refused for its failures.
-		if len(again) == len(todo) && !s.opts.Backoff.pause(ctx, attempt) {
+		if lostNone && !s.opts.Backoff.pause(ctx, attempt) {
 			break
 		}
-		todo = again
 	}
-	return s.dropCopies(ctx, held)
+	lost = s.dropCopies(ctx, held)
+	unresolved = append(todo, without(held, lost)...)
+	if len(unresolved) == 0 {
+		return lost, nil, nil
+	}
+	if lastErr == nil {
+		lastErr = ctx.Err()
+	}
+	if lastErr == nil {
+		lastErr = errors.New("copies of ids other events hold could not be removed")
+	}
+	return lost, unresolved, fmt.Errorf("claim %d client ids: %w", len(unresolved), lastErr)
 }
 
 // guardPut is the conditional put of p's id guard (expiring with its event): it holds

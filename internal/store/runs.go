@@ -31,11 +31,11 @@ func runMarkerPK(run *telemetry.Event) string { return RunMarkerPrefix + run.ID 
 // RunStored reports whether the run whose pipeline_result event is run has an unexpired
 // marker, with the same strongly consistent, keys-only probe PutEvents uses.
 func (s *Events) RunStored(ctx context.Context, run telemetry.Event) (bool, error) {
-	_, dups, err := s.probe(ctx, []pending{{pk: runMarkerPK(&run), sk: runMarkerSK}})
+	pr, err := s.probe(ctx, []pending{{pk: runMarkerPK(&run), sk: runMarkerSK}})
 	if err != nil {
 		return false, clientError(err)
 	}
-	return len(dups) == 1, nil
+	return len(pr.dups) == 1, nil
 }
 
 // MarkRunStored writes the marker of the run whose pipeline_result event is run, expiring

@@ -34,9 +34,10 @@ const (
 	DayRegistryPK = "DAYS"
 )
 
-// ProbeAttributes are all ingest reads of a stored event: enough to tell whether it is
-// there and unexpired. Its IAM policy allows reading nothing else.
-var ProbeAttributes = []string{AttrPK, AttrSK, AttrExpiresAt}
+// ProbeAttributes are all ingest reads of a stored item: enough to tell whether an event
+// is there and unexpired, and which event an id guard names ("of": keys, no content). Its
+// IAM policy allows reading nothing else.
+var ProbeAttributes = []string{AttrPK, AttrSK, AttrExpiresAt, attrGuardOf}
 
 // Tables names the tables of one deployment.
 type Tables struct {
