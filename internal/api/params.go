@@ -14,8 +14,7 @@ import (
 	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
-// maxFilterValue bounds a filter value: no stored field is longer, except error_msg,
-// which is not a filter.
+// maxFilterValue bounds the value of a parameter that names no text field.
 const maxFilterValue = 256
 
 // params reads a request's query string, remembering which parameters were used and
@@ -104,12 +103,12 @@ func (p *Params) Filter(fields []string) telemetry.Filter {
 			}
 			continue
 		}
-		if v, ok := p.filterValue(field); ok {
+		if v, ok := p.filterValue(field, field); ok {
 			f.Equals[field] = v
 		}
 	}
 	if slices.Contains(fields, "lab") {
-		if lab, ok := p.filterValue("lab"); ok {
+		if lab, ok := p.filterValue("lab", "runtime"); ok {
 			if runtime, both := f.Equals["runtime"]; both && runtime != lab {
 				p.problemf("lab is another name for runtime, and they differ (%q, %q); give one", lab, runtime)
 			}
@@ -128,14 +127,18 @@ func (p *Params) Filter(fields []string) telemetry.Filter {
 // filterValue returns the value of a string filter. An empty one (runtime=) matches
 // events whose field is empty or absent, which are one and the same to pipetel: KernelCI
 // emitters send runtime "", and those events must be found too. Leaving the parameter
-// out is how to ask for no filter.
-func (p *Params) filterValue(name string) (string, bool) {
+// out is how to ask for no filter. A value longer than its field keeps is cut as ingest
+// cut it when storing (telemetry.TextLimit), so a filter by the value sent finds the event.
+func (p *Params) filterValue(name, field string) (string, bool) {
 	v, ok := p.Get(name)
-	switch {
-	case !ok:
+	if !ok {
 		return "", false
-	case utf8.RuneCountInString(v) > maxFilterValue:
-		p.problemf("%s is longer than %d characters, so no event can match it", name, maxFilterValue)
+	}
+	if limit := telemetry.TextLimit(field); limit > 0 {
+		return telemetry.CutText(v, limit), true
+	}
+	if utf8.RuneCountInString(v) > maxFilterValue {
+		p.problemf("%s is longer than %d characters", name, maxFilterValue)
 		return "", false
 	}
 	return v, true
@@ -188,6 +191,7 @@ func (p *Params) Check(accepted []string) error {
 // Bool reads an optional true/false parameter (any case, also 1/0); nil when absent.
 func (p *Params) Bool(name string) *bool { return p.bool(name) }
 
-// Value reads an optional exact-match parameter, as filterValue does: an empty one
-// matches the empty string, an over-long one is a problem.
-func (p *Params) Value(name string) (string, bool) { return p.filterValue(name) }
+// Value reads an optional exact-match parameter name that filters the event field field,
+// as filterValue does: an empty one matches the empty string, an over-long one is cut as
+// ingest cuts that field.
+func (p *Params) Value(name, field string) (string, bool) { return p.filterValue(name, field) }

@@ -21,32 +21,52 @@ import (
 type fieldRule struct {
 	name string
 	read func(d *eventDecoder, name string, raw json.RawMessage)
+	// textLimit is the most characters a text field keeps; 0 for other fields.
+	textLimit int
 }
 
 // fieldRules is the field table of POST /telemetry (DESIGN §3), in the order problems
 // are reported. extra is read after them, together with the unknown fields.
 var fieldRules = []fieldRule{
-	{"kind", requiredText(maxNameLen)},
-	{"runtime", requiredText(maxNameLen)},
-	{"ts", readTS},
-	{"device_type", optionalText(maxStringLen)},
-	{"device_id", optionalText(maxStringLen)},
-	{"job_name", optionalText(maxStringLen)},
-	{"test_name", optionalText(maxStringLen)},
-	{"job_id", optionalText(maxStringLen)},
-	{"node_id", optionalText(maxStringLen)},
-	{"tree", optionalText(maxStringLen)},
-	{"branch", optionalText(maxStringLen)},
-	{"arch", optionalText(maxStringLen)},
-	{"error_type", optionalText(maxStringLen)},
-	{"result", optionalText(maxStringLen)},
-	{"is_infra_error", readBool},
-	{"error_msg", optionalText(maxErrorMsgLen)},
-	{"retry", readRetry},
-	{"duration", readDuration},
-	{"id", readID},
-	{"extra", nil},
+	requiredText("kind", maxNameLen),
+	requiredText("runtime", maxNameLen),
+	{"ts", readTS, 0},
+	optionalText("device_type", maxStringLen),
+	optionalText("device_id", maxStringLen),
+	optionalText("job_name", maxStringLen),
+	optionalText("test_name", maxStringLen),
+	optionalText("job_id", maxStringLen),
+	optionalText("node_id", maxStringLen),
+	optionalText("tree", maxStringLen),
+	optionalText("branch", maxStringLen),
+	optionalText("arch", maxStringLen),
+	optionalText("error_type", maxStringLen),
+	optionalText("result", maxStringLen),
+	{"is_infra_error", readBool, 0},
+	optionalText("error_msg", maxErrorMsgLen),
+	{"retry", readRetry, 0},
+	{"duration", readDuration, 0},
+	{"id", readID, 0},
+	{"extra", nil, 0},
 }
+
+// TextLimit is the most characters (code points, as Python's len counts them) the text
+// field named keeps: 256 for kind and runtime, 16,384 for error_msg, 1,024 for the other
+// text fields; 0 for a field that is not text or not a field. Ingest stores a longer
+// value cut to it, with a warning, so a filter by the value sent cuts it the same way
+// (CutText) to find what was stored.
+func TextLimit(field string) int {
+	for _, r := range fieldRules {
+		if r.name == field {
+			return r.textLimit
+		}
+	}
+	return 0
+}
+
+// CutText is s cut to its first limit characters, as a text field longer than its
+// TextLimit is stored.
+func CutText(s string, limit int) string { return truncateRunes(s, limit) }
 
 // boolWords are the strings pydantic's lax mode reads as a bool, compared in lower case.
 var boolWords = map[string]bool{
@@ -56,8 +76,8 @@ var boolWords = map[string]bool{
 
 // requiredText is kind and runtime: present and a string, any string ("" included: the
 // monitor sends runtime "" for finished build nodes), at most limit characters.
-func requiredText(limit int) func(*eventDecoder, string, json.RawMessage) {
-	return func(d *eventDecoder, name string, raw json.RawMessage) {
+func requiredText(name string, limit int) fieldRule {
+	return fieldRule{name, func(d *eventDecoder, name string, raw json.RawMessage) {
 		if raw == nil {
 			if !d.bad[name] {
 				d.fail(name, "is required, a string such as %s", requiredExample[name])
@@ -69,15 +89,15 @@ func requiredText(limit int) func(*eventDecoder, string, json.RawMessage) {
 			return
 		}
 		d.setText(name, unquoteJSON(raw), limit)
-	}
+	}, limit}
 }
 
 var requiredExample = map[string]string{"kind": `"job_result"`, "runtime": `"lava-collabora"`}
 
 // optionalText reads a string field. A number or bool is kept as its JSON text (what the
 // sender meant is plain), an array or object is moved to extra: neither is refused.
-func optionalText(limit int) func(*eventDecoder, string, json.RawMessage) {
-	return func(d *eventDecoder, name string, raw json.RawMessage) {
+func optionalText(name string, limit int) fieldRule {
+	return fieldRule{name, func(d *eventDecoder, name string, raw json.RawMessage) {
 		switch raw[0] {
 		case '"':
 			d.setText(name, unquoteJSON(raw), limit)
@@ -87,7 +107,7 @@ func optionalText(limit int) func(*eventDecoder, string, json.RawMessage) {
 			d.setText(name, string(raw), limit)
 			d.warn(name, "was %s, stored as the string %q", describeJSON(raw), string(raw))
 		}
-	}
+	}, limit}
 }
 
 // setText stores s in the named string field, truncated to limit characters (code

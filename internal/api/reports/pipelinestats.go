@@ -42,7 +42,7 @@ func NewPipelineStats(d api.Deps) api.Handler {
 				param, field string
 				echo         **string
 			}{{"project", "tree", &resp.Project}, {"ref", "branch", &resp.Ref}, {"runtime", "runtime", &resp.Runtime}} {
-				if v, ok := q.Value(p.param); ok {
+				if v, ok := q.Value(p.param, p.field); ok {
 					f.Equals[p.field] = v
 					*p.echo = &v
 				}
