@@ -50,12 +50,50 @@ func NewClient(region string, creds aws.Credentials) *eventbridge.Client {
 // maxEntries is PutEvents' limit of entries per call (EventBridge quotas).
 const maxEntries = 10
 
+// maxCallBytes is PutEvents' limit on the entries of one call, counted as entrySize
+// counts them: "the total entry size must be less than 256KB"
+// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html).
+const maxCallBytes = 256 << 10
+
+// entrySize is the size EventBridge counts of e: 14 bytes for Time, and the UTF-8 bytes
+// of Source, DetailType, Detail and each resource (the same page).
+func entrySize(e types.PutEventsRequestEntry) int {
+	n := len(aws.ToString(e.Source)) + len(aws.ToString(e.DetailType)) + len(aws.ToString(e.Detail))
+	if e.Time != nil {
+		n += 14
+	}
+	for _, r := range e.Resources {
+		n += len(r)
+	}
+	return n
+}
+
+// calls splits entries into PutEvents calls of at most maxEntries entries and less than
+// maxCallBytes each, in order. An entry too large for any call is a call of its own, for
+// EventBridge to refuse and Publish to report.
+func calls(entries []types.PutEventsRequestEntry) [][]types.PutEventsRequestEntry {
+	var out [][]types.PutEventsRequestEntry
+	start, size := 0, 0
+	for i, e := range entries {
+		n := entrySize(e)
+		if i > start && (i-start == maxEntries || size+n >= maxCallBytes) {
+			out = append(out, entries[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	if start < len(entries) {
+		out = append(out, entries[start:])
+	}
+	return out
+}
+
 // attempts bounds the tries of entries EventBridge reports as failed: PutEvents answers
 // 200 with per-entry failures (throttling, internal errors) that the caller must resend.
 const attempts = 3
 
-// Publish puts every alert on the bus, ten to a call, resending the entries a call reports
-// failed. It returns an error naming how many could not be put.
+// Publish puts every alert on the bus, ten to a call and less than 256 KB a call, resending
+// the entries a call reports failed. It returns an error naming how many could not be put.
 func (p *Publisher) Publish(ctx context.Context, alerts []telemetry.Alert) error {
 	var pending []types.PutEventsRequestEntry
 	for _, a := range alerts {
@@ -67,8 +105,7 @@ func (p *Publisher) Publish(ctx context.Context, alerts []telemetry.Alert) error
 	var lastErr error
 	for try := 0; try < attempts && len(pending) > 0; try++ {
 		var failed []types.PutEventsRequestEntry
-		for start := 0; start < len(pending); start += maxEntries {
-			batch := pending[start:min(start+maxEntries, len(pending))]
+		for _, batch := range calls(pending) {
 			out, err := p.api.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: batch})
 			if err != nil {
 				lastErr = err

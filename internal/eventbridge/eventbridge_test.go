@@ -45,10 +45,15 @@ func (f *faulty) PutEvents(_ context.Context, in *sdk.PutEventsInput, _ ...func(
 	return out, f.err
 }
 
-func alerts(n int) []telemetry.Alert {
+// sizedAlerts are n alerts whose details are padded to at least pad bytes.
+func sizedAlerts(n, pad int) []telemetry.Alert {
 	var out []telemetry.Alert
 	for i := range n {
-		out = append(out, telemetry.Alert{DetailType: "pipetel anomaly silence", Detail: fmt.Appendf(nil, `{"n":%d}`, i)})
+		detail := fmt.Sprintf(`{"n":%d}`, i)
+		if pad > len(detail) {
+			detail = fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", pad))
+		}
+		out = append(out, telemetry.Alert{DetailType: "pipetel anomaly silence", Detail: []byte(detail)})
 	}
 	return out
 }
@@ -58,12 +63,17 @@ func TestPublish(t *testing.T) {
 	for _, c := range []struct {
 		name      string
 		n         int
+		pad       int // bytes of each detail
 		fail      map[string]int
 		err       error
 		wantCalls []int  // entries per call
 		wantErr   string // "" for none
 	}{
 		{name: "ten to a call", n: 23, wantCalls: []int{10, 10, 3}},
+		// The fresh-user trial's alerts were about 37 KB each: ten would be 370 KB, over
+		// PutEvents' 256 KB, and the rollup would fail and send them all again each run.
+		// Six of 37 KB (with 14 for the time and 30 for source and type) fit, seven do not.
+		{name: "less than 256 KB to a call", n: 23, pad: 37 << 10, wantCalls: []int{6, 6, 6, 5}},
 		{name: "failed entries are resent", n: 12, fail: map[string]int{`{"n":3}`: 1, `{"n":11}`: 2}, wantCalls: []int{10, 2, 2, 1}},
 		{name: "an entry that keeps failing is reported", n: 2, fail: map[string]int{`{"n":1}`: -1}, wantCalls: []int{2, 1, 1},
 			wantErr: "1 of 2 alerts not put"},
@@ -75,7 +85,7 @@ func TestPublish(t *testing.T) {
 			if api.fail == nil {
 				api.fail = map[string]int{}
 			}
-			err := eventbridge.New(api, "default", now).Publish(t.Context(), alerts(c.n))
+			err := eventbridge.New(api, "default", now).Publish(t.Context(), sizedAlerts(c.n, c.pad))
 			var calls []int
 			for _, call := range api.calls {
 				calls = append(calls, len(call))
