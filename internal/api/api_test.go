@@ -439,6 +439,8 @@ func TestLongFilterValues(t *testing.T) {
 	if r := call(t, a.query, request("GET", "device_type="+strings.Repeat("d", 699), "")); r.status != 200 || r.body["total"] != float64(0) {
 		t.Errorf("a shorter device_type: %d, total %v; want none", r.status, r.body["total"])
 	}
+	// Text that is not UTF-8 is refused at ingest, so as a filter it is a mistake to name.
+	assertClientError(t, call(t, a.query, request("GET", "runtime=%ff%fe", "")), 400, "UTF-8")
 }
 
 // TestNotStoredSentenceNamesTheCause: throttling and an unreachable store both answer 503

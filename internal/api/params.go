@@ -134,6 +134,11 @@ func (p *Params) filterValue(name, field string) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	if !utf8.ValidString(v) {
+		// Ingest refuses text that is not UTF-8, so nothing stored can equal it.
+		p.problemf("%s is not UTF-8 text (percent-encode the value's UTF-8 bytes)", name)
+		return "", false
+	}
 	if limit := telemetry.TextLimit(field); limit > 0 {
 		return telemetry.CutText(v, limit), true
 	}

@@ -63,6 +63,9 @@ func ParseAnomalyParams(values map[string]string) (AnomalyParams, error) {
 		if err != nil || math.IsNaN(t) || t < 0 || t > 1 {
 			bad("threshold", "threshold "+strconv.Quote(v)+" is not a number from 0 to 1, such as 0.5")
 		} else {
+			if t == 0 {
+				t = 0 // -0 too: the threshold is echoed back, and "-0.0" reads as a typo
+			}
 			p.Threshold = t
 		}
 	}

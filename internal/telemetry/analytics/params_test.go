@@ -42,6 +42,15 @@ func TestGroupByRefusesAnEmptyName(t *testing.T) {
 	}
 }
 
+// TestThresholdMinusZeroIsZero: threshold=-0 is the threshold 0, echoed as 0.0, not
+// -0.0 (the fresh-user trial saw "threshold":-0.0 in the answer).
+func TestThresholdMinusZeroIsZero(t *testing.T) {
+	p, err := analytics.ParseAnomalyParams(map[string]string{"threshold": "-0"})
+	if err != nil || p.Threshold != 0 || math.Signbit(p.Threshold) {
+		t.Errorf("threshold -0: %v (sign bit %v), %v; want 0", p.Threshold, math.Signbit(p.Threshold), err)
+	}
+}
+
 // TestZeroDurationCounts: a job that took 0 s has a duration; only negative and infinite
 // ones are not durations.
 func TestZeroDurationCounts(t *testing.T) {
