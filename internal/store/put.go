@@ -140,10 +140,12 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 				record(fresh, telemetry.NotStored, err)
 				return nil
 			}
-			// A copy of an id another event holds is removed; the id is stored, so it is a
-			// duplicate either way, but a copy left would be counted twice.
-			record(pr.strays, telemetry.Duplicate, nil)
-			s.dropCopies(ctx, pr.strays)
+			// A copy of an id another event holds is removed: the id is stored, so it is a
+			// duplicate, but a copy left would be counted twice. One that could not be
+			// removed is reported not stored, for its resend to remove it.
+			removed, err := s.dropCopies(ctx, pr.strays)
+			record(removed, telemetry.Duplicate, nil)
+			record(without(pr.strays, removed), telemetry.NotStored, err)
 			var written []pending
 			for b := 0; b < len(fresh); b += batchWriteMax {
 				batch := fresh[b:min(b+batchWriteMax, len(fresh))]
@@ -410,16 +412,13 @@ func (s *Events) claimIDs(ctx context.Context, written []pending, events []telem
 			break
 		}
 	}
-	lost = s.dropCopies(ctx, held)
+	lost, dropErr := s.dropCopies(ctx, held)
 	unresolved = append(todo, without(held, lost)...)
 	if len(unresolved) == 0 {
 		return lost, nil, nil
 	}
-	if lastErr == nil {
-		lastErr = ctx.Err()
-	}
-	if lastErr == nil {
-		lastErr = errors.New("copies of ids other events hold could not be removed")
+	if len(todo) == 0 || lastErr == nil {
+		lastErr = errors.Join(dropErr, ctx.Err())
 	}
 	return lost, unresolved, fmt.Errorf("claim %d client ids: %w", len(unresolved), lastErr)
 }
@@ -448,10 +447,10 @@ func (s *Events) guardPut(p pending, expires, now int64) (*types.Put, error) {
 }
 
 // dropCopies deletes the events of held, whose ids other events hold, and returns those
-// deleted: they are duplicates. One not deleted stays stored, and is reported inserted.
-func (s *Events) dropCopies(ctx context.Context, held []pending) []pending {
+// deleted (duplicates) and, when some could not be, the store's last error.
+func (s *Events) dropCopies(ctx context.Context, held []pending) ([]pending, error) {
 	if len(held) == 0 {
-		return nil
+		return nil, nil
 	}
 	byKey := make(map[string]pending, len(held))
 	reqs := make([]types.WriteRequest, len(held))
@@ -459,10 +458,14 @@ func (s *Events) dropCopies(ctx context.Context, held []pending) []pending {
 		byKey[p.pk+"\x00"+p.sk] = p
 		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: itemKey(p.pk, p.sk)}}
 	}
+	var lastErr error
 	for start := 0; start < len(reqs); start += batchWriteMax {
-		left, _ := batchPut(ctx, s.db, s.opts.Table, reqs[start:min(start+batchWriteMax, len(reqs))], s.opts.Backoff)
+		left, err := batchPut(ctx, s.db, s.opts.Table, reqs[start:min(start+batchWriteMax, len(reqs))], s.opts.Backoff)
 		for _, r := range left {
 			delete(byKey, keyString(r.DeleteRequest.Key))
+		}
+		if len(left) > 0 {
+			lastErr = errors.Join(err, errCopiesLeft)
 		}
 	}
 	dropped := make([]pending, 0, len(byKey))
@@ -471,8 +474,12 @@ func (s *Events) dropCopies(ctx context.Context, held []pending) []pending {
 			dropped = append(dropped, p)
 		}
 	}
-	return dropped
+	return dropped, lastErr
 }
+
+// errCopiesLeft is why an event is not stored when its copy of an id another event holds
+// could not be removed: the store refused the delete past its retries.
+var errCopiesLeft = errors.New("the store did not remove a copy of an id another event holds")
 
 // attrGuardOf is the attribute of an id guard that names the event holding the id, as
 // "<pk>/<sk>" (neither holds a '/': ids exclude it and keys are built from ids and times).
