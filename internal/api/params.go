@@ -117,7 +117,13 @@ func (p *Params) Filter(fields []string) telemetry.Filter {
 	}
 	_, f.SinceGiven = p.values["since"]
 	f.Since = p.time("since")
+	before := len(p.problems)
 	f.Until = p.time("until")
+	if _, given := p.values["until"]; given && f.Until.IsZero() && len(p.problems) == before {
+		// The zero time stands for "no until" everywhere a filter goes, so it cannot be
+		// one; an until at the very first instant there is would be meant as some other.
+		p.problemf("until is 0001-01-01T00:00:00Z, the earliest time there is, which pipetel reads as no until; give a later one")
+	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && f.Since.After(f.Until) {
 		p.problemf("since (%s) is after until (%s)", telemetry.FormatTime(f.Since), telemetry.FormatTime(f.Until))
 	}

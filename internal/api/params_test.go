@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pipetel/pipetel/internal/api"
+	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
 // TestUnknownParameterNamesWhatIsAccepted: the 400 names the parameters a route takes, or
@@ -45,6 +46,32 @@ func TestEarliestSinceIsASince(t *testing.T) {
 		if err := p.Check([]string{"since", "until"}); err != nil || f.SinceGiven != c.given {
 			t.Errorf("%q: SinceGiven %v (%v), want %v", c.query, f.SinceGiven, err, c.given)
 		}
+	}
+}
+
+// TestEarliestUntilIsRefused: until=0001-01-01T00:00:00Z is the zero time, which stands
+// for no until, so it is a 400 that says so rather than a window without an end (the
+// fresh-user trial's until=0001-01-01T00:00:00Z counted every event). A until that does
+// not parse gets its own problem alone.
+func TestEarliestUntilIsRefused(t *testing.T) {
+	for _, c := range []struct{ query, want string }{
+		{"until=0001-01-01T00:00:00Z", "earliest time there is"},
+		{"until=0001-01-01", "earliest time there is"},
+		{"until=yesterday", "until"},
+	} {
+		p := api.NewParams(events.APIGatewayV2HTTPRequest{RawQueryString: c.query})
+		p.Filter([]string{"until"})
+		err := p.Check([]string{"until"})
+		if telemetry.ErrorCode(err) != telemetry.CodeInvalid || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want a 400 saying %q", c.query, err, c.want)
+		}
+		if c.query == "until=yesterday" && strings.Contains(err.Error(), "earliest") {
+			t.Errorf("%q: %v, want only the parse problem", c.query, err)
+		}
+	}
+	p := api.NewParams(events.APIGatewayV2HTTPRequest{RawQueryString: "until=0001-01-01T00:00:00.000001Z"})
+	if f := p.Filter([]string{"until"}); p.Check([]string{"until"}) != nil || f.Until.IsZero() {
+		t.Errorf("a microsecond after the zero time: %v, want it taken as until", f.Until)
 	}
 }
 
