@@ -24,12 +24,12 @@ func NewTrends(d api.Deps) api.Handler {
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return api.Serve(ctx, d, "trends", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
 			q := api.NewParams(req)
-			name, _ := q.Get("range")
+			name, hasRange := q.Get("range")
 			runtime, hasRuntime := q.Get("runtime")
 			if err := q.Check([]string{"range", "runtime"}); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
-			if name == "" {
+			if !hasRange {
 				name = rollup.TrendRanges[0].Name
 			}
 			var r *rollup.TrendRange
