@@ -5,9 +5,12 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pipetel/pipetel/internal/telemetry"
 )
 
 // MaxPayloadBytes is Lambda's limit on a synchronous invocation's payload, each way
@@ -67,7 +70,36 @@ func negotiate(req events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPR
 	_ = zw.Close()
 	resp.Body = base64.StdEncoding.EncodeToString(buf.Bytes())
 	resp.IsBase64Encoded = true
+	if resp.Headers == nil {
+		resp.Headers = map[string]string{}
+	}
 	resp.Headers["Content-Encoding"] = "gzip"
 	resp.Headers["Vary"] = "Accept-Encoding"
 	return resp
+}
+
+// surelyFits is a body length below which a response fits MaxPayloadBytes whatever it
+// holds: as a JSON string a byte takes at most 6 (\u00XX), and headers are small.
+const surelyFits = MaxPayloadBytes/6 - 64<<10
+
+// finish is what becomes of every answer a handler gives (Serve calls it): compressed when
+// the client accepts gzip (negotiate), and when even so it is larger than Lambda carries,
+// a 413 telling the client how to ask for less, instead of the bare 502 API Gateway
+// would give (Function.ResponseSizeTooLarge under the emulator).
+func finish(req events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResponse) (events.APIGatewayV2HTTPResponse, error) {
+	resp = negotiate(req, resp)
+	if len(resp.Body) < surelyFits {
+		return resp, nil
+	}
+	size := PayloadSize(resp)
+	if size <= MaxPayloadBytes {
+		return resp, nil
+	}
+	ask := "ask with Accept-Encoding: gzip (curl --compressed), or "
+	if resp.Headers["Content-Encoding"] != "" {
+		ask = ""
+	}
+	return events.APIGatewayV2HTTPResponse{}, &telemetry.Error{Code: telemetry.CodeTooLarge, Message: fmt.Sprintf(
+		"The answer is %.1f MB, more than the %.0f MB (%d bytes) a response can carry; %snarrow the question: group by fewer fields, add filters, or shorten the window.",
+		float64(size)/(1<<20), float64(MaxPayloadBytes)/(1<<20), MaxPayloadBytes, ask)}
 }

@@ -31,8 +31,10 @@ func requestID(ctx context.Context, req events.APIGatewayV2HTTPRequest) string {
 	return "unknown"
 }
 
-// serve runs one request through fn with a logger that carries the request id, turns any
-// error into the error shape, and logs one line per request. Every route goes through it.
+// Serve runs one request through fn with a logger that carries the request id, finishes
+// its answer (finish: gzip when the client accepts it, a 413 when it cannot be carried),
+// turns any error into the error shape, and logs one line per request. Every route goes
+// through it.
 func Serve(ctx context.Context, d Deps, route string, req events.APIGatewayV2HTTPRequest,
 	fn func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error)) (events.APIGatewayV2HTTPResponse, error) {
 	id := requestID(ctx, req)
@@ -48,6 +50,9 @@ func Serve(ctx context.Context, d Deps, route string, req events.APIGatewayV2HTT
 			resp, err = guardRead(work, log, fn)
 		}
 		cancel()
+		if err == nil {
+			resp, err = finish(req, resp)
+		}
 	}
 	if err != nil {
 		code := telemetry.ErrorCode(err)

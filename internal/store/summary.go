@@ -43,6 +43,8 @@ const (
 	leasePrefix = "L#"
 	// S#<yyyymmdd>: summary snapshots of one day, sk = the time taken (TimeLayout)
 	snapshotPrefix = "S#"
+	// SP#<time taken>#<sum>: the parts after the first of one snapshot (snapshot.go)
+	snapshotPartPrefix = "SP#"
 
 	attrSeq        = "seq"
 	attrBody       = "body"
@@ -596,52 +598,4 @@ func numberAttr(item map[string]types.AttributeValue, name string) int64 {
 		return n
 	}
 	return 0
-}
-
-// PutSnapshot implements telemetry.RollupStore.
-func (s *Summary) PutSnapshot(ctx context.Context, at time.Time, body []byte) error {
-	item := itemKey(SnapshotPK(at), telemetry.FormatTime(at))
-	item[attrBody] = &types.AttributeValueMemberB{Value: body}
-	item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(at.Add(s.opts.Retention).Unix(), 10)}
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.opts.Table), Item: item})
-	if err != nil {
-		return clientError(fmt.Errorf("put summary snapshot: %w", err))
-	}
-	return nil
-}
-
-// Snapshot implements telemetry.RollupStore: one Query of at's day, newest first, and one
-// of the day before when at's day has none yet.
-func (s *Summary) Snapshot(ctx context.Context, at time.Time) (time.Time, []byte, bool, error) {
-	for _, day := range []time.Time{at, at.Add(-24 * time.Hour)} {
-		key := expression.Key(AttrPK).Equal(expression.Value(SnapshotPK(day))).
-			And(expression.Key(AttrSK).LessThanEqual(expression.Value(telemetry.FormatTime(at))))
-		expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
-		if err != nil {
-			return time.Time{}, nil, false, err
-		}
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(s.opts.Table),
-			KeyConditionExpression:    expr.KeyCondition(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-			ScanIndexForward:          aws.Bool(false),
-			Limit:                     aws.Int32(1),
-		})
-		if err != nil {
-			return time.Time{}, nil, false, clientError(fmt.Errorf("read summary snapshot: %w", err))
-		}
-		if len(out.Items) == 1 {
-			taken, err := time.Parse(telemetry.TimeLayout, stringAttr(out.Items[0], AttrSK))
-			if err != nil {
-				return time.Time{}, nil, false, fmt.Errorf("summary snapshot key: %w", err)
-			}
-			body, _ := out.Items[0][attrBody].(*types.AttributeValueMemberB)
-			if body == nil {
-				return time.Time{}, nil, false, errors.New("summary snapshot without a body")
-			}
-			return taken, body.Value, true, nil
-		}
-	}
-	return time.Time{}, nil, false, nil
 }
