@@ -118,6 +118,9 @@ func (s *Summary) Snapshot(ctx context.Context, at time.Time) (time.Time, []byte
 				return time.Time{}, nil, false, fmt.Errorf("summary snapshot key: %w", err)
 			}
 			body, err := s.snapshotBody(ctx, taken, out.Items[0])
+			if errors.Is(err, errSnapshotExpired) {
+				return time.Time{}, nil, false, nil // older ones expired before it
+			}
 			if err != nil {
 				return time.Time{}, nil, false, err
 			}
@@ -126,6 +129,9 @@ func (s *Summary) Snapshot(ctx context.Context, at time.Time) (time.Time, []byte
 	}
 	return time.Time{}, nil, false, nil
 }
+
+// errSnapshotExpired is a snapshot past its retention whose parts TTL has deleted first.
+var errSnapshotExpired = errors.New("summary snapshot expired")
 
 // snapshotBody is the uncompressed body of the snapshot whose head is head, taken at taken.
 func (s *Summary) snapshotBody(ctx context.Context, taken time.Time, head map[string]types.AttributeValue) ([]byte, error) {
@@ -144,6 +150,11 @@ func (s *Summary) snapshotBody(ctx context.Context, taken time.Time, head map[st
 			return nil, clientError(fmt.Errorf("read summary snapshot parts: %w", err))
 		}
 		if int64(len(rest)) != parts-1 {
+			if exp := numberAttr(head, AttrExpiresAt); exp > 0 && exp <= s.now().Unix() {
+				// TTL deletes a snapshot's items one by one, days late and in no order: an
+				// expired head whose parts are gone is a snapshot no longer kept.
+				return nil, errSnapshotExpired
+			}
 			return nil, fmt.Errorf("summary snapshot of %s: %d of its %d parts stored", telemetry.FormatTime(taken), len(rest)+1, parts)
 		}
 		packed = bytes.Join(append([][]byte{first.Value}, rest...), nil)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,5 +182,47 @@ func TestSnapshotPutCutShortIsNeverSeenHalfWritten(t *testing.T) {
 			}
 		}
 		wantSnapshot(t, s, step+", then whole", t2, t2, next)
+	}
+}
+
+// TestExpiredSnapshotWhosePartsAreGoneIsNotFound: TTL deletes a snapshot's items one by
+// one, days late and in no order, so a head can outlive its parts. Past its retention
+// such a snapshot is one no longer kept (not found, as a whole expired one is), not a
+// fault; within it, missing parts are still an error.
+func TestExpiredSnapshotWhosePartsAreGoneIsNotFound(t *testing.T) {
+	taken := time.Date(2026, 6, 8, 10, 0, 0, 0, time.UTC)
+	tables := dynamotest.NewTables(t)
+	client := dynamotest.Client(t)
+	at := func(now time.Time) *store.Summary {
+		return store.NewSummary(client, store.SummaryOptions{Table: tables.Summary, EventsTable: tables.Events, EventShards: 2,
+			Retention: time.Hour, Now: func() time.Time { return now }})
+	}
+	body := bigSnapshot(t, 2<<20, 6)
+	if err := at(taken).PutSnapshot(t.Context(), taken, body); err != nil {
+		t.Fatal(err)
+	}
+	// TTL deletes the parts first.
+	out, err := client.Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String(tables.Summary)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := 0
+	for _, item := range out.Items {
+		if pk := item[store.AttrPK].(*types.AttributeValueMemberS).Value; !strings.HasPrefix(pk, "S#") {
+			key := map[string]types.AttributeValue{store.AttrPK: item[store.AttrPK], store.AttrSK: item[store.AttrSK]}
+			if _, err := client.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{TableName: aws.String(tables.Summary), Key: key}); err != nil {
+				t.Fatal(err)
+			}
+			deleted++
+		}
+	}
+	if deleted == 0 {
+		t.Fatal("the snapshot was stored in one item; the test needs parts")
+	}
+	if _, _, found, err := at(taken.Add(2*time.Hour)).Snapshot(t.Context(), taken); found || err != nil {
+		t.Errorf("past its retention: found %v, %v; want not found and no error", found, err)
+	}
+	if _, _, _, err := at(taken.Add(time.Minute)).Snapshot(t.Context(), taken); err == nil {
+		t.Error("within its retention, missing parts read without an error")
 	}
 }
