@@ -56,10 +56,13 @@ func TestLargeAnswersAreGzippedOrRefused(t *testing.T) {
 	incompressible := make([]byte, 5<<20)
 	_, _ = rand.Read(incompressible)
 	blob := hex.EncodeToString(incompressible) // 10 MB that gzip leaves above 5 MB
-	anyRoute := func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		return api.Serve(ctx, a.deps, "any", req, func(context.Context, *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
-			return api.JSON(200, map[string]string{"blob": blob}), nil
-		})
+	// route answers blob from the named route, whose 413 names that route's own remedies.
+	route := func(name string) api.Handler {
+		return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			return api.Serve(ctx, a.deps, name, req, func(context.Context, *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
+				return api.JSON(200, map[string]string{"blob": blob}), nil
+			})
+		}
 	}
 	wide := "runtime=sizes&group_by=" + wideGroupBy
 	for _, c := range []struct {
@@ -75,8 +78,16 @@ func TestLargeAnswersAreGzippedOrRefused(t *testing.T) {
 		{"wide stats, gzip accepted", stats, wide, true, 200, true, nil, ""},
 		{"wide stats, plain only", stats, wide, false, 413, false,
 			[]string{"more than the 6 MB (6291456 bytes) a response can carry", "Accept-Encoding: gzip", "group by fewer fields"}, ""},
-		{"too large even gzipped", anyRoute, "", true, 413, false,
+		{"too large even gzipped", route("stats"), "", true, 413, false,
 			[]string{"more than the 6 MB", "narrow the question"}, "Accept-Encoding"},
+		// The fresh-user trial's anomalies and summary 413s named group_by and filters,
+		// which neither takes.
+		{"anomalies, plain only", route("anomalies"), "", false, 413, false,
+			[]string{"Accept-Encoding: gzip", "min_total"}, "group by"},
+		{"summary, plain only", route("summary"), "", false, 413, false,
+			[]string{"Accept-Encoding: gzip"}, "narrow"},
+		{"summary, too large even gzipped", route("summary"), "", true, 413, false,
+			[]string{"no smaller form"}, "group by"},
 		{"small stats, gzip accepted", stats, "runtime=sizes&group_by=runtime", true, 200, false, nil, ""},
 	} {
 		req := request("GET", c.query, "")

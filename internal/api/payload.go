@@ -86,7 +86,7 @@ const surelyFits = MaxPayloadBytes/6 - 64<<10
 // the client accepts gzip (negotiate), and when even so it is larger than Lambda carries,
 // a 413 telling the client how to ask for less, instead of the bare 502 API Gateway
 // would give (Function.ResponseSizeTooLarge under the emulator).
-func finish(req events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResponse) (events.APIGatewayV2HTTPResponse, error) {
+func finish(route string, req events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResponse) (events.APIGatewayV2HTTPResponse, error) {
 	resp = negotiate(req, resp)
 	if len(resp.Body) < surelyFits {
 		return resp, nil
@@ -95,11 +95,27 @@ func finish(req events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResp
 	if size <= MaxPayloadBytes {
 		return resp, nil
 	}
-	ask := "ask with Accept-Encoding: gzip (curl --compressed), or "
-	if resp.Headers["Content-Encoding"] != "" {
-		ask = ""
+	var remedies []string
+	if resp.Headers["Content-Encoding"] == "" {
+		remedies = append(remedies, "ask with Accept-Encoding: gzip (curl --compressed)")
+	}
+	if narrow := narrowing[route]; narrow != "" {
+		remedies = append(remedies, "narrow the question: "+narrow)
+	}
+	if len(remedies) == 0 {
+		remedies = append(remedies, "report it, quoting the request id: this answer has no smaller form")
 	}
 	return events.APIGatewayV2HTTPResponse{}, &telemetry.Error{Code: telemetry.CodeTooLarge, Message: fmt.Sprintf(
-		"The answer is %.1f MB, more than the %.0f MB (%d bytes) a response can carry; %snarrow the question: group by fewer fields, add filters, or shorten the window.",
-		float64(size)/(1<<20), float64(MaxPayloadBytes)/(1<<20), MaxPayloadBytes, ask)}
+		"The answer is %.1f MB, more than the %.0f MB (%d bytes) a response can carry; %s.",
+		float64(size)/(1<<20), float64(MaxPayloadBytes)/(1<<20), MaxPayloadBytes, strings.Join(remedies, ", or "))}
+}
+
+// narrowing says, by route, how a client asks a smaller question with the parameters the
+// route takes; a route missing here has none (the summary is one answer).
+var narrowing = map[string]string{
+	"stats":         "group by fewer fields, add filters, or shorten the window",
+	"anomalies":     "raise min_total or threshold, shorten the window, or leave include out",
+	"pipelinestats": "add project, ref or runtime, or shorten the window",
+	"trends":        "add runtime, or ask for a shorter range",
+	"query":         "lower limit",
 }

@@ -51,7 +51,7 @@ func Serve(ctx context.Context, d Deps, route string, req events.APIGatewayV2HTT
 		}
 		cancel()
 		if err == nil {
-			resp, err = finish(req, resp)
+			resp, err = finish(route, req, resp)
 		}
 	}
 	if err != nil {

@@ -25,7 +25,8 @@ func NewTrends(d api.Deps) api.Handler {
 		return api.Serve(ctx, d, "trends", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
 			q := api.NewParams(req)
 			name, hasRange := q.Get("range")
-			runtime, hasRuntime := q.Get("runtime")
+			// As every filter: a runtime longer than ingest keeps is cut as it was stored.
+			runtime, hasRuntime := q.Value("runtime", "runtime")
 			if err := q.Check([]string{"range", "runtime"}); err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
