@@ -97,7 +97,7 @@ var exchanges = []exchange{
 	{method: "GET", path: "/latest/telemetry/trends", query: "range=400d&runtime=lava-collabora", status: 200},
 	{method: "GET", path: "/v0/telemetry/trends", query: "range=7d", as: callerReadOnly, status: 200},
 	{method: "GET", path: "/telemetry/trends", query: "range=1y", status: 400},
-	{method: "GET", path: "/telemetry/trends", query: "range=", status: 400}, // empty is no range, not the default
+	{method: "GET", path: "/telemetry/trends", query: "range=", status: 400},      // empty is no range, not the default
 	{method: "GET", path: "/telemetry/trends", query: "runtime=%ff", status: 400}, // read as every filter is: not UTF-8
 
 	{method: "GET", path: "/metrics", status: 200},
