@@ -104,9 +104,24 @@ func (s *Summary) MergeSource(ctx context.Context, b telemetry.RollupBucket) (st
 	return gen, false, rows, err
 }
 
+// maxTransactBytes is DynamoDB's limit on the items of one transaction: "the aggregate
+// size of the items in the transaction cannot exceed 4 MB"
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html).
+const maxTransactBytes = 4 << 20
+
+// mergedPartOverhead bounds what an item of a merged row holds beside its body: its keys,
+// expiry, checksum and counts, with their attribute names.
+const mergedPartOverhead = 512
+
 // PutMerged implements telemetry.RollupStore: a conditional PutItem, or for a body of
-// several parts one TransactWriteItems of them all.
+// several parts one TransactWriteItems of them all. A body too large for one transaction
+// (a bucket of thousands of distinct long values) is not written: readers go on reading
+// the bucket's shard rows, as for any bucket not merged, where failing would stop every
+// rollup run at this bucket.
 func (s *Summary) PutMerged(ctx context.Context, row telemetry.RollupRow, gen string) (bool, error) {
+	if parts := telemetry.RollupRowParts(len(row.Body)); parts > 1 && len(row.Body)+parts*mergedPartOverhead > maxTransactBytes {
+		return false, nil
+	}
 	cond := expression.Name(attrGen).Equal(expression.Value(gen))
 	if gen == "" {
 		cond = expression.AttributeNotExists(expression.Name(AttrPK))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -224,5 +225,33 @@ func TestExpiredSnapshotWhosePartsAreGoneIsNotFound(t *testing.T) {
 	}
 	if _, _, _, err := at(taken.Add(time.Minute)).Snapshot(t.Context(), taken); err == nil {
 		t.Error("within its retention, missing parts read without an error")
+	}
+}
+
+// TestMergedRowTooLargeForATransactionIsLeftUnmerged: a bucket's merged row of several
+// parts is written in one transaction, which DynamoDB bounds at 4 MB. The fresh-user
+// trial's 1,000 events with distinct 1,024-character values made a merged row over it,
+// and every rollup run failed on it ("Transaction payload size cannot exceed 4MB"). Such
+// a row is not written, and no error stops the run: readers go on reading the bucket's
+// shard rows. A row of several parts that fits is written.
+func TestMergedRowTooLargeForATransactionIsLeftUnmerged(t *testing.T) {
+	s, _, _ := newSnapshotStore(t, nil)
+	start := time.Date(2026, 6, 8, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name  string
+		bytes int
+		want  bool
+	}{
+		{"several parts under 4 MB", 1 << 20, true},
+		{"over 4 MB", 5 << 20, false},
+	} {
+		body := make([]byte, c.bytes)
+		_, _ = crand.Read(body)
+		row := telemetry.RollupRow{Resolution: "1h", Start: start, Shard: telemetry.MergedShard, Body: body}
+		start = start.Add(time.Hour)
+		ok, err := s.PutMerged(t.Context(), row, "")
+		if err != nil || ok != c.want {
+			t.Errorf("%s: written %v, %v; want written %v and no error", c.name, ok, err, c.want)
+		}
 	}
 }

@@ -100,7 +100,8 @@ type RollupStore interface {
 	MergeSource(ctx context.Context, b RollupBucket) (gen string, current bool, rows []RollupRow, err error)
 	// PutMerged writes row (Shard MergedShard) as the merged row of its bucket if its
 	// generation is still gen, and reports whether it did; a commit since MergeSource makes
-	// it write nothing (that commit's run merges the bucket again).
+	// it write nothing (that commit's run merges the bucket again), and so does a row too
+	// large for the store to write at once (readers go on reading the shard rows).
 	PutMerged(ctx context.Context, row RollupRow, gen string) (bool, error)
 
 	// Claim takes the lease for owner until the given time, unless another owner holds
