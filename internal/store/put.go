@@ -46,6 +46,9 @@ func (p pending) probeKeys() []map[string]types.AttributeValue {
 	return []map[string]types.AttributeValue{itemKey(p.pk, p.sk), itemKey(p.guard, guardSK)}
 }
 
+// guardOf is how an id guard names p's event, its attrGuardOf.
+func (p pending) guardOf() string { return p.pk + "/" + p.sk }
+
 // guardSK is the sort key of every id guard item; its partition key is guardPK(id).
 const guardSK = "ID"
 
@@ -277,7 +280,7 @@ func (s *Events) probe(ctx context.Context, chunk []pending) (probed, error) {
 		}
 		of, held := holder[p.guard+"\x00"+guardSK]
 		switch {
-		case held && stored && of != p.pk+"/"+p.sk:
+		case held && stored && of != p.guardOf():
 			pr.strays = append(pr.strays, p)
 		case held:
 			pr.dups = append(pr.dups, p)
@@ -427,7 +430,7 @@ func (s *Events) claimIDs(ctx context.Context, written []pending, events []telem
 // when no unexpired guard exists, or when the guard names this very event, so that a
 // concurrent post of the same event, with the same key, finds the id its own.
 func (s *Events) guardPut(p pending, expires, now int64) (*types.Put, error) {
-	of := p.pk + "/" + p.sk
+	of := p.guardOf()
 	item := itemKey(p.guard, guardSK)
 	item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)}
 	item[attrGuardOf] = &types.AttributeValueMemberS{Value: of}
