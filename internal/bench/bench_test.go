@@ -97,7 +97,9 @@ func fullReport() Report {
 		Memory: Memory{PeakRSSMB: 70},
 		Reads: Reads{Shards: 24, NewestGoalItems: 2400, Requests: []ReadCost{
 			{Request: "GET /telemetry?limit=50&order=desc", Returned: 50, ItemsRead: 2600, Ratio: 52},
-		}},
+		}, Live: LiveReads{EventsPerMinute: 3.6, EdgeEvents: 18, Requests: []ReadCost{
+			{Request: "GET /telemetry/anomalies", Returned: 8, ItemsRead: 40, Ratio: 5},
+		}}},
 		Rollup: Rollup{Events: 10, EventsPerS: 5, RawEventsPerS: 10, CostRatio: 2},
 		Dashboard: Dashboard{Skipped: "no browser", Runs: []DashboardRun{{DataSet: "small", FirstDataMs: 1200, Met: true,
 			Requests: []DashboardRequest{{Path: "/telemetry/summary", EndMs: 90}}}}},
@@ -239,7 +241,11 @@ func TestReportJSONKeysAreStable(t *testing.T) {
 		"reads.requests[].dynamodb_calls", "reads.requests[].items_read", "reads.requests[].items_read_per_item_returned",
 		"reads.requests[].items_returned", "reads.requests[].met", "reads.requests[].p50_ms",
 		"reads.requests[].read_capacity_units", "reads.requests[].request", "reads.requests[].samples",
-		"reads.stored_events",
+		"reads.stored_events", "reads.live_edges", "reads.live_edges.edge_events", "reads.live_edges.events_per_minute",
+		"reads.live_edges.requests", "reads.live_edges.requests[].dynamodb_calls", "reads.live_edges.requests[].items_read",
+		"reads.live_edges.requests[].items_read_per_item_returned", "reads.live_edges.requests[].items_returned",
+		"reads.live_edges.requests[].met", "reads.live_edges.requests[].p50_ms", "reads.live_edges.requests[].read_capacity_units",
+		"reads.live_edges.requests[].request", "reads.live_edges.requests[].samples",
 		"rollup", "rollup.events", "rollup.events_per_s", "rollup.large_events", "rollup.large_events_per_s",
 		"rollup.large_seconds", "rollup.large_units", "rollup.raw_events", "rollup.raw_events_per_s",
 		"rollup.raw_seconds", "rollup.rollup_cost_in_raw_reads", "rollup.runs", "rollup.seconds", "rollup.units",

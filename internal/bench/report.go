@@ -308,6 +308,17 @@ type Reads struct {
 	Requests     []ReadCost `json:"requests"`
 	// NewestGoalItems is the most items a newest-50 page may read: 2 × shards × limit.
 	NewestGoalItems int `json:"newest_50_goal_items"`
+	// Live is stats by runtime and anomalies again under steady traffic at the data set's
+	// rate, where Requests see quiet edges (no goal: what exact edges cost).
+	Live LiveReads `json:"live_edges"`
+}
+
+// LiveReads is what a refresh of the last 24 hours reads when 5 minutes of traffic
+// lie in the window's two partial buckets, the newest not rolled up yet.
+type LiveReads struct {
+	EventsPerMinute float64    `json:"events_per_minute"` // the data set's rate
+	EdgeEvents      int        `json:"edge_events"`       // put in the two partial buckets
+	Requests        []ReadCost `json:"requests"`
 }
 
 // ReadCost is one request's cost, per request (the mean of Samples).
@@ -593,6 +604,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if isNewest50(rc.Request) {
 			row("  newest-50 items read", fmt.Sprintf("%.0f", rc.ItemsRead), "", fmt.Sprintf("≤ %d", r.Reads.NewestGoalItems), yesNo(rc.ItemsRead <= float64(r.Reads.NewestGoalItems)))
 		}
+	}
+	for _, rc := range r.Reads.Live.Requests {
+		row(fmt.Sprintf("reads under live traffic (%.1f events a minute, %d at the edges): %s", r.Reads.Live.EventsPerMinute, r.Reads.Live.EdgeEvents, rc.Request),
+			fmt.Sprintf("%.0f items read, %d returned, %.1f calls", rc.ItemsRead, rc.Returned, rc.Calls),
+			fmt.Sprintf("%.1f×", rc.Ratio), "", "")
 	}
 	for _, d := range r.Dashboard.Runs {
 		row(fmt.Sprintf("dashboard, %s data set (%d events): first view with data, median of %d (max %.0f)", d.DataSet, d.Events, d.Loads, d.FirstDataMax),

@@ -246,14 +246,15 @@ func TestAnomaliesCountTheWindowsEdges(t *testing.T) {
 	end := dataStart.Add(30*time.Hour + 150*time.Second) // 2.5 minutes into a bucket
 	e := newEnv(t, end)
 	e.put(t, generate(t, 13, 1200, dataStart, end, end))
-	// Dense at each edge: the bucket holding now, and each window's first minutes.
-	e.put(t, generate(t, 14, 150, end.Add(-150*time.Second), end, end))
+	// Dense at each edge: each window's first minutes, and the bucket holding now, whose
+	// events came after the last rollup run, as under live traffic.
 	for i, p := range anomalyParams {
 		if start := end.Add(-p.Window); start.After(dataStart) {
 			e.put(t, generate(t, int64(20+i), 150, start, start.Add(3*time.Minute), end))
 		}
 	}
 	e.runAll(t, e.summary, "")
+	e.put(t, generate(t, 14, 150, end.Add(-150*time.Second), end, end))
 	for _, p := range anomalyParams {
 		want := e.rawAnomalies(t, p)
 		acc, ans, err := e.reader.Anomalies(t.Context(), p, end)

@@ -151,11 +151,14 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 		res Result
 		mu  sync.Mutex
 	)
-	// Whole buckets end at the one holding now: what lies beyond (the current bucket, and
-	// events stamped up to 24 h ahead of their receipt) is read raw with the edge, in the
-	// same round as the marks, rather than bucket by bucket after them.
-	from, to := Ceil(w.Since), Floor(now)
-	if !w.Until.IsZero() && w.Until.Before(now) {
+	// Whole buckets end with the one holding now, and what lies beyond (events stamped up
+	// to 24 h ahead of their receipt) is read raw with the edge. The bucket holding now is
+	// taken whole only if no mark says new events reached it since its row was written: a
+	// quiet one is a row, and a busy one (under steady traffic, always) is read raw with
+	// the edge too, in the round after the marks, rather than shard by shard after its
+	// rows.
+	from, to := Ceil(w.Since), BucketOf(Fine, now).End()
+	if !w.Until.IsZero() && w.Until.Before(to.Add(-time.Microsecond)) {
 		to = Floor(w.Until.Add(time.Microsecond))
 	}
 	if w.FromRollups {
@@ -196,6 +199,15 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 		return res, err
 	}
 	res.Items += len(marks)
+	if current := BucketOf(Fine, now); !w.FromRollups && to.Equal(current.End()) &&
+		slices.ContainsFunc(marks, func(m telemetry.StaleMark) bool { return current.Contains(m.Start) }) {
+		to = current.Start
+		marks = slices.DeleteFunc(marks, func(m telemetry.StaleMark) bool { return current.Contains(m.Start) })
+		if !from.Before(to) {
+			raw(w.Since, w.Until)
+			return res, g.Wait()
+		}
+	}
 	if maxStale <= 0 {
 		maxStale = DefaultMaxStaleUnits
 	}
