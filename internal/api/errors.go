@@ -87,6 +87,29 @@ func GatewayError(status int, allow []string, requestID string) events.APIGatewa
 	case http.StatusGatewayTimeout:
 		detail = "The function serving this route ran past its timeout before answering; try again (a resent batch is never stored twice), and quote the request id if it persists."
 	}
+	return gatewayAnswer(status, detail, allow, requestID)
+}
+
+// TooLargeToInvoke is the 413 API Gateway answers for a request over Lambda's invocation
+// limit (GatewayError's), with the advice that can help this body: gzip only where the
+// body would fit once compressed (it is not compressed already, and its bytes are within
+// the 6 MB a decompressed body may hold); else only splitting the batch.
+func TooLargeToInvoke(bodyBytes int, contentEncoding, requestID string) events.APIGatewayV2HTTPResponse {
+	enc := strings.ToLower(strings.TrimSpace(contentEncoding))
+	if enc == "" || enc == "identity" {
+		if bodyBytes <= telemetry.MaxBodyBytes {
+			return GatewayError(http.StatusRequestEntityTooLarge, nil, requestID)
+		}
+		return gatewayAnswer(http.StatusRequestEntityTooLarge, fmt.Sprintf(
+			"The body is %d bytes, more than the %d (6 MB) a batch may hold even when sent gzip-compressed; split the batch.",
+			bodyBytes, telemetry.MaxBodyBytes), nil, requestID)
+	}
+	return gatewayAnswer(http.StatusRequestEntityTooLarge, fmt.Sprintf(
+		"The request is larger than Lambda's %d-byte invocation limit even with its body compressed; split the batch.",
+		MaxPayloadBytes), nil, requestID)
+}
+
+func gatewayAnswer(status int, detail string, allow []string, requestID string) events.APIGatewayV2HTTPResponse {
 	resp := JSON(status, errorBody{Detail: detail, RequestID: requestID})
 	if len(allow) > 0 {
 		resp.Headers["Allow"] = strings.Join(allow, ", ")

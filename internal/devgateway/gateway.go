@@ -151,7 +151,7 @@ func (g *Gateway) answer(r *http.Request, id string, received time.Time) (resp e
 	// it as a JSON string, is over its limit, so a deployment answers before the function
 	// runs; so does the local gateway, for exactly the same requests.
 	if api.PayloadSize(event) > api.MaxPayloadBytes {
-		return api.GatewayError(http.StatusRequestEntityTooLarge, nil, id), rt.key
+		return api.TooLargeToInvoke(len(body), r.Header.Get("Content-Encoding"), id), rt.key
 	}
 	resp, err = g.invokeWithin(ctx, rt, event, received)
 	switch {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -320,20 +321,29 @@ func TestBodyEncoding(t *testing.T) {
 // under 6 MB full of quotes and line breaks is refused (413) as a deployment would.
 func TestOversizedInvocationIsRefusedBeforeTheHandler(t *testing.T) {
 	line := []byte(`{"error_msg":"a \"quoted\" traceback line\n"},` + "\n")
+	incompressible := make([]byte, 6_200_000) // random bytes: gzip cannot shrink them
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(incompressible)
 	for _, tc := range []struct {
-		name   string
-		body   []byte
-		status int
+		name     string
+		body     []byte
+		encoding string
+		status   int
+		// advice: the 413's remedy; gzip only where a compressed body would fit.
+		advice, notAdvice string
 	}{
-		{"5.96 MB of escapes", bytes.Repeat(line, 5_960_000/len(line)), 413},
-		{"over 6 MB", bytes.Repeat([]byte("a"), telemetry.MaxBodyBytes+1000), 413},
-		{"4 MB", bytes.Repeat(line, 4_000_000/len(line)), 200},
+		{"5.96 MB of escapes", bytes.Repeat(line, 5_960_000/len(line)), "", 413, "send it with Content-Encoding: gzip", ""},
+		{"over 6 MB", bytes.Repeat([]byte("a"), telemetry.MaxBodyBytes+1000), "", 413, "even when sent gzip-compressed; split the batch", "send it with Content-Encoding: gzip"},
+		{"over the limit gzipped", incompressible, "gzip", 413, "even with its body compressed; split the batch", "send it with Content-Encoding: gzip"},
+		{"4 MB", bytes.Repeat(line, 4_000_000/len(line)), "", 200, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, post, _, _ := newGateway(t)
 			post.resp = events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: `{}`}
 			r := httptest.NewRequest("POST", "/telemetry", bytes.NewReader(tc.body))
 			r.Header.Set("Content-Type", "application/json")
+			if tc.encoding != "" {
+				r.Header.Set("Content-Encoding", tc.encoding)
+			}
 			w := serve(g, r)
 			if w.Code != tc.status {
 				t.Fatalf("answer %d %.200s, want %d", w.Code, w.Body, tc.status)
@@ -342,8 +352,11 @@ func TestOversizedInvocationIsRefusedBeforeTheHandler(t *testing.T) {
 				if len(post.events) != 0 {
 					t.Error("the handler was called with an invocation Lambda would refuse")
 				}
-				if !strings.Contains(w.Body.String(), "6291456-byte invocation limit") {
-					t.Errorf("413 body %s", w.Body)
+				if !strings.Contains(w.Body.String(), tc.advice) {
+					t.Errorf("413 body %s, want it to say %q", w.Body, tc.advice)
+				}
+				if tc.notAdvice != "" && strings.Contains(w.Body.String(), tc.notAdvice) {
+					t.Errorf("413 body %s advises %q, which cannot help this body", w.Body, tc.notAdvice)
 				}
 			}
 		})
