@@ -26,6 +26,9 @@ type Reader struct {
 	// unit; past it (a backlog, or right after a large backfill) reading the window's raw
 	// events at once is cheaper. 0 means DefaultMaxStaleUnits.
 	MaxStaleUnits int
+	// Rows, when set, keeps decoded rows for the next requests of this process; nil
+	// decodes every row read.
+	Rows *RowCache
 }
 
 // DefaultMaxStaleUnits: see walk.DefaultMaxStaleUnits.
@@ -71,7 +74,7 @@ func (r *Reader) collect(ctx context.Context, w window, onGroup func(Bucket, *Gr
 	var usable func(telemetry.RollupRow) (bool, error)
 	if w.usable != nil {
 		usable = func(row telemetry.RollupRow) (bool, error) {
-			decoded, err := DecodeRow(row.Body, row.MinExpires)
+			decoded, err := r.Rows.decode(row.Body, row.MinExpires)
 			if err != nil {
 				return false, err
 			}
@@ -121,7 +124,7 @@ func (r *Reader) collect(ctx context.Context, w window, onGroup func(Bucket, *Gr
 				})
 			},
 			Row: func(b walk.Bucket, row telemetry.RollupRow) error {
-				decoded, err := DecodeRow(row.Body, row.MinExpires)
+				decoded, err := r.Rows.decode(row.Body, row.MinExpires)
 				if err != nil {
 					return err
 				}

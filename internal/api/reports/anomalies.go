@@ -83,6 +83,7 @@ func include(ctx context.Context, d api.Deps, report analytics.AnomalyReport, wa
 // NewAnomalies serves GET /telemetry/anomalies: devices and labs failing above a
 // threshold within a recent window, and recurring runtime errors.
 func NewAnomalies(d api.Deps) api.Handler {
+	rows := rollup.NewRowCache(rollup.DefaultRowCacheBytes)
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return api.Serve(ctx, d, "anomalies", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
 			q := api.NewParams(req)
@@ -109,7 +110,7 @@ func NewAnomalies(d api.Deps) api.Handler {
 			}
 			now := d.Now()
 			if d.Summary != nil {
-				r := rollup.Reader{Summary: d.Summary, Events: d.Events, Retention: d.Retention, Now: d.Now}
+				r := rollup.Reader{Summary: d.Summary, Events: d.Events, Retention: d.Retention, Now: d.Now, Rows: rows}
 				acc, answer, err := r.Anomalies(ctx, p, now)
 				if err != nil {
 					return events.APIGatewayV2HTTPResponse{}, err

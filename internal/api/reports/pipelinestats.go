@@ -33,6 +33,7 @@ type pipelineStatsResponse struct {
 // a summary table it reads rollups as stats do (rollup.Reader.PipelineStats); a since
 // older than raw retention sets RollupWindowHeader.
 func NewPipelineStats(d api.Deps) api.Handler {
+	rows := rollup.NewRowCache(rollup.DefaultRowCacheBytes)
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return api.Serve(ctx, d, "pipelinestats", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
 			q := api.NewParams(req)
@@ -59,7 +60,7 @@ func NewPipelineStats(d api.Deps) api.Handler {
 				resp.Until = telemetry.Nullable(telemetry.FormatTime(f.Until))
 			}
 
-			acc, answer, fromRollups, err := pipelineStatsFromRollups(ctx, d, f, resp.ExcludeRestarts)
+			acc, answer, fromRollups, err := pipelineStatsFromRollups(ctx, d, rows, f, resp.ExcludeRestarts)
 			if err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
@@ -94,10 +95,10 @@ func NewPipelineStats(d api.Deps) api.Handler {
 
 // pipelineStatsFromRollups answers from the summary table when there is one and since is
 // given; ok false leaves it to raw events.
-func pipelineStatsFromRollups(ctx context.Context, d api.Deps, f telemetry.Filter, excludeRestarts bool) (*analytics.PipelineStats, rollup.Answer, bool, error) {
+func pipelineStatsFromRollups(ctx context.Context, d api.Deps, rows *rollup.RowCache, f telemetry.Filter, excludeRestarts bool) (*analytics.PipelineStats, rollup.Answer, bool, error) {
 	if d.Summary == nil {
 		return nil, rollup.Answer{}, false, nil
 	}
-	r := rollup.Reader{Summary: d.Summary, Events: d.Events, Retention: d.Retention, Now: d.Now}
+	r := rollup.Reader{Summary: d.Summary, Events: d.Events, Retention: d.Retention, Now: d.Now, Rows: rows}
 	return r.PipelineStats(ctx, f, excludeRestarts)
 }

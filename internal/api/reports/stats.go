@@ -20,6 +20,7 @@ var statsParams = append([]string{"group_by"}, statsFilterParams...)
 
 // NewStats serves GET /telemetry/stats: counts, rates and duration percentiles per group.
 func NewStats(d api.Deps) api.Handler {
+	rows := rollup.NewRowCache(rollup.DefaultRowCacheBytes)
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return api.Serve(ctx, d, "stats", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
 			q := api.NewParams(req)
@@ -32,7 +33,7 @@ func NewStats(d api.Deps) api.Handler {
 			if err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
-			acc, answer, fromRollups, err := statsFromRollups(ctx, d, f, groupBy)
+			acc, answer, fromRollups, err := statsFromRollups(ctx, d, rows, f, groupBy)
 			if err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
@@ -69,11 +70,11 @@ func NewStats(d api.Deps) api.Handler {
 const RollupWindowHeader = "X-Pipetel-Rollup-Window"
 
 // statsFromRollups answers from the summary table when there is one and the filter is one
-// rollups can answer; ok false leaves it to raw events.
-func statsFromRollups(ctx context.Context, d api.Deps, f telemetry.Filter, groupBy []string) (*analytics.StatsAccumulator, rollup.Answer, bool, error) {
+// rollups can answer, decoding rows through rows; ok false leaves it to raw events.
+func statsFromRollups(ctx context.Context, d api.Deps, rows *rollup.RowCache, f telemetry.Filter, groupBy []string) (*analytics.StatsAccumulator, rollup.Answer, bool, error) {
 	if d.Summary == nil {
 		return nil, rollup.Answer{}, false, nil
 	}
-	r := rollup.Reader{Summary: d.Summary, Events: d.Events, Retention: d.Retention, Now: d.Now}
+	r := rollup.Reader{Summary: d.Summary, Events: d.Events, Retention: d.Retention, Now: d.Now, Rows: rows}
 	return r.Stats(ctx, f, groupBy)
 }

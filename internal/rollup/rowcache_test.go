@@ -1,0 +1,80 @@
+package rollup_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/pipetel/pipetel/internal/rollup"
+	"github.com/pipetel/pipetel/internal/telemetry"
+)
+
+// TestCachedRowsAnswerAsDecodedOnes: a reader that keeps decoded rows for later requests
+// answers each of them (stats by several groupings, anomalies, pipeline stats) exactly as
+// one that decodes every row, leaves the rows it shares as stored, and once new events
+// are rolled up answers from the rewritten rows, never from the ones it kept.
+func TestCachedRowsAnswerAsDecodedOnes(t *testing.T) {
+	now := dataStart.Add(30*time.Hour + 150*time.Second)
+	e := newEnv(t, now)
+	e.put(t, generate(t, 41, 800, dataStart, now, now))
+	e.put(t, pipelineRunEvents(t, 60, dataStart.Add(7*time.Hour), dataStart.Add(13*time.Hour), now))
+	e.runAll(t, e.summary, "")
+	cache := rollup.NewRowCache(rollup.DefaultRowCacheBytes)
+	cached := e.reader
+	cached.Rows = cache
+
+	since := now.Add(-24 * time.Hour)
+	answers := func(r rollup.Reader) (out [][]byte, rows int) {
+		t.Helper()
+		for _, groupBy := range [][]string{{"runtime"}, {"device_type"}, {"runtime", "device_type"}, {"kind", "tree"}} {
+			acc, ans, ok, err := r.Stats(t.Context(), telemetry.Filter{Since: since}, groupBy)
+			if err != nil || !ok {
+				t.Fatalf("stats by %v: ok %v, %v", groupBy, ok, err)
+			}
+			out, rows = append(out, marshal(t, acc.Rows())), rows+ans.Rows
+		}
+		for _, p := range anomalyParams {
+			acc, ans, err := r.Anomalies(t.Context(), p, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, rows = append(out, marshal(t, acc.Report())), rows+ans.Rows
+		}
+		for _, exclude := range []bool{false, true} {
+			f := telemetry.Filter{Equals: map[string]string{"tree": "test/project"}, Since: since}
+			ps, ans, ok, err := r.PipelineStats(t.Context(), f, exclude)
+			if err != nil || !ok {
+				t.Fatalf("pipeline stats: ok %v, %v", ok, err)
+			}
+			out, rows = append(out, marshal(t, ps.Summary())), rows+ans.Rows
+		}
+		return out, rows
+	}
+	check := func(stage string) {
+		t.Helper()
+		want, rows := answers(e.reader)
+		if rows == 0 {
+			t.Fatalf("%s: no answer read a rollup row", stage)
+		}
+		for round := range 3 { // the first decodes, the next are served what it kept
+			got, _ := answers(cached)
+			for i := range want {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Errorf("%s, request %d of round %d: with kept rows\n%.400s\nwant\n%.400s", stage, i, round, got[i], want[i])
+				}
+			}
+		}
+		if err := rollup.CheckRowCache(cache); err != nil {
+			t.Errorf("%s: %v", stage, err)
+		}
+	}
+	check("rolled up")
+	if rollup.RowCacheLen(cache) == 0 {
+		t.Fatal("no row was kept")
+	}
+	// Late events in buckets already rolled up: their rows are rewritten.
+	e.put(t, generate(t, 42, 300, dataStart.Add(9*time.Hour), now.Add(-time.Hour), now))
+	e.put(t, pipelineRunEvents(t, 20, dataStart.Add(8*time.Hour), dataStart.Add(12*time.Hour), now))
+	e.runAll(t, e.summary, "")
+	check("rows rewritten")
+}
