@@ -10,7 +10,7 @@ import (
 )
 
 // TestCachedRowsAnswerAsDecodedOnes: a reader that keeps decoded rows for later requests
-// answers each of them (stats by several groupings, anomalies, pipeline stats) exactly as
+// answers each of them (stats by several groupings, anomalies, pipeline stats, trends) exactly as
 // one that decodes every row, leaves the rows it shares as stored, and once new events
 // are rolled up answers from the rewritten rows, never from the ones it kept.
 func TestCachedRowsAnswerAsDecodedOnes(t *testing.T) {
@@ -47,6 +47,13 @@ func TestCachedRowsAnswerAsDecodedOnes(t *testing.T) {
 				t.Fatalf("pipeline stats: ok %v, %v", ok, err)
 			}
 			out, rows = append(out, marshal(t, ps.Summary())), rows+ans.Rows
+		}
+		for _, tr := range rollup.TrendRanges {
+			trends, err := rollup.ReadTrends(t.Context(), e.summary, r.Rows, tr, nil, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, marshal(t, trends))
 		}
 		return out, rows
 	}

@@ -144,7 +144,7 @@ func TestMetricCountersNeverDecrease(t *testing.T) {
 
 	// Trends read the same rows: over 400 days every event, over 24 h those of its hours.
 	for _, r := range rollup.TrendRanges {
-		tr, err := rollup.ReadTrends(t.Context(), e.summary, r, nil, end)
+		tr, err := rollup.ReadTrends(t.Context(), e.summary, nil, r, nil, end)
 		if err != nil {
 			t.Fatal(err)
 		}

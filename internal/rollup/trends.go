@@ -55,8 +55,8 @@ type TrendSeries struct {
 // its shard rows where it has none current), so it spans the rollups' retention, long
 // after raw events expire, and shows what the rollup has rolled up: its lag behind the
 // newest events, and the current bucket as far as it has got. runtime, when not nil,
-// keeps that runtime only.
-func ReadTrends(ctx context.Context, s telemetry.RollupStore, r TrendRange, runtime *string, now time.Time) (*Trends, error) {
+// keeps that runtime only. Rows are decoded through rows (nil: each decoded anew).
+func ReadTrends(ctx context.Context, s telemetry.RollupStore, rows *RowCache, r TrendRange, runtime *string, now time.Time) (*Trends, error) {
 	width := r.Res.Width * time.Duration(r.Per)
 	last := BucketOf(r.Res, now).Start
 	first := last.Add(-time.Duration(r.Points*r.Per-1) * r.Res.Width)
@@ -64,27 +64,27 @@ func ReadTrends(ctx context.Context, s telemetry.RollupStore, r TrendRange, runt
 	for i := range buckets {
 		buckets[i] = Bucket{Res: r.Res, Start: first.Add(time.Duration(i) * r.Res.Width)}
 	}
-	rows := make([]map[string]*analytics.Aggregate, len(buckets)) // per bucket, per runtime
+	byBucket := make([]map[string]*analytics.Aggregate, len(buckets)) // per bucket, per runtime
 	var mu sync.Mutex
 	_, err := walk.Rolled(ctx, s, buckets, func(b Bucket, row telemetry.RollupRow) error {
-		decoded, err := DecodeRow(row.Body, row.MinExpires)
+		decoded, err := rows.decode(row.Body, row.MinExpires)
 		if err != nil {
 			return err
 		}
 		i := int(b.Start.Sub(first) / r.Res.Width)
 		mu.Lock()
 		defer mu.Unlock()
-		if rows[i] == nil {
-			rows[i] = map[string]*analytics.Aggregate{}
+		if byBucket[i] == nil {
+			byBucket[i] = map[string]*analytics.Aggregate{}
 		}
 		for _, grp := range decoded.Groups {
 			if runtime != nil && grp.Dims.Runtime != *runtime {
 				continue
 			}
-			a, ok := rows[i][grp.Dims.Runtime]
+			a, ok := byBucket[i][grp.Dims.Runtime]
 			if !ok {
 				a = &analytics.Aggregate{}
-				rows[i][grp.Dims.Runtime] = a
+				byBucket[i][grp.Dims.Runtime] = a
 			}
 			a.Merge(&grp.Agg)
 		}
@@ -99,7 +99,7 @@ func ReadTrends(ctx context.Context, s telemetry.RollupStore, r TrendRange, runt
 	for p := range r.Points {
 		out.Starts = append(out.Starts, telemetry.FormatTime(first.Add(time.Duration(p)*width)))
 		points[p] = map[string]*analytics.Aggregate{}
-		for _, byRuntime := range rows[p*r.Per : (p+1)*r.Per] {
+		for _, byRuntime := range byBucket[p*r.Per : (p+1)*r.Per] {
 			for rt, a := range byRuntime {
 				m, ok := points[p][rt]
 				if !ok {

@@ -24,7 +24,7 @@ func TestTrendsSeriesByEventsDescending(t *testing.T) {
 	}
 	e.put(t, evs)
 	e.runAll(t, e.summary, "")
-	tr, err := rollup.ReadTrends(t.Context(), e.summary, rollup.TrendRanges[0], nil, now)
+	tr, err := rollup.ReadTrends(t.Context(), e.summary, nil, rollup.TrendRanges[0], nil, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func trendsJSON(t *testing.T, s telemetry.RollupStore, now time.Time) map[string
 	t.Helper()
 	out := map[string][]byte{}
 	for _, r := range rollup.TrendRanges {
-		tr, err := rollup.ReadTrends(t.Context(), s, r, nil, now)
+		tr, err := rollup.ReadTrends(t.Context(), s, nil, r, nil, now)
 		if err != nil {
 			t.Fatalf("trends %s: %v", r.Name, err)
 		}
@@ -80,7 +80,7 @@ func trendsJSON(t *testing.T, s telemetry.RollupStore, now time.Time) map[string
 
 func trendEvents(t *testing.T, s telemetry.RollupStore, r rollup.TrendRange, now time.Time) int64 {
 	t.Helper()
-	tr, err := rollup.ReadTrends(t.Context(), s, r, nil, now)
+	tr, err := rollup.ReadTrends(t.Context(), s, nil, r, nil, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestTrendsReadMergedRowsInBatches(t *testing.T) {
 		if shardsOnly {
 			s = shardRowsOnly{s}
 		}
-		if _, err := rollup.ReadTrends(t.Context(), s, r, nil, end); err != nil {
+		if _, err := rollup.ReadTrends(t.Context(), s, nil, r, nil, end); err != nil {
 			t.Fatal(err)
 		}
 		return c

@@ -21,6 +21,7 @@ const TrendsPath = "/telemetry/trends"
 // the rollup rows alone (rollup.ReadTrends), so 400 days back long after raw events
 // expired. It is served by the summary function, which already reads the summary table.
 func NewTrends(d api.Deps) api.Handler {
+	rows := rollup.NewRowCache(rollup.DefaultRowCacheBytes)
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return api.Serve(ctx, d, "trends", req, func(ctx context.Context, log *slog.Logger) (events.APIGatewayV2HTTPResponse, error) {
 			q := api.NewParams(req)
@@ -52,7 +53,7 @@ func NewTrends(d api.Deps) api.Handler {
 			if hasRuntime {
 				only = &runtime
 			}
-			trends, err := rollup.ReadTrends(ctx, d.Summary, *r, only, d.Now())
+			trends, err := rollup.ReadTrends(ctx, d.Summary, rows, *r, only, d.Now())
 			if err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
