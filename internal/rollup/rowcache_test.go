@@ -7,10 +7,12 @@ import (
 
 	"github.com/pipetel/pipetel/internal/rollup"
 	"github.com/pipetel/pipetel/internal/telemetry"
+	"github.com/pipetel/pipetel/internal/telemetry/analytics"
 )
 
 // TestCachedRowsAnswerAsDecodedOnes: a reader that keeps decoded rows for later requests
-// answers each of them (stats by several groupings, anomalies, pipeline stats, trends) exactly as
+// answers each of them (stats by several groupings, anomalies, pipeline stats, baselines
+// and silence, trends) exactly as
 // one that decodes every row, leaves the rows it shares as stored, and once new events
 // are rolled up answers from the rewritten rows, never from the ones it kept.
 func TestCachedRowsAnswerAsDecodedOnes(t *testing.T) {
@@ -48,6 +50,12 @@ func TestCachedRowsAnswerAsDecodedOnes(t *testing.T) {
 			}
 			out, rows = append(out, marshal(t, ps.Summary())), rows+ans.Rows
 		}
+		h, ans, err := r.History(t.Context(), analytics.BaselineParams{}.WithDefaults(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, marshal(t, h.BaselineAnomalies()), marshal(t, h.Silent()))
+		rows += ans.Rows
 		for _, tr := range rollup.TrendRanges {
 			trends, err := rollup.ReadTrends(t.Context(), e.summary, r.Rows, tr, nil, now)
 			if err != nil {
