@@ -95,7 +95,7 @@ func NewEvents(db DynamoAPI, o EventsOptions) *Events {
 	// A zero shard count would divide by zero; one shard is the unsharded layout.
 	o.EventShards, o.RuntimeShards, o.KindShards = max(o.EventShards, 1), max(o.RuntimeShards, 1), max(o.KindShards, 1)
 	return &Events{
-		db:   db,
+		db:   paced{db},
 		opts: o,
 		keys: keys{eventShards: o.EventShards, runtimeShards: o.RuntimeShards, kindShards: o.KindShards},
 		days: map[string]int64{},

@@ -125,14 +125,19 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 			firstErr = err
 		}
 	}
+	pace := newPacer(s.opts.WriteConcurrency)
 	g, gctx := errgroup.WithContext(writeCtx)
 	g.SetLimit(s.opts.WriteConcurrency)
-	for _, chunk := range probeChunks(work) {
+	for rank, chunk := range probeChunks(work) {
 		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
+			if err := pace.acquire(gctx, rank); err != nil {
 				record(chunk, telemetry.NotStored, err)
 				return nil
 			}
+			defer pace.done()
+			// Every call of the chunk, its claims included, ends with the writes: the
+			// marks of all it stored keep their own time, however slow the claims.
+			gctx := withPacing(gctx, pace)
 			pr, err := s.probe(gctx, chunk)
 			record(pr.dups, telemetry.Duplicate, nil)
 			fresh := pr.fresh
@@ -146,7 +151,7 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 			// A copy of an id another event holds is removed: the id is stored, so it is a
 			// duplicate, but a copy left would be counted twice. One that could not be
 			// removed is reported not stored, for its resend to remove it.
-			removed, err := s.dropCopies(ctx, pr.strays)
+			removed, err := s.dropCopies(gctx, pr.strays)
 			record(removed, telemetry.Duplicate, nil)
 			record(without(pr.strays, removed), telemetry.NotStored, err)
 			var written []pending
@@ -159,11 +164,11 @@ func (s *Events) PutEvents(ctx context.Context, events []telemetry.Event) ([]tel
 				record(left, telemetry.NotStored, err)
 			}
 			// Guards only after their events: a guard without its event would make the
-			// resend of an unstored event a "duplicate" and lose it. The claims run on the
-			// request's time, not the writes': copies written but not claimed are what a
-			// claim cut short would leave behind.
+			// resend of an unstored event a "duplicate" and lose it. A claim cut short
+			// leaves its copies unclaimed and reported not stored; the resend claims them
+			// without writing them again.
 			record(pr.unclaimed, telemetry.Inserted, nil)
-			lost, unresolved, err := s.claimIDs(ctx, append(written, pr.unclaimed...), events)
+			lost, unresolved, err := s.claimIDs(gctx, append(written, pr.unclaimed...), events)
 			record(lost, telemetry.Duplicate, nil)
 			record(unresolved, telemetry.NotStored, err)
 			return nil
