@@ -11,8 +11,8 @@ import (
 
 // TestBucketHoldingNowIsItsRowUntilNewEventsReachIt: a refresh of the last 24 hours in a
 // lull reads the bucket holding now from its row, not its raw events, and the answer
-// still equals the raw computation once events reach that bucket again (read raw, with
-// what is stamped ahead of now).
+// still equals the raw computation once events reach that bucket again (read raw) and
+// one is stamped ahead of now (its unit read until rolled up, then its row).
 func TestBucketHoldingNowIsItsRowUntilNewEventsReachIt(t *testing.T) {
 	now := dataStart.Add(30*time.Hour + 150*time.Second) // 2.5 minutes into a bucket
 	e := newEnv(t, now)
@@ -52,5 +52,11 @@ func TestBucketHoldingNowIsItsRowUntilNewEventsReachIt(t *testing.T) {
 	}
 	if n := ask("new events in the bucket holding now"); n != inBucket {
 		t.Errorf("new events in the bucket holding now: %d raw events read, want the %d of that bucket and ahead of it", n, inBucket)
+	}
+
+	// Rolled up, the event stamped ahead is a row like any other: nothing is read raw.
+	e.runAll(t, e.summary, "")
+	if n := ask("rolled up again"); n != 0 {
+		t.Errorf("rolled up again: %d raw events read, want 0: the buckets after now are rows too", n)
 	}
 }

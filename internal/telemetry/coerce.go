@@ -167,7 +167,7 @@ func readTS(d *eventDecoder, name string, raw json.RawMessage) {
 		return
 	}
 	t = t.Truncate(time.Microsecond)
-	if t.After(d.now.Add(maxFutureSkew)) {
+	if t.After(d.now.Add(MaxFutureSkew)) {
 		d.keep(name, raw, fmt.Sprintf("is more than 24 hours after the time received (%s), so the event is stored at the time received", FormatTime(d.now)))
 		return
 	}

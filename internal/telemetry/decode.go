@@ -40,8 +40,11 @@ const (
 	maxExtraDepth = 32
 	// MaxRetry bounds retry both ways: a value beyond ±MaxRetry is stored at the bound,
 	// which every int and float64 it passes through holds exactly.
-	MaxRetry      = math.MaxInt32
-	maxFutureSkew = 24 * time.Hour
+	MaxRetry = math.MaxInt32
+	// MaxFutureSkew is how far ahead of its receipt an event may be stamped (ts, or a
+	// pipeline's created_at); a later one is refused. Readers rely on it: no event lies
+	// beyond now + MaxFutureSkew.
+	MaxFutureSkew = 24 * time.Hour
 )
 
 // Decoded is one element of an ingest batch, in batch order: the event as far as it could

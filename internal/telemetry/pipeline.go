@@ -363,7 +363,7 @@ func (d *runDecoder) decode(body []byte, runtime string) PipelineRun {
 	switch {
 	case !present(doc["created_at"]):
 		d.fail("created_at", "is required, the time the pipeline was created, such as 2023-06-13T14:11:24.029+07:00")
-	case !created.IsZero() && created.After(d.now.Add(maxFutureSkew)):
+	case !created.IsZero() && created.After(d.now.Add(MaxFutureSkew)):
 		d.fail("created_at", "is more than 24 hours in the future (the server's time is %s)", FormatTime(d.now))
 	}
 	duration := d.seconds("duration", doc["duration"])

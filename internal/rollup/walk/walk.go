@@ -151,13 +151,15 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 		res Result
 		mu  sync.Mutex
 	)
-	// Whole buckets end with the one holding now, and what lies beyond (events stamped up
-	// to 24 h ahead of their receipt) is read raw with the edge. The bucket holding now is
-	// taken whole only if no mark says new events reached it since its row was written: a
-	// quiet one is a row, and a busy one (under steady traffic, always) is read raw with
-	// the edge too, in the round after the marks, rather than shard by shard after its
-	// rows.
-	from, to := Ceil(w.Since), BucketOf(Fine, now).End()
+	// Whole buckets reach the horizon: no event is stamped more than MaxFutureSkew ahead
+	// of its receipt, so the buckets after the one holding now are rows (or nothing) like
+	// any other, and no raw read looks past now for the few events stamped ahead. The
+	// bucket holding now is taken whole only if no mark says new events reached it since
+	// its row was written: a quiet one is a row, and a busy one (under steady traffic,
+	// always) is read raw with the edge, in the round after the marks, rather than shard
+	// by shard after its rows.
+	horizon := Ceil(now.Add(telemetry.MaxFutureSkew + Fine.Width))
+	from, to := Ceil(w.Since), horizon
 	if !w.Until.IsZero() && w.Until.Before(to.Add(-time.Microsecond)) {
 		to = Floor(w.Until.Add(time.Microsecond))
 	}
@@ -199,13 +201,14 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 		return res, err
 	}
 	res.Items += len(marks)
-	if current := BucketOf(Fine, now); !w.FromRollups && to.Equal(current.End()) &&
-		slices.ContainsFunc(marks, func(m telemetry.StaleMark) bool { return current.Contains(m.Start) }) {
-		to = current.Start
-		marks = slices.DeleteFunc(marks, func(m telemetry.StaleMark) bool { return current.Contains(m.Start) })
-		if !from.Before(to) {
-			raw(w.Since, w.Until)
-			return res, g.Wait()
+	cover := func(top Resolution) []Bucket { return CoverUpTo(top, from, to) }
+	current := BucketOf(Fine, now)
+	inCurrent := func(m telemetry.StaleMark) bool { return current.Contains(m.Start) }
+	busy := !w.FromRollups && !current.Start.Before(from) && !to.Before(current.End()) && slices.ContainsFunc(marks, inCurrent)
+	if busy {
+		marks = slices.DeleteFunc(marks, inCurrent)
+		cover = func(top Resolution) []Bucket {
+			return append(CoverUpTo(top, from, current.Start), CoverUpTo(top, current.End(), to)...)
 		}
 	}
 	if maxStale <= 0 {
@@ -219,7 +222,12 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 		if w.Since.Before(from) {
 			raw(w.Since, from.Add(-time.Microsecond))
 		}
-		raw(to, w.Until)
+		if busy {
+			raw(current.Start, current.End().Add(-time.Microsecond))
+		}
+		if to.Before(horizon) {
+			raw(to, w.Until)
+		}
 	}
 	staleIn := func(b Bucket, shard int) bool {
 		for _, m := range marks {
@@ -237,7 +245,7 @@ func Walk(ctx context.Context, s telemetry.RollupStore, now time.Time, maxStale 
 	if w.Hourly {
 		top = Hour
 	}
-	level, layout, err := merged(ctx, s, now, w, CoverUpTo(top, from, to), marks, v, &res)
+	level, layout, err := merged(ctx, s, now, w, cover(top), marks, v, &res)
 	if err != nil {
 		_ = g.Wait()
 		return res, err
