@@ -18,8 +18,7 @@ const snapshotCostSamples = 5
 
 // snapshotGrowth measures the summary snapshot against the number of open anomalies: two
 // tables, one with snapshotDevices distinct devices failing and one with ten times as
-// many (each device three failed jobs within the last hour, so it is an anomaly of its
-// device and, in its device type, of that too), rolled up; then a run that opens them
+// many (see failingDevices), rolled up; then a run that opens them
 // all, and runs with nothing new to roll up, in turns over the two tables so both see the
 // same machine. A run with nothing to roll up is its snapshot alone.
 func (b *bench) snapshotGrowth(ctx context.Context) (SnapshotGrowth, error) {
@@ -115,7 +114,9 @@ func (b *bench) snapshotGrowth(ctx context.Context) (SnapshotGrowth, error) {
 }
 
 // failingDevices are three failed jobs within the hour before now of each of devices
-// distinct devices, over 7 runtimes and 50 device types; set names the ids apart.
+// distinct devices, two of a device type, over 7 runtimes; set names the ids apart. Each
+// device, and each device type in its runtime, is an anomaly in both scopes' windows, so
+// the open anomalies grow as the devices do.
 func failingDevices(now time.Time, set, devices int) []telemetry.Event {
 	var out []telemetry.Event
 	for d := range devices {
@@ -123,8 +124,8 @@ func failingDevices(now time.Time, set, devices int) []telemetry.Event {
 			ts := now.Add(-time.Duration(50-15*j) * time.Minute).Add(time.Duration(d) * time.Millisecond)
 			out = append(out, telemetry.Event{
 				ID: fmt.Sprintf("snapshot-%d-%d-%d", set, d, j), Kind: telemetry.KindJobResult,
-				Runtime: fmt.Sprintf("lava-%d", d%7), DeviceType: fmt.Sprintf("board-%d", d%50), DeviceID: fmt.Sprintf("board-%d-%d", d%50, d),
-				ErrorType: "Infrastructure", ErrorMsg: fmt.Sprintf("connection to board-%d-%d lost", d%50, d), IsInfraError: true,
+				Runtime: fmt.Sprintf("lava-%d", d%7), DeviceType: fmt.Sprintf("board-%d", d/2), DeviceID: fmt.Sprintf("board-%d-%d", d/2, d),
+				ErrorType: "Infrastructure", ErrorMsg: fmt.Sprintf("connection to board-%d-%d lost", d/2, d), IsInfraError: true,
 				Result: telemetry.ResultFail, TS: ts, ReceivedAt: now,
 			})
 		}
