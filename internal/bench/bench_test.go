@@ -307,7 +307,7 @@ func TestTableShowsEveryGoalBesideItsFigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"ingest HTTP, batches of 1000", "0.95", "≥ 0.9", "ingest bootstrap", "≤ 8 MB", "NO", "5 of 11 goals met"} {
+	for _, want := range []string{"ingest HTTP, batches of 1000", "0.95", "≥ 0.9", "ingest bootstrap", "≤ 8 MB", "NO", "6 of 12 goals met", "3.20× for 9.71× the anomalies"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
