@@ -39,10 +39,11 @@ const (
 	SectionReads     = "reads"
 	SectionRollup    = "rollup"
 	SectionDashboard = "dashboard"
+	SectionSnapshot  = "snapshot"
 )
 
 // Sections lists every section.
-var Sections = []string{SectionIngest, SectionQuery, SectionPaging, SectionStats, SectionAnomalies, SectionPipelines, SectionColdStart, SectionMemory, SectionHotKeys, SectionReads, SectionRollup, SectionDashboard}
+var Sections = []string{SectionIngest, SectionQuery, SectionPaging, SectionStats, SectionAnomalies, SectionPipelines, SectionColdStart, SectionMemory, SectionHotKeys, SectionReads, SectionRollup, SectionDashboard, SectionSnapshot}
 
 // Options size a run. The defaults keep a whole run under ten minutes on two cores.
 type Options struct {
@@ -199,6 +200,11 @@ func Run(ctx context.Context, o Options) (r Report, err error) {
 	if rolled {
 		if r.Rollup, err = b.rollupFigures(ctx); err != nil {
 			return r, fmt.Errorf("rollup: %w", err)
+		}
+	}
+	if want(SectionSnapshot) {
+		if r.Snapshot, err = b.snapshotGrowth(ctx); err != nil {
+			return r, fmt.Errorf("snapshot: %w", err)
 		}
 	}
 	if want(SectionQuery) {

@@ -31,6 +31,8 @@ type Report struct {
 	Reads Reads `json:"reads"`
 	// Rollup is the rollup job's throughput against a raw read of the same events.
 	Rollup Rollup `json:"rollup"`
+	// Snapshot is the summary snapshot's cost against the number of open anomalies.
+	Snapshot SnapshotGrowth `json:"snapshot"`
 	// Dashboard is the web dashboard's first view with data, in headless Chromium.
 	Dashboard Dashboard `json:"dashboard"`
 	Goals     []Goal    `json:"goals"`
@@ -369,6 +371,21 @@ type Rollup struct {
 	FlakyEventsRead     int `json:"flaky_events_read"`
 }
 
+// SnapshotGrowth is a rollup run with nothing to roll up (its summary snapshot alone),
+// median of Samples runs, over a table with SmallOpen open anomalies and one with about
+// ten times as many, LargeOpen. IdleRatio is the second's time over the first's; the goal
+// is that it grow at most as the anomalies do (OpenRatio), i.e. linearly.
+type SnapshotGrowth struct {
+	Samples     int     `json:"samples"`
+	SmallOpen   int     `json:"small_open_anomalies"`
+	LargeOpen   int     `json:"large_open_anomalies"`
+	OpenRatio   float64 `json:"open_anomalies_ratio"`
+	SmallIdleMs float64 `json:"small_idle_ms"`
+	LargeIdleMs float64 `json:"large_idle_ms"`
+	IdleRatio   float64 `json:"idle_ratio"`
+	Met         bool    `json:"met"`
+}
+
 // Goal is one target the issue sets, beside what was measured.
 type Goal struct {
 	Name     string  `json:"name"`
@@ -399,6 +416,9 @@ func (r *Report) goals() []Goal {
 	}
 	if r.Anomalies.Small.Samples > 0 && r.Anomalies.Large.Samples > 0 {
 		add("anomalies growth per 10× events", r.Anomalies.Per10x, "×", "≤ 1.1", r.Anomalies.Per10x <= 1.1)
+	}
+	if sg := r.Snapshot; sg.Samples > 0 {
+		add("snapshot time at ~10× open anomalies", sg.IdleRatio, "×", fmt.Sprintf("≤ %.2f (the anomalies' ratio: linear)", sg.OpenRatio), sg.Met)
 	}
 	for _, fn := range sortedKeys(r.ColdStart) {
 		c := r.ColdStart[fn]
@@ -596,6 +616,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 				fmt.Sprintf("%.0f / %.0f / %.0f ms (signatures read %d events, flaky tests %d)", rl.SnapshotBareMs, rl.SnapshotBaselineMs, rl.SnapshotAllMs, rl.SignatureEventsRead, rl.FlakyEventsRead),
 				fmt.Sprintf("%.2f×", rl.SnapshotAllRatio), "", "")
 		}
+	}
+	if sg := r.Snapshot; sg.Samples > 0 {
+		row(fmt.Sprintf("rollup run with nothing to roll up (its snapshot), p50 of %d: %d / %d open anomalies", sg.Samples, sg.SmallOpen, sg.LargeOpen),
+			fmt.Sprintf("%.0f / %.0f ms", sg.SmallIdleMs, sg.LargeIdleMs),
+			fmt.Sprintf("%.2f× for %.2f× the anomalies", sg.IdleRatio, sg.OpenRatio), fmt.Sprintf("≤ %.2f×", sg.OpenRatio), yesNo(sg.Met))
 	}
 	for _, rc := range r.Reads.Requests {
 		row(fmt.Sprintf("reads: %s", rc.Request),

@@ -38,6 +38,10 @@ type Row struct {
 	// MaxExpires is the latest; 0 when none, or unknown (a row stored without it), and a
 	// merge with an unknown row is unknown, so it never claims too early that all expired.
 	MaxExpires int64
+	// order is Groups in sorted order as decoded (encode writes them so); nil once a group
+	// is added. Every read of a window visits each row's groups in order, and sorting a row
+	// of thousands of groups again on every read cost more than decoding it.
+	order []*Group
 }
 
 // NewRow returns an empty row.
@@ -50,6 +54,7 @@ func (r *Row) Add(e *telemetry.Event, expiresAt int64) {
 	if !ok {
 		g = &Group{Dims: d}
 		r.Groups[d] = g
+		r.order = nil
 	}
 	g.Agg.Add(e)
 	if analytics.PipelineKind(e.Kind) {
@@ -76,6 +81,7 @@ func (r *Row) Merge(o *Row) {
 		if !ok {
 			g = &Group{Dims: d}
 			r.Groups[d] = g
+			r.order = nil
 		}
 		g.Agg.Merge(&og.Agg)
 		g.mergePipeline(og)
@@ -141,6 +147,9 @@ func minExpiry(a, b int64) int64 {
 // sorted returns the groups in a fixed order, so the same row always encodes to the
 // same bytes and reruns rewrite identical items.
 func (r *Row) sorted() []*Group {
+	if r.order != nil && len(r.order) == len(r.Groups) {
+		return r.order
+	}
 	gs := make([]*Group, 0, len(r.Groups))
 	for _, g := range r.Groups {
 		gs = append(gs, g)
@@ -266,6 +275,7 @@ func DecodeRow(body []byte, minExpires int64) (*Row, error) {
 	}
 	version := b[0]
 	d := decoder{walk.NewReader(b[1:])}
+	inOrder := true
 	for d.Len() > 0 && d.Err() == nil {
 		var f [9]string
 		for i := range f {
@@ -283,10 +293,17 @@ func DecodeRow(body []byte, minExpires int64) (*Row, error) {
 		} else {
 			d.pipeline(g)
 		}
+		if n := len(r.order); n > 0 && !lessDims(r.order[n-1].Dims, g.Dims) {
+			inOrder = false // not as encode writes: sorted() sorts
+		}
 		r.Groups[g.Dims] = g
+		r.order = append(r.order, g)
 	}
 	if d.Err() != nil {
 		return nil, fmt.Errorf("decode rollup row: %w", d.Err())
+	}
+	if !inOrder {
+		r.order = nil
 	}
 	return r, nil
 }

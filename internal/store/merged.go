@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -32,6 +33,13 @@ import (
 // So a merged body, whenever it is there, is the merge of the shard rows as they are. A
 // merged row written after the rollup finished carries no generation, so reruns leave
 // identical items.
+//
+// A merge too large for one transaction is not written; the first item then records the
+// digest of the shard rows it was made from (attrTooLarge). A commit sets the row aside
+// whenever it writes a shard row, even one rewritten the same (a resend of events already
+// stored marks their units stale again), so the generation alone cannot say whether the
+// merge would come out the same: the digest can, and MergeSource reports such a bucket as
+// having nothing to write until one of its shard rows differs.
 const (
 	mergedSKPrefix = "all#"
 	attrGen        = "gen"
@@ -44,6 +52,9 @@ const (
 	// were created by a rollup that keeps them). Without it, a bucket without one may
 	// hold rows an earlier rollup wrote.
 	attrMergedRows = "merged_rows"
+	// attrTooLarge, on the first item of a merged row that is not written: the digest
+	// (rowsDigest) of the shard rows whose merge was too large to write.
+	attrTooLarge = "too_large"
 )
 
 func mergedSK(part int) string { return fmt.Sprintf("%s%03d", mergedSKPrefix, part) }
@@ -87,21 +98,54 @@ func (s *Summary) setAsideMerged(rows []telemetry.RollupRow, gen string, expires
 }
 
 // MergeSource implements telemetry.RollupStore: one strongly consistent read of the merged
-// row's first item, then, unless it is current, one Query of the shard rows.
+// row's first item, then, unless it is current, one Query of the shard rows. Rows whose
+// merge PutMerged found too large to write count as current: their merge would be the
+// same. The token returned holds the generation and the digest of the rows read, for
+// PutMerged to record should their merge be too large.
 func (s *Summary) MergeSource(ctx context.Context, b telemetry.RollupBucket) (string, bool, []telemetry.RollupRow, error) {
 	items, err := s.batchGet(ctx, []map[string]types.AttributeValue{itemKey(rowPK(b.Resolution, b.Start), mergedSK(0))})
 	if err != nil {
 		return "", false, nil, clientError(fmt.Errorf("read merged rollup row: %w", err))
 	}
-	gen := ""
+	gen, tooLarge := "", ""
 	if len(items) == 1 {
 		if _, ok := items[0][attrBody]; ok {
 			return "", true, nil, nil
 		}
-		gen = stringAttr(items[0], attrGen)
+		gen, tooLarge = stringAttr(items[0], attrGen), stringAttr(items[0], attrTooLarge)
 	}
 	rows, err := s.rows(ctx, b.Resolution, b.Start, true)
-	return gen, false, rows, err
+	if err != nil {
+		return "", false, nil, err
+	}
+	digest := rowsDigest(rows)
+	if tooLarge != "" && tooLarge == digest {
+		return "", true, nil, nil
+	}
+	return mergeToken{gen: gen, sources: digest}.String(), false, rows, nil
+}
+
+// mergeToken is what MergeSource hands the rollup for PutMerged: the merged row's
+// generation and the digest of the shard rows read.
+type mergeToken struct{ gen, sources string }
+
+func (t mergeToken) String() string { return t.gen + "@" + t.sources }
+
+// parseMergeToken reads a token of MergeSource; a bare generation (no "@") has no digest.
+func parseMergeToken(s string) mergeToken {
+	gen, sources, _ := strings.Cut(s, "@")
+	return mergeToken{gen: gen, sources: sources}
+}
+
+// rowsDigest identifies the content of a bucket's shard rows, in the order read (by
+// shard): 128 bits of SHA-256, hexadecimal.
+func rowsDigest(rows []telemetry.RollupRow) string {
+	h := sha256.New()
+	for _, r := range rows {
+		fmt.Fprintf(h, "%d:%d:%d:%d:", r.Shard, r.MinExpires, r.MaxExpires, len(r.Body))
+		h.Write(r.Body)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // maxTransactBytes is DynamoDB's limit on the items of one transaction: "the aggregate
@@ -117,14 +161,16 @@ const mergedPartOverhead = 512
 // several parts one TransactWriteItems of them all. A body too large for one transaction
 // (a bucket of thousands of distinct long values) is not written: readers go on reading
 // the bucket's shard rows, as for any bucket not merged, where failing would stop every
-// rollup run at this bucket.
-func (s *Summary) PutMerged(ctx context.Context, row telemetry.RollupRow, gen string) (bool, error) {
-	if parts := telemetry.RollupRowParts(len(row.Body)); parts > 1 && len(row.Body)+parts*mergedPartOverhead > maxTransactBytes {
-		return false, nil
-	}
-	cond := expression.Name(attrGen).Equal(expression.Value(gen))
-	if gen == "" {
+// rollup run at this bucket. The digest of the rows it was merged from is recorded
+// instead (one conditional UpdateItem), so MergeSource does not offer the same rows again.
+func (s *Summary) PutMerged(ctx context.Context, row telemetry.RollupRow, token string) (bool, error) {
+	t := parseMergeToken(token)
+	cond := expression.Name(attrGen).Equal(expression.Value(t.gen))
+	if t.gen == "" {
 		cond = expression.AttributeNotExists(expression.Name(AttrPK))
+	}
+	if parts := telemetry.RollupRowParts(len(row.Body)); parts > 1 && len(row.Body)+parts*mergedPartOverhead > maxTransactBytes {
+		return false, s.recordTooLarge(ctx, row, t, cond)
 	}
 	expr, err := expression.NewBuilder().WithCondition(cond).Build()
 	if err != nil {
@@ -189,6 +235,36 @@ func (s *Summary) PutMerged(ctx context.Context, row telemetry.RollupRow, gen st
 		}
 	}
 	return false, clientError(fmt.Errorf("write merged rollup row: %w", err))
+}
+
+// recordTooLarge records on the first item of row's merged row that the merge of the shard
+// rows t names is too large to write, on condition cond (no commit since MergeSource; a
+// commit since sets the row aside again, and its run merges it). The item keeps no body, so
+// readers read the shard rows; a new item expires with the retention as a merged row does.
+func (s *Summary) recordTooLarge(ctx context.Context, row telemetry.RollupRow, t mergeToken, cond expression.ConditionBuilder) error {
+	if t.sources == "" {
+		return nil
+	}
+	expires := s.now().Add(s.opts.Retention).Unix()
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(
+		expression.Set(expression.Name(attrTooLarge), expression.Value(t.sources)).
+			Set(expression.Name(AttrExpiresAt), expression.IfNotExists(expression.Name(AttrExpiresAt), expression.Value(expires)))).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.opts.Table),
+		Key:                       itemKey(rowPK(row.Resolution, row.Start), mergedSK(0)),
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	var failed *types.ConditionalCheckFailedException
+	if err == nil || errors.As(err, &failed) {
+		return nil
+	}
+	return clientError(fmt.Errorf("record merged rollup row too large: %w", err))
 }
 
 // MergedRows implements telemetry.MergedRowsReader: the first item of every bucket's

@@ -96,12 +96,15 @@ type RollupStore interface {
 	// MergeSource reads what a merged row of b is made from: the merged row's current
 	// generation (a token every commit touching b replaces; "" when none is pending), then
 	// the rows of every shard of b, strongly consistent. current is true when b's merged
-	// row is already the merge of the shard rows, and there is nothing to write.
+	// row is already the merge of the shard rows, or when PutMerged found the merge of
+	// these very rows too large to write: there is nothing to write. gen is a token for
+	// PutMerged, not to be read.
 	MergeSource(ctx context.Context, b RollupBucket) (gen string, current bool, rows []RollupRow, err error)
 	// PutMerged writes row (Shard MergedShard) as the merged row of its bucket if its
 	// generation is still gen, and reports whether it did; a commit since MergeSource makes
 	// it write nothing (that commit's run merges the bucket again), and so does a row too
-	// large for the store to write at once (readers go on reading the shard rows).
+	// large for the store to write at once (readers go on reading the shard rows; the
+	// store records it, so MergeSource offers those rows again only once one differs).
 	PutMerged(ctx context.Context, row RollupRow, gen string) (bool, error)
 
 	// Claim takes the lease for owner until the given time, unless another owner holds
