@@ -93,3 +93,46 @@ func TestCachedRowsAnswerAsDecodedOnes(t *testing.T) {
 	e.runAll(t, e.summary, "")
 	check("rows rewritten")
 }
+
+// TestRowCacheKeepsToItsMemory: past its estimated memory the cache lets its least
+// recently used rows go, and what it counts is the sum of what it holds.
+func TestRowCacheKeepsToItsMemory(t *testing.T) {
+	bodies := make([][]byte, 10)
+	for i := range bodies {
+		row := rollup.NewRow()
+		for _, e := range generate(t, int64(50+i), 40, dataStart, dataStart.Add(time.Hour), dataStart) {
+			row.Add(&e, 0)
+		}
+		var err error
+		if bodies[i], err = row.Encode(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Room for eight of the largest, estimated at 40 bytes a stored byte: each is small
+	// enough to keep (an eighth of the limit at most), and not all ten fit.
+	largest := 0
+	for _, b := range bodies {
+		largest = max(largest, len(b)+8) // with the key's prefix
+	}
+	limit := uint64(8 * 40 * largest)
+	c := rollup.NewRowCache(limit)
+	var last *rollup.Row
+	for _, b := range bodies {
+		var err error
+		if last, err = rollup.DecodeThrough(c, b); err != nil {
+			t.Fatal(err)
+		}
+		if err := rollup.CheckRowCache(c); err != nil {
+			t.Fatal(err)
+		}
+		if w := rollup.RowCacheWeight(c); w > limit {
+			t.Fatalf("the cache holds %d bytes, over its %d", w, limit)
+		}
+	}
+	if n := rollup.RowCacheLen(c); n == 0 || n >= len(bodies) {
+		t.Errorf("the cache holds %d rows of %d, want some and not all", n, len(bodies))
+	}
+	if again, _ := rollup.DecodeThrough(c, bodies[len(bodies)-1]); again != last {
+		t.Error("the row decoded last was not kept")
+	}
+}
