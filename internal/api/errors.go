@@ -101,8 +101,8 @@ func TooLargeToInvoke(bodyBytes int, contentEncoding, requestID string) events.A
 			return GatewayError(http.StatusRequestEntityTooLarge, nil, requestID)
 		}
 		return gatewayAnswer(http.StatusRequestEntityTooLarge, fmt.Sprintf(
-			"The body is %d bytes, more than the %d (6 MB) a batch may hold even when sent gzip-compressed; split the batch.",
-			bodyBytes, telemetry.MaxBodyBytes), nil, requestID)
+			"The body is more than the %d bytes (6 MB) a batch may hold even when sent gzip-compressed; split the batch, or shorten its longest values (ingest keeps at most 16,384 characters of error_msg and 1,024 of most other fields).",
+			telemetry.MaxBodyBytes), nil, requestID)
 	}
 	return gatewayAnswer(http.StatusRequestEntityTooLarge, fmt.Sprintf(
 		"The request is larger than Lambda's %d-byte invocation limit even with its body compressed; split the batch.",

@@ -114,7 +114,7 @@ func finish(route string, req events.APIGatewayV2HTTPRequest, resp events.APIGat
 // route takes; a route missing here has none (the summary is one answer).
 var narrowing = map[string]string{
 	"stats":         "group by fewer fields, add filters, or shorten the window",
-	"anomalies":     "raise min_total or threshold, shorten the window, or leave include out",
+	"anomalies":     "raise min_total or threshold, shorten the window, or name fewer sections in include if it is given",
 	"pipelinestats": "add project, ref or runtime, or shorten the window",
 	"trends":        "add runtime, or ask for a shorter range",
 	"query":         "lower limit",
