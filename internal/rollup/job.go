@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -368,6 +369,10 @@ func (j *Job) merge(ctx context.Context, buckets map[Bucket]bool) (int, error) {
 	return written, err
 }
 
+// maxTotalsAttempts bounds how often a commit reads the totals again after another run
+// replaced them: enough for a few runs sharing a backlog on a slow store.
+const maxTotalsAttempts = 32
+
 // commit writes c and, when delta counts anything, the totals grown by delta with it, in
 // one transaction: the rows and the growth they bring are written together or not at
 // all. Totals replaced by another run since this job read them are read again.
@@ -401,8 +406,17 @@ func (j *Job) commit(ctx context.Context, c telemetry.RollupCommit, delta map[Se
 		case err == nil:
 			j.totals, j.version = grown, j.version+1
 			return nil
-		case errors.Is(err, telemetry.ErrTotalsMoved) && attempt < 8:
+		case errors.Is(err, telemetry.ErrTotalsMoved) && attempt < maxTotalsAttempts:
+			// Runs sharing a backlog commit into the same totals; one that lost the race
+			// again and again would give up its unit, so it waits a little longer each
+			// time, at random, for the others' commits to pass.
 			j.loaded = false
+			pause := time.Duration(mathrand.Int64N(int64(time.Duration(attempt+1) * 5 * time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(pause):
+			}
 		default:
 			return err
 		}
