@@ -176,30 +176,17 @@ func (s *Summary) snapshotBody(ctx context.Context, taken time.Time, head map[st
 // snapshotParts reads the parts of partition pk in order, strongly consistent: the head
 // was written after them, so a consistent read that follows finding it sees them all.
 func (s *Summary) snapshotParts(ctx context.Context, pk string) ([][]byte, error) {
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(pk))).Build()
+	var parts [][]byte
+	err := s.query(ctx, expression.Key(AttrPK).Equal(expression.Value(pk)), true, func(item map[string]types.AttributeValue) error {
+		b, ok := item[attrBody].(*types.AttributeValueMemberB)
+		if !ok {
+			return errors.New("summary snapshot part without a body")
+		}
+		parts = append(parts, b.Value)
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	var parts [][]byte
-	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.opts.Table),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ConsistentRead:            aws.Bool(true),
-	})
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, item := range out.Items {
-			b, ok := item[attrBody].(*types.AttributeValueMemberB)
-			if !ok {
-				return nil, errors.New("summary snapshot part without a body")
-			}
-			parts = append(parts, b.Value)
-		}
 	}
 	return parts, nil
 }

@@ -154,32 +154,19 @@ func (s *Summary) StaleMarks(ctx context.Context, from, to time.Time) ([]telemet
 		case !to.IsZero():
 			key = key.And(expression.Key(AttrSK).LessThan(expression.Value(bucketKey(to))))
 		}
-		expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
-		if err != nil {
-			return err
-		}
-		pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-			TableName:                 aws.String(s.opts.Table),
-			KeyConditionExpression:    expr.KeyCondition(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-			ConsistentRead:            aws.Bool(true),
-		})
-		for pages.HasMorePages() {
-			out, err := pages.NextPage(ctx)
+		err := s.query(ctx, key, true, func(item map[string]types.AttributeValue) error {
+			start, err := time.Parse(bucketLayout, stringAttr(item, AttrSK))
 			if err != nil {
-				return fmt.Errorf("read staleness marks: %w", err)
+				return fmt.Errorf("staleness mark %q: %w", stringAttr(item, AttrSK), err)
 			}
-			for _, item := range out.Items {
-				start, err := time.Parse(bucketLayout, stringAttr(item, AttrSK))
-				if err != nil {
-					return fmt.Errorf("staleness mark %q: %w", stringAttr(item, AttrSK), err)
-				}
-				marks[shard] = append(marks[shard], telemetry.StaleMark{
-					RollupUnit: telemetry.RollupUnit{Start: start, Shard: shard},
-					Seq:        numberAttr(item, attrSeq),
-				})
-			}
+			marks[shard] = append(marks[shard], telemetry.StaleMark{
+				RollupUnit: telemetry.RollupUnit{Start: start, Shard: shard},
+				Seq:        numberAttr(item, attrSeq),
+			})
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read staleness marks: %w", err)
 		}
 		return nil
 	})
@@ -219,25 +206,15 @@ func (s *Summary) Rows(ctx context.Context, resolution string, start time.Time) 
 
 func (s *Summary) rows(ctx context.Context, resolution string, start time.Time, consistent bool) ([]telemetry.RollupRow, error) {
 	// The merged row's items sort after every shard row's: left out.
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(rowPK(resolution, start))).
-		And(expression.Key(AttrSK).LessThan(expression.Value(mergedSKPrefix)))).Build()
-	if err != nil {
-		return nil, err
-	}
+	key := expression.Key(AttrPK).Equal(expression.Value(rowPK(resolution, start))).
+		And(expression.Key(AttrSK).LessThan(expression.Value(mergedSKPrefix)))
 	var items []map[string]types.AttributeValue
-	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.opts.Table),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ConsistentRead:            aws.Bool(consistent),
+	err := s.query(ctx, key, consistent, func(item map[string]types.AttributeValue) error {
+		items = append(items, item)
+		return nil
 	})
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, clientError(fmt.Errorf("read rollup rows: %w", err))
-		}
-		items = append(items, out.Items...)
+	if err != nil {
+		return nil, clientError(fmt.Errorf("read rollup rows: %w", err))
 	}
 	return assembleRows(resolution, start, items)
 }
@@ -598,4 +575,32 @@ func numberAttr(item map[string]types.AttributeValue, name string) int64 {
 		return n
 	}
 	return 0
+}
+
+// query hands each item of the summary table that key selects to each, page by page,
+// read consistently when consistent is set.
+func (s *Summary) query(ctx context.Context, key expression.KeyConditionBuilder, consistent bool, each func(map[string]types.AttributeValue) error) error {
+	expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
+	if err != nil {
+		return err
+	}
+	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.opts.Table),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ConsistentRead:            aws.Bool(consistent),
+	})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, item := range out.Items {
+			if err := each(item); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
